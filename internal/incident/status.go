@@ -1,0 +1,60 @@
+package incident
+
+import "time"
+
+// State is where an incident stands.
+type State string
+
+const (
+	StateOpen    State = "open"
+	StateOverdue State = "overdue" // open, with at least one clock past its deadline
+	StateClosed  State = "closed"
+)
+
+// Status is the whole picture of an incident at one moment: what `show`
+// prints and what the workflow's status query returns.
+type Status struct {
+	ID             string     `json:"id"`
+	State          State      `json:"state"`
+	Facts          Facts      `json:"facts"`
+	OpenedAt       time.Time  `json:"opened_at"`
+	OpenedBy       string     `json:"opened_by,omitempty"`
+	ClosedAt       *time.Time `json:"closed_at,omitempty"`
+	CloseReason    string     `json:"close_reason,omitempty"`
+	RulesetVersion string     `json:"ruleset_version,omitempty"`
+	Clocks         []Clock    `json:"clocks"`
+	Timeline       Timeline   `json:"timeline"`
+	// NextDeadline and BindingRule name the earliest open deadline.
+	NextDeadline *time.Time `json:"next_deadline,omitempty"`
+	BindingRule  string     `json:"binding_rule,omitempty"`
+}
+
+// Refresh recomputes the derived fields (state, binding deadline) from the
+// clocks.
+func (s *Status) Refresh() {
+	s.NextDeadline, s.BindingRule = nil, ""
+	if b, ok := Binding(s.Clocks); ok {
+		due := b.Due
+		s.NextDeadline, s.BindingRule = &due, b.Rule
+	}
+	if s.State == StateClosed {
+		return
+	}
+	s.State = StateOpen
+	for _, c := range s.Clocks {
+		if c.State == ClockOverdue {
+			s.State = StateOverdue
+		}
+	}
+}
+
+// Summary is one incident in a list.
+type Summary struct {
+	ID           string     `json:"id"`
+	State        State      `json:"state"`
+	Severity     Severity   `json:"severity"`
+	Title        string     `json:"title"`
+	OpenedAt     time.Time  `json:"opened_at"`
+	ClosedAt     *time.Time `json:"closed_at,omitempty"`
+	NextDeadline *time.Time `json:"next_deadline,omitempty"`
+}

@@ -1,0 +1,378 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/internal/incident"
+)
+
+// Application error types a validator returns, so clients map them to kinds.
+const (
+	ErrTypeInvalid  = "Invalid"
+	ErrTypeConflict = "Conflict"
+)
+
+func invalid(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeInvalid, nil)
+}
+
+func conflict(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeConflict, nil)
+}
+
+// assessOptions: the rules are pure and fast, so a local activity; a failure
+// is a bug fixed by a deploy, so it retries (capped at a minute apart) rather
+// than losing the incident.
+var assessOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Minute,
+		NonRetryableErrorTypes: []string{activities.ErrTypeInvalidFacts},
+	},
+}
+
+// IncidentWorkflow runs one incident from opening to close.
+func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (incident.Status, error) {
+	r := newRun(in)
+	if err := r.setup(ctx); err != nil {
+		return incident.Status{}, err
+	}
+	return r.run(ctx)
+}
+
+// run is the workflow's private state. Everything that must survive
+// continue-as-new lives in status.
+type run struct {
+	status incident.Status
+	ready  bool // the first assessment is done
+	wake   int  // bumped by handlers to re-arm the timer
+	facts  workflow.Mutex
+
+	search searchState // what was last upserted, to avoid needless events
+}
+
+type searchState struct {
+	state    incident.State
+	severity incident.Severity
+	next     time.Time
+	title    string
+}
+
+func newRun(in IncidentInput) *run {
+	if in.Carry != nil {
+		return &run{status: *in.Carry, ready: true}
+	}
+	return &run{status: incident.Status{
+		ID:       in.ID,
+		State:    incident.StateOpen,
+		Facts:    in.Facts.Normalize(),
+		OpenedBy: in.OpenedBy,
+	}}
+}
+
+// setup registers every handler before the first blocking call, so no
+// message is ever dropped.
+func (r *run) setup(ctx workflow.Context) error {
+	r.facts = workflow.NewMutex(ctx)
+	r.loadSearch(ctx)
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (incident.Status, error) {
+		return r.snapshot(), nil
+	}); err != nil {
+		return err
+	}
+	handlers := []struct {
+		name      string
+		handler   any
+		validator any
+	}{
+		{UpdateDescribe, r.describe, func() error { return nil }},
+		{UpdateNote, r.note, r.validateNote},
+		{UpdateFacts, r.changeFacts, r.validateFacts},
+		{UpdateClose, r.close, r.validateClose},
+	}
+	for _, h := range handlers {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) run(ctx workflow.Context) (incident.Status, error) {
+	if !r.ready {
+		if err := r.open(ctx); err != nil {
+			return incident.Status{}, err
+		}
+	}
+	r.upsertSearch(ctx)
+	for r.status.State != incident.StateClosed {
+		gen := r.wake
+		woken := func() bool { return r.wake != gen }
+		if next, ok := incident.NextEvent(r.status.Clocks); ok {
+			if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
+				if _, err := workflow.AwaitWithTimeout(ctx, wait, woken); err != nil {
+					return incident.Status{}, err
+				}
+			}
+		} else if err := workflow.Await(ctx, woken); err != nil {
+			return incident.Status{}, err
+		}
+		r.advance(ctx)
+		if r.status.State != incident.StateClosed && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			return r.continueAsNew(ctx)
+		}
+	}
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return incident.Status{}, err
+	}
+	return r.snapshot(), nil
+}
+
+// open records the opening and starts the first clocks.
+func (r *run) open(ctx workflow.Context) error {
+	now := workflow.Now(ctx).UTC()
+	r.status.OpenedAt = now
+	if err := r.status.Facts.Validate(); err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, nil)
+	}
+	r.status.Timeline.Append(now, incident.EntryOpened, r.status.OpenedBy, "", "Incident opened")
+	if err := r.assess(ctx, ""); err != nil {
+		return err
+	}
+	r.ready = true
+	return nil
+}
+
+// assess asks the rules for the obligations of the current facts and
+// reconciles the clocks with them, recording every change with its cause.
+func (r *run) assess(ctx workflow.Context, cause string) error {
+	var res activities.AssessResult
+	lctx := workflow.WithLocalActivityOptions(ctx, assessOptions)
+	err := workflow.ExecuteLocalActivity(lctx, activities.AssessName, activities.AssessInput{Facts: r.status.Facts}).Get(ctx, &res)
+	if err != nil {
+		return fmt.Errorf("assess obligations: %w", err)
+	}
+	now := workflow.Now(ctx).UTC()
+	clocks, events := incident.Reconcile(r.status.Clocks, res.Obligations, now)
+	r.status.Clocks = clocks
+	r.status.RulesetVersion = res.RulesetVersion
+	for _, e := range events {
+		r.status.Timeline.AppendClockEvent(e, cause)
+	}
+	r.advance(ctx)
+	return nil
+}
+
+// advance fires whatever is due now on every clock.
+func (r *run) advance(ctx workflow.Context) {
+	now := workflow.Now(ctx).UTC()
+	logger := workflow.GetLogger(ctx)
+	for i := range r.status.Clocks {
+		for _, e := range r.status.Clocks[i].Advance(now) {
+			r.status.Timeline.AppendClockEvent(e, "")
+			// Rule and times only: the log never carries incident text.
+			logger.Info("clock event", "incident", r.status.ID, "rule", e.Rule, "event", string(e.Kind), "due", e.Due)
+		}
+	}
+	r.upsertSearch(ctx)
+}
+
+func (r *run) snapshot() incident.Status {
+	s := r.status
+	s.Refresh()
+	return s
+}
+
+// loadSearch reads the search attributes the run started with (set by the
+// client at start, or carried over by continue-as-new), so the first upsert
+// writes only what differs. The memo title is set with them at start.
+func (r *run) loadSearch(ctx workflow.Context) {
+	sa := workflow.GetTypedSearchAttributes(ctx)
+	state, _ := sa.GetKeyword(SearchState)
+	severity, _ := sa.GetKeyword(SearchSeverity)
+	next, _ := sa.GetTime(SearchNextDeadline)
+	r.search = searchState{state: incident.State(state), severity: incident.Severity(severity), next: next}
+	if len(workflow.GetInfo(ctx).Memo.GetFields()) > 0 {
+		r.search.title = r.status.Facts.Title
+	}
+}
+
+// upsertSearch keeps the search attributes and memo current, writing only
+// what changed.
+func (r *run) upsertSearch(ctx workflow.Context) {
+	s := r.snapshot()
+	var next time.Time
+	if s.NextDeadline != nil {
+		next = *s.NextDeadline
+	}
+	var updates []temporal.SearchAttributeUpdate
+	if s.State != r.search.state {
+		updates = append(updates, SearchState.ValueSet(string(s.State)))
+	}
+	if s.Facts.Severity != r.search.severity {
+		updates = append(updates, SearchSeverity.ValueSet(string(s.Facts.Severity)))
+	}
+	if !next.Equal(r.search.next) {
+		if next.IsZero() {
+			updates = append(updates, SearchNextDeadline.ValueUnset())
+		} else {
+			updates = append(updates, SearchNextDeadline.ValueSet(next))
+		}
+	}
+	if len(updates) > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+			workflow.GetLogger(ctx).Error("upsert search attributes", "incident", s.ID, "error", err)
+		}
+	}
+	if s.Facts.Title != r.search.title {
+		if err := workflow.UpsertMemo(ctx, map[string]any{MemoTitle: s.Facts.Title}); err != nil {
+			workflow.GetLogger(ctx).Error("upsert memo", "incident", s.ID, "error", err)
+		}
+	}
+	r.search = searchState{state: s.State, severity: s.Facts.Severity, next: next, title: s.Facts.Title}
+}
+
+func (r *run) continueAsNew(ctx workflow.Context) (incident.Status, error) {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return incident.Status{}, err
+	}
+	carry := r.status
+	return incident.Status{}, workflow.NewContinueAsNewError(ctx, IncidentWorkflowName, IncidentInput{ID: carry.ID, Carry: &carry})
+}
+
+// describe answers once the first assessment is done, so `open` can print
+// the clocks it started.
+func (r *run) describe(ctx workflow.Context) (incident.Status, error) {
+	if err := workflow.Await(ctx, func() bool { return r.ready }); err != nil {
+		return incident.Status{}, err
+	}
+	return r.snapshot(), nil
+}
+
+func (r *run) validateOpen() error {
+	if r.status.State == incident.StateClosed {
+		return conflict("incident %s is closed", r.status.ID)
+	}
+	return nil
+}
+
+func validateActor(actor string) error {
+	if strings.TrimSpace(actor) == "" {
+		return invalid("actor: who is acting is required")
+	}
+	return nil
+}
+
+func (r *run) validateNote(req NoteRequest) error {
+	if err := r.validateOpen(); err != nil {
+		return err
+	}
+	text := strings.TrimSpace(req.Text)
+	switch {
+	case text == "":
+		return invalid("text: a note cannot be empty")
+	case len(text) > MaxNoteLength:
+		return invalid("text: a note is at most %d characters; this one is %d", MaxNoteLength, len(text))
+	}
+	return validateActor(req.Actor)
+}
+
+func (r *run) note(ctx workflow.Context, req NoteRequest) (incident.Entry, error) {
+	now := workflow.Now(ctx).UTC()
+	return r.status.Timeline.Append(now, incident.EntryNote, req.Actor, "", strings.TrimSpace(req.Text)), nil
+}
+
+func (r *run) validateFacts(req FactsRequest) error {
+	if err := r.validateOpen(); err != nil {
+		return err
+	}
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if len(req.Reason) > MaxReasonLength {
+		return invalid("reason: at most %d characters", MaxReasonLength)
+	}
+	after := req.Change.Apply(r.status.Facts)
+	if err := after.Validate(); err != nil {
+		return invalid("%s", err.Error())
+	}
+	if len(incident.ChangedFields(r.status.Facts, after)) == 0 {
+		return invalid("change: nothing differs from the current facts")
+	}
+	return nil
+}
+
+func (r *run) changeFacts(ctx workflow.Context, req FactsRequest) (incident.Status, error) {
+	// One change at a time: each is assessed against the facts it changed.
+	if err := r.facts.Lock(ctx); err != nil {
+		return incident.Status{}, err
+	}
+	defer r.facts.Unlock()
+	if r.status.State == incident.StateClosed {
+		return incident.Status{}, conflict("incident %s was closed", r.status.ID)
+	}
+	before := r.status.Facts
+	after := req.Change.Apply(before)
+	fields := incident.ChangedFields(before, after)
+	if len(fields) == 0 {
+		return r.snapshot(), nil // an identical change queued behind another
+	}
+	r.status.Facts = after
+	text := "Facts changed: " + strings.Join(fields, ", ")
+	if reason := strings.TrimSpace(req.Reason); reason != "" {
+		text += ". Reason: " + reason
+	}
+	r.status.Timeline.Append(workflow.Now(ctx).UTC(), incident.EntryFactsChanged, req.Actor, "", text)
+	if err := r.assess(ctx, incident.ChangeCause(fields)); err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeInvalidFacts {
+			return incident.Status{}, invalid("%s", appErr.Message())
+		}
+		return incident.Status{}, err
+	}
+	r.wake++
+	return r.snapshot(), nil
+}
+
+func (r *run) validateClose(req CloseRequest) error {
+	if err := r.validateOpen(); err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(req.Reason)
+	switch {
+	case reason == "":
+		return invalid("reason: closing an incident needs a reason, for the breach register")
+	case len(reason) > MaxReasonLength:
+		return invalid("reason: at most %d characters", MaxReasonLength)
+	}
+	return validateActor(req.Actor)
+}
+
+func (r *run) close(ctx workflow.Context, req CloseRequest) (incident.Status, error) {
+	if r.status.State == incident.StateClosed {
+		return r.snapshot(), nil
+	}
+	now := workflow.Now(ctx).UTC()
+	for i := range r.status.Clocks {
+		if e, ok := r.status.Clocks[i].Stop(now); ok {
+			r.status.Timeline.AppendClockEvent(e, "")
+		}
+	}
+	reason := strings.TrimSpace(req.Reason)
+	r.status.State = incident.StateClosed
+	r.status.ClosedAt = &now
+	r.status.CloseReason = reason
+	r.status.Timeline.Append(now, incident.EntryClosed, req.Actor, "", "Incident closed: "+reason)
+	r.upsertSearch(ctx)
+	r.wake++
+	return r.snapshot(), nil
+}

@@ -1,0 +1,77 @@
+package workflows
+
+import (
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/breachctl/breachctl/internal/incident"
+)
+
+// Registered names. They are part of every running history: never rename.
+const (
+	IncidentWorkflowName = "IncidentWorkflow"
+
+	QueryStatus = "status"
+
+	UpdateDescribe = "describe" // waits for the first assessment, returns the status
+	UpdateNote     = "note"
+	UpdateFacts    = "update-facts"
+	UpdateClose    = "close"
+)
+
+// Custom search attributes, kept current by the workflow so `list` is a
+// visibility query and never has to ask each incident.
+var (
+	SearchState        = temporal.NewSearchAttributeKeyKeyword("BreachState")
+	SearchSeverity     = temporal.NewSearchAttributeKeyKeyword("BreachSeverity")
+	SearchNextDeadline = temporal.NewSearchAttributeKeyTime("BreachNextDeadline")
+)
+
+// SearchAttributes lists the custom search attributes a namespace needs.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		SearchState.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchSeverity.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchNextDeadline.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	}
+}
+
+// MemoTitle is the memo key holding the incident title, so a list can show it
+// without querying each workflow. A memo is a payload: the codec encrypts it.
+const MemoTitle = "title"
+
+// IncidentInput starts an incident.
+type IncidentInput struct {
+	ID       string         `json:"id"`
+	Facts    incident.Facts `json:"facts"`
+	OpenedBy string         `json:"opened_by,omitempty"`
+	// Carry is the whole state handed over by continue-as-new; nil on the
+	// first run.
+	Carry *incident.Status `json:"carry,omitempty"`
+}
+
+// NoteRequest adds a note to the timeline.
+type NoteRequest struct {
+	Text  string `json:"text"`
+	Actor string `json:"actor"`
+}
+
+// FactsRequest changes the facts.
+type FactsRequest struct {
+	Change incident.FactsChange `json:"change"`
+	Actor  string               `json:"actor"`
+	// Reason says why the facts changed ("logs show access began earlier").
+	Reason string `json:"reason,omitempty"`
+}
+
+// CloseRequest closes the incident; the reason is required.
+type CloseRequest struct {
+	Reason string `json:"reason"`
+	Actor  string `json:"actor"`
+}
+
+// Limits that keep one incident's history bounded.
+const (
+	MaxNoteLength   = 10000
+	MaxReasonLength = 2000
+)
