@@ -237,7 +237,7 @@ func TestFactsChangeMovesTheDeadlineOnTheRecord(t *testing.T) {
 	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(facts(start, "EU")))
 	final := h.result()
 
-	if len(after.Clocks) != 1 || !after.Clocks[0].Due.Equal(start.Add(62 * time.Hour)) {
+	if len(after.Clocks) != 1 || !after.Clocks[0].Due.Equal(start.Add(62*time.Hour)) {
 		t.Fatalf("clocks after change = %+v, want one due start+62h", after.Clocks)
 	}
 	var moved *incident.Entry
