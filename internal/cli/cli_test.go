@@ -1,0 +1,234 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/config"
+	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/orchestrator"
+)
+
+// fakeIncidents records calls; each field may be set to answer differently.
+type fakeIncidents struct {
+	open        func(incident.Facts, string) (incident.Status, error)
+	list        func(orchestrator.ListFilter) ([]incident.Summary, error)
+	show        func(string) (incident.Status, error)
+	note        func(id, text, actor string) (incident.Entry, error)
+	changeFacts func(id string, c incident.FactsChange, reason string) (incident.Status, error)
+	close       func(id, reason string) (incident.Status, error)
+}
+
+var _ Incidents = (*fakeIncidents)(nil)
+
+func (f *fakeIncidents) Open(_ context.Context, facts incident.Facts, actor string) (incident.Status, error) {
+	return f.open(facts, actor)
+}
+func (f *fakeIncidents) List(_ context.Context, lf orchestrator.ListFilter) ([]incident.Summary, error) {
+	return f.list(lf)
+}
+func (f *fakeIncidents) Show(_ context.Context, id string) (incident.Status, error) { return f.show(id) }
+func (f *fakeIncidents) Note(_ context.Context, id, text, actor string) (incident.Entry, error) {
+	return f.note(id, text, actor)
+}
+func (f *fakeIncidents) ChangeFacts(_ context.Context, id string, c incident.FactsChange, reason, _ string) (incident.Status, error) {
+	return f.changeFacts(id, c, reason)
+}
+func (f *fakeIncidents) Close(_ context.Context, id, reason, _ string) (incident.Status, error) {
+	return f.close(id, reason)
+}
+
+var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+func run(t *testing.T, svc Incidents, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &Env{
+		Stdout: &out, Stderr: &errb, Now: func() time.Time { return now },
+		Getenv: func(k string) string { return env[k] },
+		Connect: func(context.Context, config.Config, *slog.Logger) (Incidents, func(), error) {
+			if svc == nil {
+				return nil, nil, apperr.New(apperr.Unavailable, "cannot reach Temporal at 127.0.0.1:7233")
+			}
+			return svc, func() {}, nil
+		},
+	}
+	code = Run(context.Background(), e, args)
+	return code, out.String(), errb.String()
+}
+
+func statusFor(f incident.Facts) incident.Status {
+	due := f.AwareAt.Add(72 * time.Hour)
+	st := incident.Status{ID: "INC-20261121-AB12C", State: incident.StateOpen, Facts: f, OpenedAt: now, OpenedBy: "cli:alice",
+		Clocks: []incident.Clock{{Obligation: incident.Obligation{Rule: "eu-gdpr-art33", Notify: "authority", Due: due, Title: "Notify the supervisory authority", Citation: "GDPR Art. 33(1)"}, State: incident.ClockRunning}},
+		Timeline: incident.Timeline{{Seq: 1, At: now, Kind: incident.EntryOpened, Actor: "cli:alice", Text: "Incident opened"}}}
+	st.Refresh()
+	return st
+}
+
+func TestOpenPassesNormalizedFactsAndPrintsTheClock(t *testing.T) {
+	var got incident.Facts
+	var actor string
+	svc := &fakeIncidents{open: func(f incident.Facts, a string) (incident.Status, error) {
+		got, actor = f, a
+		return statusFor(f), nil
+	}}
+	code, out, errOut := run(t, svc, map[string]string{"BREACHCTL_ACTOR": "cli:alice"}, "open",
+		"--title", "Bucket with customer uploads exposed", "--aware-at", "2026-11-20T09:00:00Z",
+		"--category", "email", "--category", "media_content,Email", "--region", "eu", "--severity", "HIGH", "--system", "uploads")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	if !got.AwareAt.Equal(want) || got.Severity != incident.SeverityHigh || actor != "cli:alice" ||
+		strings.Join(got.DataCategories, ",") != "email,media_content" || strings.Join(got.Regions, ",") != "EU" {
+		t.Fatalf("facts = %+v, actor %q", got, actor)
+	}
+	for _, s := range []string{"Opened INC-20261121-AB12C", "eu-gdpr-art33", "2026-11-23T09:00:00Z", "45h"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+}
+
+func TestOpenWithoutAwareAtMeansNow(t *testing.T) {
+	var got incident.Facts
+	svc := &fakeIncidents{open: func(f incident.Facts, _ string) (incident.Status, error) { got = f; return statusFor(f), nil }}
+	if code, _, errOut := run(t, svc, nil, "open", "--title", "x"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !got.AwareAt.Equal(now) {
+		t.Fatalf("aware_at = %s, want now %s", got.AwareAt, now)
+	}
+}
+
+func TestBadInputNamesTheFlagAndExitsTwo(t *testing.T) {
+	never := &fakeIncidents{}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"open", "--title", "x", "--aware-at", "2026-11-20 09:00"}, "--aware-at"},
+		{[]string{"open", "--title", "x", "--occurred-at", "yesterday"}, "--occurred-at"},
+		{[]string{"open", "--title", "x", "--category", "shoe_size"}, "--category"},
+		{[]string{"open", "--title", "x", "--region", "XX"}, "--region"},
+		{[]string{"open", "--title", "x", "--severity", "apocalyptic"}, "--severity"},
+		{[]string{"open", "--aware-at", "2026-11-20T09:00:00Z"}, "--title"},
+		{[]string{"open", "--title", "x", "--aware-at", "2026-11-20T09:00:00Z", "--detected-at", "2026-11-21T09:00:00Z"}, "--detected-at"},
+		{[]string{"close", "INC-20261121-AB12C"}, "--reason"},
+		{[]string{"close", "INC-20261121-AB12C", "--reason", "  "}, "--reason"},
+		{[]string{"show", "INC-nope"}, "incident"},
+		{[]string{"list", "--state", "sleeping"}, "--state"},
+		{[]string{"list", "--severity", "meh"}, "--severity"},
+		{[]string{"update", "INC-20261121-AB12C"}, "nothing to change"},
+		{[]string{"show", "INC-20261121-AB12C", "-o", "yaml"}, "--output"},
+		{[]string{"open", "--nonsense"}, "unknown flag"},
+		{[]string{"note", "INC-20261121-AB12C"}, "requires at least 2"},
+	}
+	for _, c := range cases {
+		code, _, errOut := run(t, never, nil, c.args...)
+		if code != ExitInvalid || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d naming %q", c.args, code, errOut, ExitInvalid, c.want)
+		}
+	}
+}
+
+func TestErrorKindsMapToExitCodes(t *testing.T) {
+	svc := &fakeIncidents{
+		show:  func(id string) (incident.Status, error) { return incident.Status{}, apperr.New(apperr.NotFound, "no incident %s", id) },
+		close: func(id, _ string) (incident.Status, error) { return incident.Status{}, apperr.New(apperr.Conflict, "incident %s is closed", id) },
+	}
+	if code, _, errOut := run(t, svc, nil, "show", "inc-20261121-ab12c"); code != ExitNotFound || !strings.Contains(errOut, "INC-20261121-AB12C") {
+		t.Errorf("unknown incident: exit %d, %q", code, errOut)
+	}
+	if code, _, _ := run(t, svc, nil, "close", "INC-20261121-AB12C", "--reason", "done"); code != ExitConflict {
+		t.Errorf("closing a closed incident: exit %d, want %d", code, ExitConflict)
+	}
+	if code, _, errOut := run(t, nil, nil, "list"); code != ExitUnavailable || !strings.Contains(errOut, "127.0.0.1:7233") {
+		t.Errorf("server down: exit %d, %q; want %d naming the address", code, errOut, ExitUnavailable)
+	}
+}
+
+func TestShowJSONIsTheStatus(t *testing.T) {
+	f := incident.Facts{Title: "t", AwareAt: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC), Regions: []string{"EU"}}
+	svc := &fakeIncidents{show: func(string) (incident.Status, error) { return statusFor(f), nil }}
+	code, out, errOut := run(t, svc, nil, "show", "INC-20261121-AB12C", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var st incident.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if st.Clocks[0].Due.Format(time.RFC3339) != "2026-11-23T09:00:00Z" || st.BindingRule != "eu-gdpr-art33" {
+		t.Fatalf("status = %+v", st)
+	}
+}
+
+func TestListPassesTheFilter(t *testing.T) {
+	var got orchestrator.ListFilter
+	svc := &fakeIncidents{list: func(f orchestrator.ListFilter) ([]incident.Summary, error) { got = f; return nil, nil }}
+	code, out, _ := run(t, svc, nil, "list", "--state", "closed", "--severity", "high,critical", "-o", "json")
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("exit %d, out %q", code, out)
+	}
+	if got.State != "closed" || len(got.Severities) != 2 || got.Severities[1] != incident.SeverityCritical {
+		t.Fatalf("filter = %+v", got)
+	}
+}
+
+func TestUpdateSendsOnlyTheFlagsGiven(t *testing.T) {
+	var got incident.FactsChange
+	var reason string
+	svc := &fakeIncidents{changeFacts: func(_ string, c incident.FactsChange, r string) (incident.Status, error) {
+		got, reason = c, r
+		return statusFor(incident.Facts{Title: "t", AwareAt: now}), nil
+	}}
+	code, _, errOut := run(t, svc, nil, "update", "INC-20261121-AB12C", "--aware-at", "2026-11-19T22:00:00Z", "--region", "DE", "--reason", "logs")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got.AwareAt == nil || got.AwareAt.Hour() != 22 || got.Regions == nil || got.Title != nil || got.Severity != nil || reason != "logs" {
+		t.Fatalf("change = %+v reason %q", got, reason)
+	}
+}
+
+func TestIncidentFileErrorsNameTheLine(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", "title: Exposed bucket\naware_at: 2026-11-20T09:00:00Z\ndata_categories: [email, media_content]\nregions: EU\nseverity: high\n")
+	var got incident.Facts
+	svc := &fakeIncidents{open: func(f incident.Facts, _ string) (incident.Status, error) { got = f; return statusFor(f), nil }}
+	if code, _, errOut := run(t, svc, nil, "open", "--file", good, "--severity", "critical"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got.Title != "Exposed bucket" || got.Severity != incident.SeverityCritical || len(got.DataCategories) != 2 {
+		t.Fatalf("facts from file = %+v (the flag overrides severity)", got)
+	}
+	cases := []struct{ body, want string }{
+		{"title: x\naware_at: 2026-11-20T09:00:00Z\ndata_categories: [email, shoe_size]\n", "bad.yaml:3: data_categories"},
+		{"title: x\naware_at: tuesday\n", "bad.yaml:2: aware_at"},
+		{"title: x\nawareness: 2026-11-20T09:00:00Z\n", "field awareness not found"},
+	}
+	for _, c := range cases {
+		bad := write("bad.yaml", c.body)
+		code, _, errOut := run(t, svc, nil, "open", "--file", bad)
+		if code != ExitInvalid || !strings.Contains(errOut, c.want) {
+			t.Errorf("%q: exit %d, %q; want %q", c.body, code, errOut, c.want)
+		}
+	}
+}

@@ -1,0 +1,303 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/orchestrator"
+)
+
+// withService runs fn with a connected incident service.
+func withService(cmd *cobra.Command, g *globals, fn func(ctx context.Context, svc Incidents, actor string) error) error {
+	ctx := cmd.Context()
+	svc, actor, closeFn, err := g.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return fn(ctx, svc, actor)
+}
+
+func incidentArg(args []string) (string, error) {
+	if len(args) == 0 {
+		return "", apperr.Invalidf("incident", "missing: give an incident ID like INC-20261120-7K3QX")
+	}
+	return incident.ParseID(args[0])
+}
+
+type openOptions struct {
+	facts factsFlags
+	file  string
+}
+
+func newOpenCmd(g *globals) *cobra.Command {
+	o := &openOptions{}
+	cmd := &cobra.Command{
+		Use:   "open",
+		Short: "Open an incident and start its legal clocks",
+		Example: `  breachctl open --title "Bucket with customer uploads exposed" --aware-at 2026-11-20T09:00:00Z \
+      --category email --category media_content --region EU
+  breachctl open --file incident.yaml --severity high`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			facts, err := o.facts.build(cmd, o.file, g.env)
+			if err != nil {
+				return err
+			}
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
+				st, err := svc.Open(ctx, facts, actor)
+				if err != nil {
+					return err
+				}
+				if g.json() {
+					return writeJSON(g.env.Stdout, st)
+				}
+				fmt.Fprintf(g.env.Stdout, "Opened %s\n\n", st.ID)
+				printStatus(g.env.Stdout, st, g.env.Now())
+				return nil
+			})
+		},
+	}
+	o.facts.register(cmd.Flags())
+	cmd.Flags().StringVarP(&o.file, "file", "f", "", "read the facts from a YAML file (flags given too override it)")
+	return cmd
+}
+
+// build assembles the facts for open: the file, then the flags on top, and
+// awareness now when nobody said otherwise.
+func (f *factsFlags) build(cmd *cobra.Command, file string, env *Env) (incident.Facts, error) {
+	var facts incident.Facts
+	if file != "" {
+		var err error
+		if facts, err = readIncidentFile(file); err != nil {
+			return facts, err
+		}
+	}
+	change, err := f.change(cmd.Flags())
+	if err != nil {
+		return facts, err
+	}
+	if facts.AwareAt.IsZero() && change.AwareAt == nil {
+		now := env.Now().UTC()
+		change.AwareAt = &now
+	}
+	facts = change.Apply(facts)
+	if err := facts.Validate(); err != nil {
+		return facts, flagError(err)
+	}
+	return facts, nil
+}
+
+// flagError renames a facts field to the flag that sets it.
+func flagError(err error) error {
+	e, ok := err.(*apperr.Error)
+	if !ok || e.Field == "" {
+		return err
+	}
+	flags := map[string]string{
+		"title": "--title", "description": "--description", "aware_at": "--aware-at", "detected_at": "--detected-at",
+		"occurred_at": "--occurred-at", "systems": "--system", "data_categories": "--category", "regions": "--region", "severity": "--severity",
+	}
+	if flag, ok := flags[e.Field]; ok {
+		return &apperr.Error{Kind: e.Kind, Field: flag, Msg: e.Msg, Err: e.Err}
+	}
+	return err
+}
+
+type listOptions struct {
+	state      string
+	severities []string
+	limit      int
+}
+
+func newListCmd(g *globals) *cobra.Command {
+	o := &listOptions{}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List incidents, the most pressing deadline first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			filter, err := o.filter()
+			if err != nil {
+				return err
+			}
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, _ string) error {
+				rows, err := svc.List(ctx, filter)
+				if err != nil {
+					return err
+				}
+				if g.json() {
+					if rows == nil {
+						rows = []incident.Summary{}
+					}
+					return writeJSON(g.env.Stdout, rows)
+				}
+				printSummaries(g.env.Stdout, rows, g.env.Now())
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&o.state, "state", "open", "open, overdue, closed or all")
+	cmd.Flags().StringArrayVar(&o.severities, "severity", nil, "only these severities (repeat or comma-separate)")
+	cmd.Flags().IntVar(&o.limit, "limit", 0, "at most this many rows (0: all)")
+	return cmd
+}
+
+func (o *listOptions) filter() (orchestrator.ListFilter, error) {
+	f := orchestrator.ListFilter{State: strings.ToLower(o.state), Limit: o.limit}
+	valid := false
+	for _, s := range orchestrator.ListStates {
+		valid = valid || s == f.State
+	}
+	if !valid {
+		return f, apperr.Invalidf("--state", "%q is not one of %s", o.state, strings.Join(orchestrator.ListStates, ", "))
+	}
+	if o.limit < 0 {
+		return f, apperr.Invalidf("--limit", "must not be negative")
+	}
+	for _, v := range o.severities {
+		for _, part := range strings.Split(v, ",") {
+			sev, err := incident.ParseSeverity(part)
+			if err != nil || strings.TrimSpace(part) == "" {
+				return f, apperr.Invalidf("--severity", "%q is not unassessed, low, medium, high or critical", part)
+			}
+			f.Severities = append(f.Severities, sev)
+		}
+	}
+	return f, nil
+}
+
+func newShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show INC-ID",
+		Short: "Show an incident: state, facts, each clock and the timeline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incidentArg(args)
+			if err != nil {
+				return err
+			}
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, _ string) error {
+				st, err := svc.Show(ctx, id)
+				if err != nil {
+					return err
+				}
+				if g.json() {
+					return writeJSON(g.env.Stdout, st)
+				}
+				printStatus(g.env.Stdout, st, g.env.Now())
+				return nil
+			})
+		},
+	}
+}
+
+func newNoteCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "note INC-ID TEXT...",
+		Short:   "Add a note to an incident's timeline",
+		Example: `  breachctl note INC-20261120-7K3QX "Access logs pulled"`,
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incidentArg(args)
+			if err != nil {
+				return err
+			}
+			text := strings.TrimSpace(strings.Join(args[1:], " "))
+			if text == "" {
+				return apperr.Invalidf("text", "a note cannot be empty")
+			}
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
+				e, err := svc.Note(ctx, id, text, actor)
+				if err != nil {
+					return err
+				}
+				if g.json() {
+					return writeJSON(g.env.Stdout, e)
+				}
+				fmt.Fprintf(g.env.Stdout, "Noted on %s at %s (#%d)\n", id, ts(e.At), e.Seq)
+				return nil
+			})
+		},
+	}
+}
+
+type updateOptions struct {
+	facts  factsFlags
+	reason string
+}
+
+func newUpdateCmd(g *globals) *cobra.Command {
+	o := &updateOptions{}
+	cmd := &cobra.Command{
+		Use:   "update INC-ID [flags]",
+		Short: "Change the facts of an incident; its clocks follow, on the record",
+		Example: `  breachctl update INC-20261120-7K3QX --aware-at 2026-11-19T22:00:00Z \
+      --reason "access logs show the exposure was known earlier"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incidentArg(args)
+			if err != nil {
+				return err
+			}
+			change, err := o.facts.change(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			if change.IsEmpty() {
+				return apperr.Invalidf("flags", "nothing to change: give at least one of --title, --aware-at, --region, --category ...")
+			}
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
+				st, err := svc.ChangeFacts(ctx, id, change, o.reason, actor)
+				if err != nil {
+					return flagError(err)
+				}
+				if g.json() {
+					return writeJSON(g.env.Stdout, st)
+				}
+				printStatus(g.env.Stdout, st, g.env.Now())
+				return nil
+			})
+		},
+	}
+	o.facts.register(cmd.Flags())
+	cmd.Flags().StringVar(&o.reason, "reason", "", "why the facts changed, for the timeline")
+	return cmd
+}
+
+func newCloseCmd(g *globals) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:     "close INC-ID --reason TEXT",
+		Short:   "Close an incident, with the reason for the breach register",
+		Example: `  breachctl close INC-20261120-7K3QX --reason "Notified; contained"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incidentArg(args)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(reason) == "" {
+				return apperr.Invalidf("--reason", "is required: say why the incident is closed, for the breach register")
+			}
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
+				st, err := svc.Close(ctx, id, reason, actor)
+				if err != nil {
+					return err
+				}
+				if g.json() {
+					return writeJSON(g.env.Stdout, st)
+				}
+				fmt.Fprintf(g.env.Stdout, "Closed %s at %s: %s\n", st.ID, tsPtr(st.ClosedAt), st.CloseReason)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why the incident is closed (required)")
+	return cmd
+}

@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/incident"
+)
+
+func asAppErr(err error, target **apperr.Error) bool { return errors.As(err, target) }
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func tsPtr(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return ts(*t)
+}
+
+// timeLeft says how long until a deadline, or how far past it.
+func timeLeft(due, now time.Time) string {
+	d := due.Sub(now)
+	if d < 0 {
+		return "overdue " + incident.FormatDuration(-d)
+	}
+	return incident.FormatDuration(d)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ", ")
+}
+
+// printStatus writes the human view of one incident.
+func printStatus(w io.Writer, s incident.Status, now time.Time) {
+	f := s.Facts
+	fmt.Fprintf(w, "%s  %s\n", s.ID, f.Title)
+	t := newTable(w)
+	fmt.Fprintf(t, "State:\t%s\tSeverity:\t%s\n", s.State, f.Severity)
+	fmt.Fprintf(t, "Opened:\t%s by %s\tAware at:\t%s\n", ts(s.OpenedAt), orDash(s.OpenedBy), ts(f.AwareAt))
+	fmt.Fprintf(t, "Detected:\t%s\tOccurred:\t%s\n", ts(f.Detected()), tsPtr(f.OccurredAt))
+	fmt.Fprintf(t, "Systems:\t%s\tRegions:\t%s\n", list(f.Systems), list(f.Regions))
+	fmt.Fprintf(t, "Data:\t%s\tReporter:\t%s\n", list(f.DataCategories), orDash(f.Reporter))
+	if s.ClosedAt != nil {
+		fmt.Fprintf(t, "Closed:\t%s\tReason:\t%s\n", ts(*s.ClosedAt), s.CloseReason)
+	}
+	t.Flush()
+	if f.Description != "" {
+		fmt.Fprintf(w, "\n%s\n", f.Description)
+	}
+
+	fmt.Fprintln(w, "\nCLOCKS")
+	if len(s.Clocks) == 0 {
+		fmt.Fprintln(w, "  none: no notification obligation is triggered by the facts so far (regions, categories)")
+	} else {
+		t = newTable(w)
+		fmt.Fprintln(t, "  \tRULE\tNOTIFY\tDUE\tLEFT\tSTATE\tREMINDERS")
+		for _, c := range s.Clocks {
+			mark := ""
+			if c.Rule == s.BindingRule {
+				mark = "*"
+			}
+			left := "-"
+			if c.State.Open() {
+				left = timeLeft(c.Due, now)
+			}
+			fmt.Fprintf(t, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, c.Rule, c.Notify, ts(c.Due), left, c.State, reminderSummary(c))
+		}
+		t.Flush()
+		for _, c := range s.Clocks {
+			fmt.Fprintf(w, "  %s: %s. %s", c.Rule, c.Title, c.Citation)
+			if c.ASAP {
+				fmt.Fprint(w, "; without undue delay, at the latest by the due time")
+			}
+			fmt.Fprintln(w)
+		}
+		if s.BindingRule != "" {
+			fmt.Fprintln(w, "  * the binding (earliest) deadline")
+		}
+	}
+
+	fmt.Fprintln(w, "\nTIMELINE")
+	t = newTable(w)
+	for _, e := range s.Timeline {
+		fmt.Fprintf(t, "  %s\t%s\t%s\t%s\n", ts(e.At), e.Kind, orDash(e.Actor), e.Text)
+	}
+	t.Flush()
+	if s.RulesetVersion != "" {
+		fmt.Fprintf(w, "\nRuleset %s\n", s.RulesetVersion)
+	}
+}
+
+func reminderSummary(c incident.Clock) string {
+	fired, skipped := 0, 0
+	var next *incident.Reminder
+	for i, r := range c.Schedule {
+		switch {
+		case r.FiredAt != nil:
+			fired++
+		case r.Skipped:
+			skipped++
+		case next == nil:
+			next = &c.Schedule[i]
+		}
+	}
+	out := fmt.Sprintf("%d/%d fired", fired, len(c.Schedule))
+	if skipped > 0 {
+		out += fmt.Sprintf(", %d skipped", skipped)
+	}
+	if next != nil && c.State.Open() {
+		out += ", next " + ts(next.At)
+	}
+	return out
+}
+
+func printSummaries(w io.Writer, rows []incident.Summary, now time.Time) {
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "No incidents.")
+		return
+	}
+	t := newTable(w)
+	fmt.Fprintln(t, "ID\tSTATE\tSEVERITY\tNEXT DEADLINE\tLEFT\tOPENED\tTITLE")
+	for _, r := range rows {
+		left := "-"
+		if r.NextDeadline != nil && r.ClosedAt == nil {
+			left = timeLeft(*r.NextDeadline, now)
+		}
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.State, orDash(string(r.Severity)), tsPtr(r.NextDeadline), left, ts(r.OpenedAt), r.Title)
+	}
+	t.Flush()
+}

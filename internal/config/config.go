@@ -1,0 +1,169 @@
+// Package config reads breachctl's configuration from the environment. Only
+// the composition root calls it; every other package gets its settings
+// passed in. Secrets come from here and nowhere else.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/rules"
+)
+
+// Temporal says how to reach a Temporal cluster. The variable names are the
+// ones Temporal's own tools read.
+type Temporal struct {
+	Address          string // TEMPORAL_ADDRESS
+	Namespace        string // TEMPORAL_NAMESPACE
+	APIKey           string // TEMPORAL_API_KEY (secret)
+	TLS              bool   // TEMPORAL_TLS; implied by an API key or a client certificate
+	ClientCertPath   string // TEMPORAL_TLS_CLIENT_CERT_PATH
+	ClientKeyPath    string // TEMPORAL_TLS_CLIENT_KEY_PATH
+	ServerCACertPath string // TEMPORAL_TLS_SERVER_CA_CERT_PATH
+	ServerName       string // TEMPORAL_TLS_SERVER_NAME
+}
+
+// Config is everything breachctl reads from the environment.
+type Config struct {
+	Temporal  Temporal
+	TaskQueue string              // BREACHCTL_TASK_QUEUE
+	HTTPAddr  string              // BREACHCTL_HTTP_ADDR, for serve and dev
+	Reminders []incident.Duration // BREACHCTL_REMINDERS, before each deadline
+	LogLevel  slog.Level          // BREACHCTL_LOG_LEVEL
+	Actor     string              // BREACHCTL_ACTOR: who the CLI acts as
+	DataDir   string              // BREACHCTL_DATA_DIR, for dev
+	Retention time.Duration       // BREACHCTL_RETENTION, for dev's namespace
+}
+
+// Dev are the options of `breachctl dev` beyond the environment.
+type Dev struct {
+	DataDir   string
+	IP        string
+	Port      int // Temporal frontend gRPC; 0 picks a free port
+	UIPort    int // Temporal Web UI; 0 picks a free port, -1 disables it
+	HTTPAddr  string
+	Retention time.Duration
+}
+
+// Defaults.
+const (
+	DefaultAddress   = "127.0.0.1:7233"
+	DefaultNamespace = "breachctl"
+	DefaultTaskQueue = "breachctl"
+	DefaultHTTPAddr  = "127.0.0.1:8080"
+	DefaultDataDir   = ".breachctl"
+	// DefaultRetention keeps closed incidents' histories long enough for a
+	// breach register review; the register itself keeps them for good.
+	DefaultRetention = 30 * 24 * time.Hour
+)
+
+// Load reads the configuration; an error names the variable that is wrong.
+func Load(getenv func(string) string) (Config, error) {
+	c := Config{
+		Temporal: Temporal{
+			Address:          orDefault(getenv("TEMPORAL_ADDRESS"), DefaultAddress),
+			Namespace:        orDefault(getenv("TEMPORAL_NAMESPACE"), DefaultNamespace),
+			APIKey:           getenv("TEMPORAL_API_KEY"),
+			ClientCertPath:   getenv("TEMPORAL_TLS_CLIENT_CERT_PATH"),
+			ClientKeyPath:    getenv("TEMPORAL_TLS_CLIENT_KEY_PATH"),
+			ServerCACertPath: getenv("TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
+			ServerName:       getenv("TEMPORAL_TLS_SERVER_NAME"),
+		},
+		TaskQueue: orDefault(getenv("BREACHCTL_TASK_QUEUE"), DefaultTaskQueue),
+		HTTPAddr:  orDefault(getenv("BREACHCTL_HTTP_ADDR"), DefaultHTTPAddr),
+		Reminders: rules.DefaultReminders,
+		LogLevel:  slog.LevelInfo,
+		Actor:     getenv("BREACHCTL_ACTOR"),
+		DataDir:   orDefault(getenv("BREACHCTL_DATA_DIR"), DefaultDataDir),
+		Retention: DefaultRetention,
+	}
+	if v := getenv("TEMPORAL_TLS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, apperr.Invalidf("TEMPORAL_TLS", "%q is not true or false", v)
+		}
+		c.Temporal.TLS = b
+	}
+	if (c.Temporal.ClientCertPath == "") != (c.Temporal.ClientKeyPath == "") {
+		return c, apperr.Invalidf("TEMPORAL_TLS_CLIENT_CERT_PATH", "and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together")
+	}
+	if v := getenv("BREACHCTL_REMINDERS"); v != "" {
+		r, err := incident.ParseOffsets(v)
+		if err != nil {
+			return c, apperr.Invalidf("BREACHCTL_REMINDERS", "%v", err)
+		}
+		c.Reminders = r
+	}
+	if v := getenv("BREACHCTL_LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return c, apperr.Invalidf("BREACHCTL_LOG_LEVEL", "%q is not debug, info, warn or error", v)
+		}
+	}
+	if v := getenv("BREACHCTL_RETENTION"); v != "" {
+		d, err := ParseRetention(v)
+		if err != nil {
+			return c, apperr.Invalidf("BREACHCTL_RETENTION", "%v", err)
+		}
+		c.Retention = d
+	}
+	if c.Actor == "" {
+		c.Actor = "cli:" + currentUser(getenv)
+	}
+	return c, nil
+}
+
+// ParseRetention reads a retention period: a Go duration ("720h") or whole
+// days ("30d"). At least a day, as Temporal requires.
+func ParseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number of days like 30d", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration like 30d or 720h", s)
+		}
+		d = v
+	}
+	if d < 24*time.Hour {
+		return 0, fmt.Errorf("%q is under a day; Temporal keeps closed workflows at least a day", s)
+	}
+	return d, nil
+}
+
+// UsesTLS reports whether the connection to Temporal must use TLS.
+func (t Temporal) UsesTLS() bool {
+	return t.TLS || t.APIKey != "" || t.ClientCertPath != "" || t.ServerCACertPath != ""
+}
+
+func orDefault(v, def string) string {
+	if strings.TrimSpace(v) == "" {
+		return def
+	}
+	return strings.TrimSpace(v)
+}
+
+func currentUser(getenv func(string) string) string {
+	if u := getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "unknown"
+}

@@ -1,0 +1,323 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/workflows"
+)
+
+// Incidents runs incident requests against a Temporal namespace.
+type Incidents struct {
+	client    client.Client
+	converter converter.DataConverter
+	taskQueue string
+	address   string
+	namespace string
+	// AnswerTimeout bounds how long a request waits for a worker to answer.
+	AnswerTimeout time.Duration
+	now           func() time.Time
+}
+
+// NewIncidents wraps a connected client. dc must be the client's data
+// converter (it decodes memos).
+func NewIncidents(c client.Client, dc converter.DataConverter, taskQueue, address, namespace string) *Incidents {
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
+	return &Incidents{client: c, converter: dc, taskQueue: taskQueue, address: address, namespace: namespace,
+		AnswerTimeout: 15 * time.Second, now: time.Now}
+}
+
+// Open starts an incident and returns its status once the first assessment
+// has run, so the caller sees the clocks that started.
+func (o *Incidents) Open(ctx context.Context, facts incident.Facts, actor string) (incident.Status, error) {
+	facts = facts.Normalize()
+	if err := facts.Validate(); err != nil {
+		return incident.Status{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.AnswerTimeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		id := incident.NewID(o.now(), newRandom())
+		st, err := o.start(ctx, id, facts, actor)
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) && attempt < 3 {
+			continue // two incidents drew the same ID on the same day
+		}
+		if err != nil {
+			return st, o.mapError(err, id, "open")
+		}
+		return st, nil
+	}
+}
+
+func newRandom() []byte {
+	u := uuid.New()
+	return u[:]
+}
+
+func (o *Incidents) start(ctx context.Context, id string, facts incident.Facts, actor string) (incident.Status, error) {
+	startOp := o.client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       incident.WorkflowID(id),
+		TaskQueue:                o.taskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchState.ValueSet(string(incident.StateOpen)),
+			workflows.SearchSeverity.ValueSet(string(facts.Severity)),
+		),
+		Memo: map[string]any{workflows.MemoTitle: facts.Title},
+	}, workflows.IncidentWorkflowName, workflows.IncidentInput{ID: id, Facts: facts, OpenedBy: actor})
+	handle, err := o.client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: startOp,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID:     "describe-at-open",
+			UpdateName:   workflows.UpdateDescribe,
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		return incident.Status{}, err
+	}
+	var st incident.Status
+	err = handle.Get(ctx, &st)
+	return st, err
+}
+
+// ListFilter narrows a list of incidents.
+type ListFilter struct {
+	// State is open (the default), closed, overdue or all.
+	State      string
+	Severities []incident.Severity
+	// Limit caps the rows (0 = no cap).
+	Limit int
+}
+
+// ListStates are the values ListFilter.State takes.
+var ListStates = []string{"open", "overdue", "closed", "all"}
+
+// List answers from Temporal's visibility store: one query, no per-incident
+// calls, so it stays fast with thousands of incidents.
+func (o *Incidents) List(ctx context.Context, f ListFilter) ([]incident.Summary, error) {
+	query, err := listQuery(f)
+	if err != nil {
+		return nil, err
+	}
+	var out []incident.Summary
+	var token []byte
+	for {
+		resp, err := o.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: query, PageSize: 1000, NextPageToken: token,
+		})
+		if err != nil {
+			return nil, o.mapError(err, "", "list")
+		}
+		for _, ex := range resp.GetExecutions() {
+			out = append(out, o.summary(ex))
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 || (f.Limit > 0 && len(out) >= f.Limit) {
+			break
+		}
+	}
+	sortSummaries(out)
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
+
+func listQuery(f ListFilter) (string, error) {
+	clauses := []string{fmt.Sprintf("WorkflowType = '%s'", workflows.IncidentWorkflowName)}
+	switch strings.ToLower(f.State) {
+	case "", "open":
+		clauses = append(clauses, "ExecutionStatus = 'Running'")
+	case "overdue":
+		clauses = append(clauses, "ExecutionStatus = 'Running'", fmt.Sprintf("%s = '%s'", workflows.SearchState.GetName(), incident.StateOverdue))
+	case "closed":
+		clauses = append(clauses, "ExecutionStatus != 'Running'")
+	case "all":
+	default:
+		return "", apperr.Invalidf("--state", "%q is not one of %s", f.State, strings.Join(ListStates, ", "))
+	}
+	if len(f.Severities) > 0 {
+		quoted := make([]string, len(f.Severities))
+		for i, s := range f.Severities {
+			quoted[i] = "'" + string(s) + "'" // parsed severities: no quoting issues
+		}
+		clauses = append(clauses, fmt.Sprintf("%s IN (%s)", workflows.SearchSeverity.GetName(), strings.Join(quoted, ", ")))
+	}
+	return strings.Join(clauses, " AND "), nil
+}
+
+func (o *Incidents) summary(ex *workflowpb.WorkflowExecutionInfo) incident.Summary {
+	id, _ := incident.IDFromWorkflowID(ex.GetExecution().GetWorkflowId())
+	s := incident.Summary{ID: id, OpenedAt: ex.GetStartTime().AsTime().UTC()}
+	if ex.GetCloseTime() != nil {
+		t := ex.GetCloseTime().AsTime().UTC()
+		s.ClosedAt = &t
+	}
+	if p := ex.GetMemo().GetFields()[workflows.MemoTitle]; p != nil {
+		_ = o.converter.FromPayload(p, &s.Title)
+	}
+	// Search attributes are never encoded by a codec (the server indexes
+	// them), so the default converter reads them.
+	fields := ex.GetSearchAttributes().GetIndexedFields()
+	dc := converter.GetDefaultDataConverter()
+	var state, severity string
+	if p := fields[workflows.SearchState.GetName()]; p != nil {
+		_ = dc.FromPayload(p, &state)
+	}
+	if p := fields[workflows.SearchSeverity.GetName()]; p != nil {
+		_ = dc.FromPayload(p, &severity)
+	}
+	if p := fields[workflows.SearchNextDeadline.GetName()]; p != nil {
+		var t time.Time
+		if dc.FromPayload(p, &t) == nil && !t.IsZero() {
+			t = t.UTC()
+			s.NextDeadline = &t
+		}
+	}
+	s.State, s.Severity = incident.State(state), incident.Severity(severity)
+	switch ex.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		// The run that continued; the current one is listed on its own.
+	default:
+		// Terminated or failed from outside breachctl (e.g. the Temporal UI).
+		s.State = incident.State(strings.ToLower(strings.TrimPrefix(ex.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")))
+	}
+	if s.State == "" {
+		s.State = incident.StateOpen
+	}
+	return s
+}
+
+// sortSummaries puts the most pressing first: open incidents by their next
+// deadline (none last), then the newest.
+func sortSummaries(s []incident.Summary) {
+	slices.SortStableFunc(s, func(a, b incident.Summary) int {
+		if ao, bo := a.ClosedAt == nil, b.ClosedAt == nil; ao != bo {
+			if ao {
+				return -1
+			}
+			return 1
+		}
+		switch {
+		case a.NextDeadline != nil && b.NextDeadline != nil:
+			if c := a.NextDeadline.Compare(*b.NextDeadline); c != 0 {
+				return c
+			}
+		case a.NextDeadline != nil:
+			return -1
+		case b.NextDeadline != nil:
+			return 1
+		}
+		if c := b.OpenedAt.Compare(a.OpenedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// Show returns the whole status of one incident.
+func (o *Incidents) Show(ctx context.Context, id string) (incident.Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.AnswerTimeout)
+	defer cancel()
+	v, err := o.client.QueryWorkflow(ctx, incident.WorkflowID(id), "", workflows.QueryStatus)
+	if err != nil {
+		return incident.Status{}, o.mapError(err, id, "show")
+	}
+	var st incident.Status
+	if err := v.Get(&st); err != nil {
+		return incident.Status{}, apperr.Wrap(apperr.Internal, err, "decode the status of %s", id)
+	}
+	return st, nil
+}
+
+// Note adds a note to the timeline.
+func (o *Incidents) Note(ctx context.Context, id, text, actor string) (incident.Entry, error) {
+	var e incident.Entry
+	err := o.update(ctx, id, workflows.UpdateNote, workflows.NoteRequest{Text: text, Actor: actor}, &e)
+	return e, err
+}
+
+// ChangeFacts changes the facts; the clocks follow.
+func (o *Incidents) ChangeFacts(ctx context.Context, id string, change incident.FactsChange, reason, actor string) (incident.Status, error) {
+	var st incident.Status
+	err := o.update(ctx, id, workflows.UpdateFacts, workflows.FactsRequest{Change: change, Reason: reason, Actor: actor}, &st)
+	return st, err
+}
+
+// Close closes the incident with a reason.
+func (o *Incidents) Close(ctx context.Context, id, reason, actor string) (incident.Status, error) {
+	var st incident.Status
+	err := o.update(ctx, id, workflows.UpdateClose, workflows.CloseRequest{Reason: reason, Actor: actor}, &st)
+	return st, err
+}
+
+func (o *Incidents) update(ctx context.Context, id, name string, arg, result any) error {
+	ctx, cancel := context.WithTimeout(ctx, o.AnswerTimeout)
+	defer cancel()
+	handle, err := o.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   incident.WorkflowID(id),
+		UpdateID:     uuid.NewString(),
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, result)
+	}
+	if err != nil {
+		return o.mapError(err, id, name)
+	}
+	return nil
+}
+
+// mapError turns Temporal errors into kinds, in one place, with messages a
+// person can act on.
+func (o *Incidents) mapError(err error, id, op string) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		switch appErr.Type() {
+		case workflows.ErrTypeInvalid:
+			return &apperr.Error{Kind: apperr.Invalid, Msg: appErr.Message()}
+		case workflows.ErrTypeConflict:
+			return &apperr.Error{Kind: apperr.Conflict, Msg: appErr.Message()}
+		}
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		if strings.Contains(notFound.Error(), "already completed") {
+			return apperr.New(apperr.Conflict, "incident %s is closed", id)
+		}
+		return apperr.New(apperr.NotFound, "no incident %s in namespace %s", id, o.namespace)
+	}
+	var unavailable *serviceerror.Unavailable
+	if errors.As(err, &unavailable) {
+		return apperr.Wrap(apperr.Unavailable, err, "cannot reach %s", describeTarget(o.address, o.namespace))
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return apperr.New(apperr.Unavailable,
+			"%s: no worker answered within %s; is `breachctl dev` or `breachctl worker` running on task queue %q?",
+			op, o.AnswerTimeout, o.taskQueue)
+	}
+	return apperr.Wrap(apperr.Internal, err, "%s", op)
+}
