@@ -35,7 +35,9 @@ func (f *fakeIncidents) Open(_ context.Context, facts incident.Facts, actor stri
 func (f *fakeIncidents) List(_ context.Context, lf orchestrator.ListFilter) ([]incident.Summary, error) {
 	return f.list(lf)
 }
-func (f *fakeIncidents) Show(_ context.Context, id string) (incident.Status, error) { return f.show(id) }
+func (f *fakeIncidents) Show(_ context.Context, id string) (incident.Status, error) {
+	return f.show(id)
+}
 func (f *fakeIncidents) Note(_ context.Context, id, text, actor string) (incident.Entry, error) {
 	return f.note(id, text, actor)
 }
@@ -68,7 +70,7 @@ func run(t *testing.T, svc Incidents, env map[string]string, args ...string) (co
 func statusFor(f incident.Facts) incident.Status {
 	due := f.AwareAt.Add(72 * time.Hour)
 	st := incident.Status{ID: "INC-20261121-AB12C", State: incident.StateOpen, Facts: f, OpenedAt: now, OpenedBy: "cli:alice",
-		Clocks: []incident.Clock{{Obligation: incident.Obligation{Rule: "eu-gdpr-art33", Notify: "authority", Due: due, Title: "Notify the supervisory authority", Citation: "GDPR Art. 33(1)"}, State: incident.ClockRunning}},
+		Clocks:   []incident.Clock{{Obligation: incident.Obligation{Rule: "eu-gdpr-art33", Notify: "authority", Due: due, Title: "Notify the supervisory authority", Citation: "GDPR Art. 33(1)"}, State: incident.ClockRunning}},
 		Timeline: incident.Timeline{{Seq: 1, At: now, Kind: incident.EntryOpened, Actor: "cli:alice", Text: "Incident opened"}}}
 	st.Refresh()
 	return st
@@ -143,8 +145,12 @@ func TestBadInputNamesTheFlagAndExitsTwo(t *testing.T) {
 
 func TestErrorKindsMapToExitCodes(t *testing.T) {
 	svc := &fakeIncidents{
-		show:  func(id string) (incident.Status, error) { return incident.Status{}, apperr.New(apperr.NotFound, "no incident %s", id) },
-		close: func(id, _ string) (incident.Status, error) { return incident.Status{}, apperr.New(apperr.Conflict, "incident %s is closed", id) },
+		show: func(id string) (incident.Status, error) {
+			return incident.Status{}, apperr.New(apperr.NotFound, "no incident %s", id)
+		},
+		close: func(id, _ string) (incident.Status, error) {
+			return incident.Status{}, apperr.New(apperr.Conflict, "incident %s is closed", id)
+		},
 	}
 	if code, _, errOut := run(t, svc, nil, "show", "inc-20261121-ab12c"); code != ExitNotFound || !strings.Contains(errOut, "INC-20261121-AB12C") {
 		t.Errorf("unknown incident: exit %d, %q", code, errOut)

@@ -16,7 +16,7 @@ import (
 
 // factsFlags are the flags that describe a breach, shared by open and update.
 type factsFlags struct {
-	title, description, reporter string
+	title, description, reporter  string
 	detectedAt, awareAt, occurred string
 	systems, categories, regions  []string
 	severity                      string
