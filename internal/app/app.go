@@ -1,0 +1,140 @@
+// Package app is the composition root: it turns configuration into running
+// parts (the embedded server, clients, the worker, the HTTP server) and wires
+// them together. Nothing else reads the environment or builds clients.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/config"
+	"github.com/breachctl/breachctl/internal/httpapi"
+	"github.com/breachctl/breachctl/internal/orchestrator"
+	"github.com/breachctl/breachctl/internal/rules"
+	"github.com/breachctl/breachctl/worker"
+)
+
+// NewLogger writes structured text logs to w at the given level.
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// sdkLogger quiets the Temporal SDK's routine lines (worker started, ...)
+// unless debugging: warnings and errors still come through.
+func sdkLogger(logger *slog.Logger, level slog.Level) *slog.Logger {
+	if level <= slog.LevelDebug {
+		return logger
+	}
+	return slog.New(minLevel{Handler: logger.Handler(), min: slog.LevelWarn}).With("component", "temporal-sdk")
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{Handler: h.Handler.WithAttrs(attrs), min: h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
+}
+
+// Deps builds the activity implementations from the configuration.
+func Deps(cfg config.Config) worker.Deps {
+	return worker.Deps{Rules: &activities.Rules{Config: rules.Config{Reminders: cfg.Reminders}}}
+}
+
+// Connect dials Temporal and returns the incident service over it.
+func Connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*orchestrator.Incidents, func(), error) {
+	c, err := orchestrator.Dial(ctx, cfg.Temporal, sdkLogger(logger, cfg.LogLevel))
+	if err != nil {
+		return nil, nil, err
+	}
+	svc := orchestrator.NewIncidents(c, nil, cfg.TaskQueue, cfg.Temporal.Address, cfg.Temporal.Namespace)
+	return svc, c.Close, nil
+}
+
+// RunWorker runs the worker against an existing cluster until ctx ends.
+func RunWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	c, err := orchestrator.Dial(ctx, cfg.Temporal, sdkLogger(logger, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := worker.New(c, cfg.TaskQueue, Deps(cfg), sdkworker.Options{})
+	if err := w.Start(); err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "start the worker on task queue %q", cfg.TaskQueue)
+	}
+	logger.Info("worker running", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace, "task_queue", cfg.TaskQueue)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// RunServe runs the HTTP server against an existing cluster until ctx ends.
+func RunServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	c, err := orchestrator.Dial(ctx, cfg.Temporal, sdkLogger(logger, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ln, err := listen(cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	logger.Info("http server running", "addr", ln.Addr().String(), "temporal", cfg.Temporal.Address)
+	return serveHTTP(ctx, ln, httpHandler(c, logger), logger)
+}
+
+func httpHandler(c client.Client, logger *slog.Logger) http.Handler {
+	return httpapi.New(httpapi.Deps{
+		Ready: func(ctx context.Context) error {
+			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		},
+		Logger: logger,
+	})
+}
+
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, err, "listen for HTTP on %s (set BREACHCTL_HTTP_ADDR or --http-addr to another address)", addr)
+	}
+	return ln, nil
+}
+
+// serveHTTP serves until ctx ends, then drains for up to five seconds.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("http shutdown", "error", err)
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/config"
+	"github.com/breachctl/breachctl/internal/devserver"
+	"github.com/breachctl/breachctl/internal/orchestrator"
+	"github.com/breachctl/breachctl/worker"
+	"github.com/breachctl/breachctl/workflows"
+)
+
+// Dev is a running `breachctl dev`: embedded server, worker and HTTP server.
+type Dev struct {
+	Server   *devserver.Server
+	HTTPAddr string
+	stop     []func()
+}
+
+// StartDev starts everything in one process and returns once it is ready.
+func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *slog.Logger) (*Dev, error) {
+	d := &Dev{}
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DataDir:          opts.DataDir,
+		Namespace:        cfg.Temporal.Namespace,
+		Retention:        opts.Retention,
+		IP:               opts.IP,
+		FrontendPort:     opts.Port,
+		UIPort:           opts.UIPort,
+		SearchAttributes: workflows.SearchAttributes(),
+		Logger:           logger.With("component", "temporal-server"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.Server = srv
+	d.stop = append(d.stop, func() { _ = srv.Stop() })
+
+	tcfg := cfg.Temporal
+	tcfg.Address = srv.FrontendAddress()
+	c, err := orchestrator.Dial(ctx, tcfg, sdkLogger(logger, cfg.LogLevel))
+	if err != nil {
+		d.Stop()
+		return nil, err
+	}
+	d.stop = append(d.stop, c.Close)
+
+	w := worker.New(c, cfg.TaskQueue, Deps(cfg), sdkworker.Options{})
+	if err := w.Start(); err != nil {
+		d.Stop()
+		return nil, apperr.Wrap(apperr.Internal, err, "start the worker")
+	}
+	d.stop = append(d.stop, w.Stop)
+
+	ln, err := listen(opts.HTTPAddr)
+	if err != nil {
+		d.Stop()
+		return nil, err
+	}
+	d.HTTPAddr = ln.Addr().String()
+	httpCtx, cancelHTTP := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = serveHTTP(httpCtx, ln, httpHandler(c, logger), logger)
+	}()
+	d.stop = append(d.stop, func() { cancelHTTP(); <-done })
+	return d, nil
+}
+
+// RunDev runs `breachctl dev` until ctx ends.
+func RunDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *slog.Logger, out io.Writer) error {
+	dev, err := StartDev(ctx, cfg, opts, logger)
+	if err != nil {
+		return err
+	}
+	defer dev.Stop()
+	dev.PrintBanner(out, cfg)
+	<-ctx.Done()
+	logger.Info("stopping")
+	return nil
+}
+
+// Stop stops everything in the reverse order it started.
+func (d *Dev) Stop() {
+	for i := len(d.stop) - 1; i >= 0; i-- {
+		d.stop[i]()
+	}
+	d.stop = nil
+}
+
+// PrintBanner says where everything listens.
+func (d *Dev) PrintBanner(w io.Writer, cfg config.Config) {
+	dir, _ := filepath.Abs(filepath.Dir(d.Server.DBPath()))
+	fmt.Fprintf(w, "breachctl dev is running; data in %s\n", dir)
+	fmt.Fprintf(w, "  Temporal frontend  %s  (namespace %s)\n", d.Server.FrontendAddress(), d.Server.Namespace())
+	if ui := d.Server.UIAddress(); ui != "" {
+		fmt.Fprintf(w, "  Temporal Web UI    %s/namespaces/%s/workflows\n", ui, d.Server.Namespace())
+	}
+	fmt.Fprintf(w, "  HTTP               http://%s/healthz\n", d.HTTPAddr)
+	fmt.Fprintf(w, "  Worker             task queue %s\n", cfg.TaskQueue)
+	if d.Server.FrontendAddress() != config.DefaultAddress {
+		fmt.Fprintf(w, "Other terminals: export TEMPORAL_ADDRESS=%s\n", d.Server.FrontendAddress())
+	}
+	fmt.Fprintf(w, "In another terminal: breachctl open --title \"...\" --aware-at %s --region EU\n",
+		time.Now().UTC().Truncate(time.Hour).Format(time.RFC3339))
+	fmt.Fprintln(w, "Ctrl-C stops it; incidents and their clocks survive a restart, even a kill -9.")
+}

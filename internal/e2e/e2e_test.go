@@ -1,0 +1,339 @@
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/breachctl/breachctl/internal/app"
+	"github.com/breachctl/breachctl/internal/cli"
+	"github.com/breachctl/breachctl/internal/config"
+	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/orchestrator"
+)
+
+// TestMain lets the test binary double as the breachctl binary: with
+// BREACHCTL_E2E_CHILD set it runs the CLI with the arguments after "--", so
+// a test can start `dev` as a child process and kill -9 it.
+func TestMain(m *testing.M) {
+	if os.Getenv("BREACHCTL_E2E_CHILD") == "1" {
+		args := os.Args[1:]
+		for i, a := range args {
+			if a == "--" {
+				args = args[i+1:]
+				break
+			}
+		}
+		os.Exit(cli.Run(context.Background(), app.CLIEnv(os.Stdout, os.Stderr, os.Getenv), args))
+	}
+	os.Exit(m.Run())
+}
+
+// shortClockEnv makes reminders fire 3 s before a deadline, so a clock that
+// is due a few seconds after opening has a reminder to fire too.
+var shortClockEnv = map[string]string{"BREACHCTL_REMINDERS": "48h,24h,6h,1h,3s", "BREACHCTL_ACTOR": "cli:e2e", "BREACHCTL_LOG_LEVEL": "warn"}
+
+type cliRunner struct {
+	t       *testing.T
+	address string
+	env     map[string]string
+}
+
+func (c cliRunner) run(args ...string) (int, string, string) {
+	c.t.Helper()
+	env := map[string]string{"TEMPORAL_ADDRESS": c.address}
+	for k, v := range c.env {
+		env[k] = v
+	}
+	var out, errb bytes.Buffer
+	e := app.CLIEnv(&out, &errb, func(k string) string { return env[k] })
+	code := cli.Run(context.Background(), e, args)
+	return code, out.String(), errb.String()
+}
+
+// ok runs a command that must succeed and decodes its JSON output into v.
+func (c cliRunner) ok(v any, args ...string) {
+	c.t.Helper()
+	code, out, errOut := c.run(append(args, "-o", "json")...)
+	if code != 0 {
+		c.t.Fatalf("breachctl %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+	}
+	if v != nil {
+		if err := json.Unmarshal([]byte(out), v); err != nil {
+			c.t.Fatalf("breachctl %s: output is not JSON: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func startDev(t *testing.T, dir string, port int) *app.Dev {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string { return shortClockEnv[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dev, err := app.StartDev(context.Background(), cfg, config.Dev{
+		DataDir: dir, IP: "127.0.0.1", Port: port, UIPort: -1, HTTPAddr: "127.0.0.1:0", Retention: cfg.Retention,
+	}, logger)
+	if err != nil {
+		t.Fatalf("start dev: %v", err)
+	}
+	return dev
+}
+
+func findSummary(rows []incident.Summary, id string) *incident.Summary {
+	for i := range rows {
+		if rows[i].ID == id {
+			return &rows[i]
+		}
+	}
+	return nil
+}
+
+func hasEntry(s incident.Status, kind, text string) bool {
+	for _, e := range s.Timeline {
+		if string(e.Kind) == kind && strings.Contains(e.Text, text) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestIncidentLifeSurvivesARestart drives the CLI through the real client
+// against the embedded server, stops the server, starts it on the same file,
+// and sees the incident and a clock that fell due while it was down.
+func TestIncidentLifeSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	dev := startDev(t, dir, port)
+	c := cliRunner{t: t, address: dev.Server.FrontendAddress(), env: shortClockEnv}
+
+	// The walkthrough of the README.
+	aware := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	var opened incident.Status
+	c.ok(&opened, "open", "--title", "Bucket with customer uploads exposed", "--aware-at", aware.Format(time.RFC3339),
+		"--category", "email", "--category", "media_content", "--region", "EU", "--severity", "high")
+	id := opened.ID
+	var shown incident.Status
+	c.ok(&shown, "show", id)
+	if len(shown.Clocks) != 1 || shown.Clocks[0].Rule != "eu-gdpr-art33" || !shown.Clocks[0].Due.Equal(aware.Add(72*time.Hour)) {
+		t.Fatalf("clocks = %+v; want the GDPR authority clock due exactly aware_at + 72h", shown.Clocks)
+	}
+	c.ok(nil, "note", id, "Access logs pulled")
+	var rows []incident.Summary
+	eventually(t, 10*time.Second, "the incident listed with its severity and deadline", func() bool {
+		c.ok(&rows, "list")
+		s := findSummary(rows, id)
+		return s != nil && s.Severity == incident.SeverityHigh && s.NextDeadline != nil && s.NextDeadline.Equal(aware.Add(72*time.Hour)) &&
+			s.Title == "Bucket with customer uploads exposed"
+	})
+
+	// A clock due a few seconds from now, to fall due while the server is down.
+	shortAware := time.Now().UTC().Add(-72*time.Hour + 6*time.Second).Truncate(time.Second)
+	var short incident.Status
+	c.ok(&short, "open", "--title", "Short clock", "--aware-at", shortAware.Format(time.RFC3339), "--region", "DE")
+	due := short.Clocks[0].Due
+
+	// Errors a person meets, with their exit codes.
+	if code, _, errOut := c.run("close", id); code != cli.ExitInvalid || !strings.Contains(errOut, "--reason") {
+		t.Errorf("close without a reason: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := c.run("show", "INC-20000101-AAAAA"); code != cli.ExitNotFound || !strings.Contains(errOut, "INC-20000101-AAAAA") {
+		t.Errorf("unknown incident: exit %d, %q", code, errOut)
+	}
+
+	dev.Stop()
+	time.Sleep(time.Until(due.Add(time.Second))) // let the deadline pass while nothing runs
+
+	dev = startDev(t, dir, port)
+	defer dev.Stop()
+
+	c.ok(&shown, "show", id)
+	if !hasEntry(shown, "note", "Access logs pulled") || len(shown.Clocks) != 1 || shown.State != incident.StateOpen {
+		t.Fatalf("after restart: %+v", shown)
+	}
+	eventually(t, 10*time.Second, "the short clock to fire after the restart", func() bool {
+		c.ok(&short, "show", short.ID)
+		return short.State == incident.StateOverdue
+	})
+	c0 := short.Clocks[0]
+	if c0.OverdueAt == nil || c0.OverdueAt.Before(due) {
+		t.Fatalf("overdue at %v, due %s", c0.OverdueAt, due)
+	}
+	t.Logf("clock due %s fired %s after it (the server was down at the due time)", due.Format(time.RFC3339), c0.OverdueAt.Sub(due))
+
+	var closed incident.Status
+	c.ok(&closed, "close", id, "--reason", "Notified; contained")
+	if closed.State != incident.StateClosed || closed.CloseReason != "Notified; contained" {
+		t.Fatalf("closed = %+v", closed)
+	}
+	if code, _, _ := c.run("note", id, "too late"); code != cli.ExitConflict {
+		t.Errorf("note on a closed incident: exit %d, want %d", code, cli.ExitConflict)
+	}
+	eventually(t, 10*time.Second, "the closed incident listed as closed", func() bool {
+		c.ok(&rows, "list", "--state", "closed")
+		s := findSummary(rows, id)
+		return s != nil && s.State == incident.StateClosed
+	})
+	c.ok(&shown, "show", id) // a closed incident can still be shown
+	if shown.State != incident.StateClosed {
+		t.Fatalf("show after close: %s", shown.State)
+	}
+	captureHistories(t, dev, id, short.ID)
+}
+
+// TestUnreachableServerNamesTheAddress checks the error a person sees when
+// nothing listens where the CLI looks.
+func TestUnreachableServerNamesTheAddress(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	c := cliRunner{t: t, address: addr}
+	code, _, errOut := c.run("list")
+	if code != cli.ExitUnavailable || !strings.Contains(errOut, addr) {
+		t.Fatalf("exit %d, %q; want %d naming %s", code, errOut, cli.ExitUnavailable, addr)
+	}
+}
+
+// TestKill9DuringACountdown starts `breachctl dev` as a child process, opens
+// an incident whose clock is due in a few seconds, kills the process with
+// SIGKILL before the deadline, restarts it, and sees the clock fire.
+func TestKill9DuringACountdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	dir := t.TempDir()
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	child := startChild(t, dir, port)
+	c := cliRunner{t: t, address: addr, env: shortClockEnv}
+
+	aware := time.Now().UTC().Add(-72*time.Hour + 8*time.Second).Truncate(time.Second)
+	var st incident.Status
+	c.ok(&st, "open", "--title", "Countdown", "--aware-at", aware.Format(time.RFC3339), "--region", "EU")
+	due := st.Clocks[0].Due
+
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	if time.Now().After(due) {
+		t.Fatalf("the kill came after the deadline %s; the test machine is too slow for this countdown", due)
+	}
+	time.Sleep(time.Until(due.Add(time.Second)))
+
+	child = startChild(t, dir, port)
+	defer func() {
+		_ = child.Process.Signal(syscall.SIGTERM)
+		_ = child.Wait()
+	}()
+	eventually(t, 15*time.Second, "the clock to fire after kill -9 and restart", func() bool {
+		c.ok(&st, "show", st.ID)
+		return st.State == incident.StateOverdue
+	})
+	t.Logf("due %s; overdue recorded %s after it (process killed before the due time)", due.Format(time.RFC3339), st.Clocks[0].OverdueAt.Sub(due))
+}
+
+func startChild(t *testing.T, dir string, port int) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "dev", "--data-dir", dir,
+		"--port", fmt.Sprint(port), "--ui-port", "-1", "--http-addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "BREACHCTL_E2E_CHILD=1", "BREACHCTL_LOG_LEVEL=warn", "BREACHCTL_REMINDERS=48h,24h,6h,1h,3s")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "breachctl dev is running") {
+				close(ready)
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case <-ready:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("dev did not start: %s", stderr.String())
+	}
+	return cmd
+}
+
+// captureHistories writes the histories of a real run into
+// workflows/testdata when BREACHCTL_UPDATE_HISTORIES=1, for the replay test.
+func captureHistories(t *testing.T, dev *app.Dev, ids ...string) {
+	if os.Getenv("BREACHCTL_UPDATE_HISTORIES") != "1" {
+		return
+	}
+	c, err := orchestrator.Dial(context.Background(), config.Temporal{Address: dev.Server.FrontendAddress(), Namespace: dev.Server.Namespace()},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, id := range ids {
+		var h historypb.History
+		iter := c.GetWorkflowHistory(context.Background(), incident.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			if err != nil {
+				t.Fatalf("history of %s: %v", id, err)
+			}
+			h.Events = append(h.Events, ev)
+		}
+		data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Join("..", "..", "workflows", "testdata", "incident-"+strings.ToLower(id)+".json")
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s", name)
+	}
+}
