@@ -1,0 +1,77 @@
+package devserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
+)
+
+// uiServer is the Temporal Web UI, serving its embedded assets and proxying
+// its API calls to the frontend.
+type uiServer struct {
+	srv  *uiserver.Server
+	done chan struct{} // closed when srv.Start returns
+}
+
+// startUI serves the UI on ip:port and waits until it answers its health
+// check. The caller must have checked that the port is free: ui-server exits
+// the process when it cannot listen.
+func startUI(ctx context.Context, ip string, port int, frontendAddr, namespace string) (*uiServer, error) {
+	srv := uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
+		Host:                ip,
+		Port:                port,
+		TemporalGRPCAddress: frontendAddr,
+		EnableUI:            true,
+		DefaultNamespace:    namespace,
+		// Plain HTTP on loopback: cookies cannot be marked Secure.
+		CORS:             uiconfig.CORS{CookieInsecure: true},
+		HideLogs:         true,
+		DisableNewsFetch: true, // no calls out of the machine
+	}))
+	u := &uiServer{srv: srv, done: make(chan struct{})}
+	go func() {
+		defer close(u.done)
+		_ = srv.Start() // returns nil once stopped; exits the process on a listen error
+	}()
+
+	base := "http://" + net.JoinHostPort(ip, strconv.Itoa(port))
+	readyCtx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	err := retry(readyCtx, func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /healthz: %s", resp.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		u.stop()
+		return nil, fmt.Errorf("wait for the Web UI at %s: %w", base, err)
+	}
+	return u, nil
+}
+
+// stop closes the UI's listener and connections and waits (briefly) for its
+// server goroutine to end.
+func (u *uiServer) stop() {
+	u.srv.Stop()
+	select {
+	case <-u.done:
+	case <-time.After(5 * time.Second):
+	}
+}
