@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/risk"
 	"github.com/breachctl/breachctl/internal/rules"
 )
 
@@ -18,18 +19,23 @@ const ErrTypeInvalidFacts = "InvalidFacts"
 // AssessInput asks which obligations a set of facts triggers.
 type AssessInput struct {
 	Facts incident.Facts `json:"facts"`
+	// NoticesSent starts the clocks that run from another notice.
+	NoticesSent map[string]string `json:"notices_sent,omitempty"` // rule -> RFC 3339
 }
 
 // AssessResult is the obligations with the ruleset that produced them.
 type AssessResult struct {
 	Obligations    []incident.Obligation `json:"obligations"`
+	NotTriggered   []rules.NotTriggered  `json:"not_triggered"`
+	Risk           risk.Assessment       `json:"risk"`
 	RulesetVersion string                `json:"ruleset_version"`
 }
 
 // Rules runs the rules engine. It reads no outside state, so it is safe to
 // retry and cheap enough to run as a local activity.
 type Rules struct {
-	Config rules.Config
+	Ruleset *rules.Ruleset
+	Config  rules.Config
 }
 
 // Assess works out the obligations for the facts.
@@ -38,5 +44,10 @@ func (r *Rules) Assess(_ context.Context, in AssessInput) (AssessResult, error) 
 	if err := facts.Validate(); err != nil {
 		return AssessResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidFacts, nil)
 	}
-	return AssessResult{Obligations: rules.Assess(facts, r.Config), RulesetVersion: rules.Version}, nil
+	s := rules.FromFacts(facts)
+	a, err := r.Ruleset.Evaluate(s, r.Config)
+	if err != nil {
+		return AssessResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidFacts, nil)
+	}
+	return AssessResult{Obligations: a.Obligations, NotTriggered: a.NotTriggered, Risk: a.Risk, RulesetVersion: a.RulesetVersion}, nil
 }

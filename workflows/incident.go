@@ -98,6 +98,7 @@ func (r *run) setup(ctx workflow.Context) error {
 		{UpdateNote, r.note, r.validateNote},
 		{UpdateFacts, r.changeFacts, r.validateFacts},
 		{UpdateClose, r.close, r.validateClose},
+		{UpdateDelay, r.delayReasons, r.validateDelay},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
@@ -165,6 +166,9 @@ func (r *run) assess(ctx workflow.Context, cause string) error {
 	clocks, events := incident.Reconcile(r.status.Clocks, res.Obligations, now)
 	r.status.Clocks = clocks
 	r.status.RulesetVersion = res.RulesetVersion
+	assessed := res.Risk
+	r.status.Risk = &assessed
+	r.status.NotTriggered = res.NotTriggered
 	for _, e := range events {
 		r.status.Timeline.AppendClockEvent(e, cause)
 	}
@@ -340,6 +344,45 @@ func (r *run) changeFacts(ctx workflow.Context, req FactsRequest) (incident.Stat
 		return incident.Status{}, err
 	}
 	r.wake++
+	return r.snapshot(), nil
+}
+
+func (r *run) clockIndex(rule string) int {
+	for i, c := range r.status.Clocks {
+		if c.Rule == rule {
+			return i
+		}
+	}
+	return -1
+}
+
+func (r *run) validateDelay(req DelayRequest) error {
+	if err := r.validateOpen(); err != nil {
+		return err
+	}
+	i := r.clockIndex(req.Rule)
+	if i < 0 {
+		return invalid("rule: incident %s has no obligation %q", r.status.ID, req.Rule)
+	}
+	if r.status.Clocks[i].State != incident.ClockOverdue {
+		return conflict("%s is %s, not overdue: reasons for a delay are recorded once a deadline has passed", req.Rule, r.status.Clocks[i].State)
+	}
+	reasons := strings.TrimSpace(req.Reasons)
+	switch {
+	case reasons == "":
+		return invalid("reasons: give the reasons for the delay")
+	case len(reasons) > MaxReasonLength:
+		return invalid("reasons: at most %d characters", MaxReasonLength)
+	}
+	return validateActor(req.Actor)
+}
+
+func (r *run) delayReasons(ctx workflow.Context, req DelayRequest) (incident.Status, error) {
+	i := r.clockIndex(req.Rule)
+	reasons := strings.TrimSpace(req.Reasons)
+	r.status.Clocks[i].DelayReasons = reasons
+	r.status.Timeline.Append(workflow.Now(ctx).UTC(), incident.EntryKind(incident.EventDelayReasons), req.Actor, req.Rule,
+		"Reasons for the delay recorded: "+reasons)
 	return r.snapshot(), nil
 }
 

@@ -17,6 +17,7 @@ const (
 	UpdateNote     = "note"
 	UpdateFacts    = "update-facts"
 	UpdateClose    = "close"
+	UpdateDelay    = "delay-reasons"
 )
 
 // Custom search attributes, kept current by the workflow so `list` is a
@@ -68,6 +69,13 @@ type FactsRequest struct {
 type CloseRequest struct {
 	Reason string `json:"reason"`
 	Actor  string `json:"actor"`
+}
+
+// DelayRequest records the reasons for a late notice under one obligation.
+type DelayRequest struct {
+	Rule    string `json:"rule"`
+	Reasons string `json:"reasons"`
+	Actor   string `json:"actor"`
 }
 
 // Limits that keep one incident's history bounded.

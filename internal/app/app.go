@@ -57,8 +57,12 @@ func (h minLevel) WithGroup(name string) slog.Handler {
 }
 
 // Deps builds the activity implementations from the configuration.
-func Deps(cfg config.Config) worker.Deps {
-	return worker.Deps{Rules: &activities.Rules{Config: rules.Config{Reminders: cfg.Reminders}}}
+func Deps(cfg config.Config) (worker.Deps, error) {
+	rs, err := rules.Load(cfg.RulesDir)
+	if err != nil {
+		return worker.Deps{}, err
+	}
+	return worker.Deps{Rules: &activities.Rules{Ruleset: rs, Config: rules.Config{Reminders: cfg.Reminders}}}, nil
 }
 
 // Connect dials Temporal and returns the incident service over it.
@@ -73,12 +77,16 @@ func Connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*orch
 
 // RunWorker runs the worker against an existing cluster until ctx ends.
 func RunWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	deps, err := Deps(cfg)
+	if err != nil {
+		return err
+	}
 	c, err := orchestrator.Dial(ctx, cfg.Temporal, sdkLogger(logger, cfg.LogLevel))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	w := worker.New(c, cfg.TaskQueue, Deps(cfg), sdkworker.Options{})
+	w := worker.New(c, cfg.TaskQueue, deps, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		return apperr.Wrap(apperr.Unavailable, err, "start the worker on task queue %q", cfg.TaskQueue)
 	}

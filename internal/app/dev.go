@@ -27,6 +27,10 @@ type Dev struct {
 
 // StartDev starts everything in one process and returns once it is ready.
 func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *slog.Logger) (*Dev, error) {
+	deps, err := Deps(cfg)
+	if err != nil {
+		return nil, err
+	}
 	d := &Dev{}
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DataDir:          opts.DataDir,
@@ -53,7 +57,7 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 	}
 	d.stop = append(d.stop, c.Close)
 
-	w := worker.New(c, cfg.TaskQueue, Deps(cfg), sdkworker.Options{})
+	w := worker.New(c, cfg.TaskQueue, deps, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		d.Stop()
 		return nil, apperr.Wrap(apperr.Internal, err, "start the worker")

@@ -25,6 +25,7 @@ type fakeIncidents struct {
 	note        func(id, text, actor string) (incident.Entry, error)
 	changeFacts func(id string, c incident.FactsChange, reason string) (incident.Status, error)
 	close       func(id, reason string) (incident.Status, error)
+	delay       func(id, rule, reasons string) (incident.Status, error)
 }
 
 var _ Incidents = (*fakeIncidents)(nil)
@@ -46,6 +47,9 @@ func (f *fakeIncidents) ChangeFacts(_ context.Context, id string, c incident.Fac
 }
 func (f *fakeIncidents) Close(_ context.Context, id, reason, _ string) (incident.Status, error) {
 	return f.close(id, reason)
+}
+func (f *fakeIncidents) DelayReasons(_ context.Context, id, rule, reasons, _ string) (incident.Status, error) {
+	return f.delay(id, rule, reasons)
 }
 
 var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
@@ -70,7 +74,7 @@ func run(t *testing.T, svc Incidents, env map[string]string, args ...string) (co
 func statusFor(f incident.Facts) incident.Status {
 	due := f.AwareAt.Add(72 * time.Hour)
 	st := incident.Status{ID: "INC-20261121-AB12C", State: incident.StateOpen, Facts: f, OpenedAt: now, OpenedBy: "cli:alice",
-		Clocks:   []incident.Clock{{Obligation: incident.Obligation{Rule: "eu-gdpr-art33", Notify: "authority", Due: due, Title: "Notify the supervisory authority", Citation: "GDPR Art. 33(1)"}, State: incident.ClockRunning}},
+		Clocks:   []incident.Clock{{Obligation: incident.Obligation{Rule: "eu-gdpr-art33", Notify: "authority", Due: &due, Title: "Notify the supervisory authority", Citation: "GDPR Art. 33(1)"}, State: incident.ClockRunning}},
 		Timeline: incident.Timeline{{Seq: 1, At: now, Kind: incident.EntryOpened, Actor: "cli:alice", Text: "Incident opened"}}}
 	st.Refresh()
 	return st

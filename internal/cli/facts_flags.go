@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/risk"
 )
 
 // factsFlags are the flags that describe a breach, shared by open and update.
@@ -20,6 +22,10 @@ type factsFlags struct {
 	detectedAt, awareAt, occurred string
 	systems, categories, regions  []string
 	severity                      string
+
+	role, determinedAt, riskLevel, riskWhy string
+	sectors, affected, exemptions          []string
+	encrypted                              bool
 }
 
 func (f *factsFlags) register(fs *pflag.FlagSet) {
@@ -33,6 +39,34 @@ func (f *factsFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.categories, "category", nil, "data category exposed, e.g. email, media_content (repeat or comma-separate)")
 	fs.StringArrayVar(&f.regions, "region", nil, "where affected people live: EU, DE, US-CA ... (repeat or comma-separate)")
 	fs.StringVar(&f.severity, "severity", "", "low, medium, high or critical")
+	fs.StringVar(&f.role, "role", "", "controller (default) or processor of the data affected")
+	fs.StringArrayVar(&f.sectors, "sector", nil, "sector with its own rules: health, financial_ny, public_company, essential_entity, health_app")
+	fs.StringVar(&f.determinedAt, "determined-at", "", "when it was determined that a breach occurred (US laws, SEC materiality; RFC 3339)")
+	fs.StringArrayVar(&f.affected, "affected", nil, "people affected per region, e.g. DE=1200 (repeat or comma-separate)")
+	fs.BoolVar(&f.encrypted, "encrypted", false, "the data was unintelligible to the attacker and the key not compromised")
+	fs.StringVar(&f.riskLevel, "risk", "", "override the computed risk: none, low, medium or high (needs --risk-justification)")
+	fs.StringVar(&f.riskWhy, "risk-justification", "", "why the risk is overridden, kept on the record")
+	fs.StringArrayVar(&f.exemptions, "exemption", nil, "claim an exemption: subsequent_measures, disproportionate_effort")
+}
+
+// parseAffected reads REGION=COUNT pairs.
+func parseAffected(values []string) ([]incident.Residents, error) {
+	var out []incident.Residents
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			region, count, ok := strings.Cut(part, "=")
+			n, err := strconv.Atoi(strings.TrimSpace(count))
+			if !ok || err != nil || n < 0 {
+				return nil, apperr.Invalidf("--affected", "%q is not REGION=COUNT like DE=1200", part)
+			}
+			out = append(out, incident.Residents{Region: strings.ToUpper(strings.TrimSpace(region)), Count: n})
+		}
+	}
+	return out, nil
 }
 
 // parseTime reads an RFC 3339 time for a named flag.
@@ -94,22 +128,69 @@ func (f *factsFlags) change(fs *pflag.FlagSet) (incident.FactsChange, error) {
 		}
 		c.Severity = &sev
 	}
+	if set("role") {
+		c.Role = &f.role
+	}
+	if set("sector") {
+		c.Sectors = &f.sectors
+	}
+	if set("determined-at") {
+		t, err := parseTime("--determined-at", f.determinedAt)
+		if err != nil || t == nil {
+			return c, apperr.Invalidf("--determined-at", "%q is not an RFC 3339 time like 2026-11-20T09:00:00Z", f.determinedAt)
+		}
+		c.DeterminedAt = t
+	}
+	if set("affected") {
+		a, err := parseAffected(f.affected)
+		if err != nil {
+			return c, err
+		}
+		c.Affected = &a
+	}
+	if set("encrypted") {
+		c.Encrypted = &f.encrypted
+	}
+	if set("risk") || set("risk-justification") {
+		level, err := risk.ParseLevel(f.riskLevel)
+		if err != nil {
+			return c, apperr.Invalidf("--risk", "%q is not none, low, medium or high", f.riskLevel)
+		}
+		if strings.TrimSpace(f.riskWhy) == "" {
+			return c, apperr.Invalidf("--risk-justification", "overriding the computed risk needs a written justification")
+		}
+		c.Risk = &risk.Override{Level: level, Justification: f.riskWhy}
+	}
+	if set("exemption") {
+		c.Exemptions = &f.exemptions
+	}
 	return c, nil
 }
 
 // incidentFile is the YAML form of the facts for `open --file`.
 type incidentFile struct {
-	Title          string    `yaml:"title"`
-	Description    string    `yaml:"description"`
-	Reporter       string    `yaml:"reporter"`
-	DetectedAt     string    `yaml:"detected_at"`
-	AwareAt        string    `yaml:"aware_at"`
-	OccurredAt     string    `yaml:"occurred_at"`
-	Systems        yamlList  `yaml:"systems"`
-	DataCategories yamlList  `yaml:"data_categories"`
-	Regions        yamlList  `yaml:"regions"`
-	Severity       string    `yaml:"severity"`
-	lines          fileLines `yaml:"-"`
+	Title          string   `yaml:"title"`
+	Description    string   `yaml:"description"`
+	Reporter       string   `yaml:"reporter"`
+	DetectedAt     string   `yaml:"detected_at"`
+	AwareAt        string   `yaml:"aware_at"`
+	OccurredAt     string   `yaml:"occurred_at"`
+	Systems        yamlList `yaml:"systems"`
+	DataCategories yamlList `yaml:"data_categories"`
+	Regions        yamlList `yaml:"regions"`
+	Severity       string   `yaml:"severity"`
+
+	Role              string             `yaml:"role"`
+	Sectors           yamlList           `yaml:"sectors"`
+	DeterminedAt      string             `yaml:"determined_at"`
+	Affected          map[string]int     `yaml:"affected"`
+	Encrypted         bool               `yaml:"encrypted"`
+	Risk              string             `yaml:"risk"`
+	RiskJustification string             `yaml:"risk_justification"`
+	Circumstances     risk.Circumstances `yaml:"circumstances"`
+	Exemptions        yamlList           `yaml:"exemptions"`
+
+	lines fileLines `yaml:"-"`
 }
 
 type yamlList []string
@@ -136,12 +217,23 @@ func readIncidentFile(path string) (incident.Facts, error) {
 	facts := incident.Facts{
 		Title: f.Title, Description: f.Description, Reporter: f.Reporter,
 		Systems: f.Systems, DataCategories: f.DataCategories, Regions: f.Regions,
+		Role: f.Role, Sectors: f.Sectors, Encrypted: f.Encrypted, Circumstances: f.Circumstances, Exemptions: f.Exemptions,
+	}
+	for region, n := range f.Affected {
+		facts.Affected = append(facts.Affected, incident.Residents{Region: region, Count: n})
+	}
+	if f.Risk != "" {
+		level, err := risk.ParseLevel(f.Risk)
+		if err != nil {
+			return facts, apperr.Invalidf(f.where(path, "risk"), "%q is not none, low, medium or high", f.Risk)
+		}
+		facts.Risk = &risk.Override{Level: level, Justification: f.RiskJustification}
 	}
 	for _, tf := range []struct {
 		key string
 		val string
 		dst **time.Time
-	}{{"detected_at", f.DetectedAt, &facts.DetectedAt}, {"occurred_at", f.OccurredAt, &facts.OccurredAt}} {
+	}{{"detected_at", f.DetectedAt, &facts.DetectedAt}, {"occurred_at", f.OccurredAt, &facts.OccurredAt}, {"determined_at", f.DeterminedAt, &facts.DeterminedAt}} {
 		t, err := parseTime(f.where(path, tf.key), tf.val)
 		if err != nil {
 			return facts, err

@@ -102,6 +102,8 @@ func flagError(err error) error {
 	flags := map[string]string{
 		"title": "--title", "description": "--description", "aware_at": "--aware-at", "detected_at": "--detected-at",
 		"occurred_at": "--occurred-at", "systems": "--system", "data_categories": "--category", "regions": "--region", "severity": "--severity",
+		"role": "--role", "sectors": "--sector", "determined_at": "--determined-at", "affected": "--affected", "risk": "--risk",
+		"risk_justification": "--risk-justification", "exemptions": "--exemption",
 	}
 	if flag, ok := flags[e.Field]; ok {
 		return &apperr.Error{Kind: e.Kind, Field: flag, Msg: e.Msg, Err: e.Err}
@@ -300,4 +302,39 @@ func newCloseCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why the incident is closed (required)")
 	return cmd
+}
+
+func newDelayCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delay INC-ID RULE REASONS...",
+		Short: "Record the reasons for a late notice under an overdue obligation",
+		Long: `A notice sent after its deadline must, under several laws (GDPR Art. 33(1),
+UK GDPR, LGPD), give the reasons for the delay. Once a clock is overdue the
+incident asks for them; this records them on the clock and the timeline, and
+the notice carries them.`,
+		Example: `  breachctl delay INC-20261120-7K3QX eu-gdpr-art33 "Scope unclear until the forensic image was analysed"`,
+		Args:    cobra.MinimumNArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incidentArg(args)
+			if err != nil {
+				return err
+			}
+			rule := strings.TrimSpace(args[1])
+			reasons := strings.TrimSpace(strings.Join(args[2:], " "))
+			if reasons == "" {
+				return apperr.Invalidf("reasons", "give the reasons for the delay")
+			}
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
+				st, err := svc.DelayReasons(ctx, id, rule, reasons, actor)
+				if err != nil {
+					return err
+				}
+				if g.json() {
+					return writeJSON(g.env.Stdout, st)
+				}
+				fmt.Fprintf(g.env.Stdout, "Recorded the reasons for the delay under %s on %s\n", rule, id)
+				return nil
+			})
+		},
+	}
 }

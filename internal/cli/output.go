@@ -70,6 +70,12 @@ func printStatus(w io.Writer, s incident.Status, now time.Time) {
 	fmt.Fprintf(t, "Detected:\t%s\tOccurred:\t%s\n", ts(f.Detected()), tsPtr(f.OccurredAt))
 	fmt.Fprintf(t, "Systems:\t%s\tRegions:\t%s\n", list(f.Systems), list(f.Regions))
 	fmt.Fprintf(t, "Data:\t%s\tReporter:\t%s\n", list(f.DataCategories), orDash(f.Reporter))
+	if len(f.Affected) > 0 || f.Role != "" || len(f.Sectors) > 0 {
+		fmt.Fprintf(t, "Affected:\t%s\tRole:\t%s\n", affectedText(f.Affected), roleText(f.Role, f.Sectors))
+	}
+	if s.Risk != nil {
+		fmt.Fprintf(t, "Risk:\t%s (%s)\tEncrypted:\t%v\n", s.Risk.Level, s.Risk.Method, f.Encrypted)
+	}
 	if s.ClosedAt != nil {
 		fmt.Fprintf(t, "Closed:\t%s\tReason:\t%s\n", ts(*s.ClosedAt), s.CloseReason)
 	}
@@ -90,10 +96,10 @@ func printStatus(w io.Writer, s incident.Status, now time.Time) {
 				mark = "*"
 			}
 			left := "-"
-			if c.State.Open() {
-				left = timeLeft(c.Due, now)
+			if c.State.Open() && c.Due != nil {
+				left = timeLeft(*c.Due, now)
 			}
-			fmt.Fprintf(t, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, c.Rule, c.Notify, ts(c.Due), left, c.State, reminderSummary(c))
+			fmt.Fprintf(t, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, c.Rule, c.Notify, dueText(c.Obligation), left, c.State, reminderSummary(c))
 		}
 		t.Flush()
 		for _, c := range s.Clocks {
@@ -103,9 +109,20 @@ func printStatus(w io.Writer, s incident.Status, now time.Time) {
 			}
 			fmt.Fprintln(w)
 		}
+		for _, c := range s.Clocks {
+			switch {
+			case c.NeedsDelayReasons():
+				fmt.Fprintf(w, "  ! %s is overdue: the late notice must give %s. Record them: breachctl delay %s %s \"...\"\n", c.Rule, c.Late, s.ID, c.Rule)
+			case c.DelayReasons != "":
+				fmt.Fprintf(w, "  %s: reasons for the delay: %s\n", c.Rule, c.DelayReasons)
+			}
+		}
 		if s.BindingRule != "" {
 			fmt.Fprintln(w, "  * the binding (earliest) deadline")
 		}
+	}
+	if len(s.NotTriggered) > 0 {
+		fmt.Fprintf(w, "  %d more rules considered and not triggered (-o json lists them with why)\n", len(s.NotTriggered))
 	}
 
 	fmt.Fprintln(w, "\nTIMELINE")
@@ -119,7 +136,44 @@ func printStatus(w io.Writer, s incident.Status, now time.Time) {
 	}
 }
 
+// dueText is the deadline, or what stands in for one.
+func dueText(o incident.Obligation) string {
+	switch {
+	case o.Due != nil:
+		return ts(*o.Due)
+	case o.StartsAt == nil:
+		return "after " + o.ClockStart
+	case o.ASAP:
+		return "asap"
+	}
+	return "-"
+}
+
+func affectedText(rs []incident.Residents) string {
+	if len(rs) == 0 {
+		return "not counted yet"
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%s %d", r.Region, r.Count)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func roleText(role string, sectors []string) string {
+	if role == "" {
+		role = "controller"
+	}
+	if len(sectors) > 0 {
+		role += " (" + strings.Join(sectors, ", ") + ")"
+	}
+	return role
+}
+
 func reminderSummary(c incident.Clock) string {
+	if c.Due == nil {
+		return "-"
+	}
 	fired, skipped := 0, 0
 	var next *incident.Reminder
 	for i, r := range c.Schedule {

@@ -30,6 +30,7 @@ type Incidents interface {
 	Note(ctx context.Context, id, text, actor string) (incident.Entry, error)
 	ChangeFacts(ctx context.Context, id string, change incident.FactsChange, reason, actor string) (incident.Status, error)
 	Close(ctx context.Context, id, reason, actor string) (incident.Status, error)
+	DelayReasons(ctx context.Context, id, rule, reasons, actor string) (incident.Status, error)
 }
 
 var _ Incidents = (*orchestrator.Incidents)(nil)
@@ -134,7 +135,7 @@ from another terminal.`,
 	})
 	root.AddCommand(
 		newDevCmd(g), newWorkerCmd(g), newServeCmd(g),
-		newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newUpdateCmd(g), newCloseCmd(g),
+		newAssessCmd(g), newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newUpdateCmd(g), newDelayCmd(g), newCloseCmd(g),
 	)
 	return root
 }

@@ -40,6 +40,7 @@ type Config struct {
 	Actor     string              // BREACHCTL_ACTOR: who the CLI acts as
 	DataDir   string              // BREACHCTL_DATA_DIR, for dev
 	Retention time.Duration       // BREACHCTL_RETENTION, for dev's namespace
+	RulesDir  string              // BREACHCTL_RULES_DIR: rules on top of the built-in ones
 }
 
 // Dev are the options of `breachctl dev` beyond the environment.
@@ -83,6 +84,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Actor:     getenv("BREACHCTL_ACTOR"),
 		DataDir:   orDefault(getenv("BREACHCTL_DATA_DIR"), DefaultDataDir),
 		Retention: DefaultRetention,
+		RulesDir:  getenv("BREACHCTL_RULES_DIR"),
 	}
 	if v := getenv("TEMPORAL_TLS"); v != "" {
 		b, err := strconv.ParseBool(v)

@@ -17,16 +17,43 @@ type Obligation struct {
 	Notify    string `json:"notify"`
 	Recipient string `json:"recipient,omitempty"`
 	Citation  string `json:"citation"`
-	// ClockStart names the event the deadline runs from (awareness, ...).
-	ClockStart string    `json:"clock_start"`
-	StartsAt   time.Time `json:"starts_at"`
-	Due        time.Time `json:"due"`
-	// ASAP marks a law that asks for notice without undue delay; Due is then
-	// the outer limit.
-	ASAP bool `json:"asap,omitempty"`
+	// ClockStart names the event the deadline runs from: awareness,
+	// discovery, determination, assessment, or the rule of another
+	// obligation whose notice starts this one's clock.
+	ClockStart string `json:"clock_start"`
+	// StartsAt is when the clock started; nil while it waits on another
+	// obligation's notice.
+	StartsAt *time.Time `json:"starts_at"`
+	// Due is the deadline; nil when the law sets none (notice without undue
+	// delay and no outer limit) or the clock has not started.
+	Due *time.Time `json:"due"`
+	// ASAP marks a law that asks for notice without undue delay; Due, if
+	// any, is then the outer limit.
+	ASAP bool `json:"asap"`
+	// Stage names a step of a staged report (NIS2: early warning, ...).
+	Stage   string   `json:"stage"`
+	Content []string `json:"content"`
+	// Late says what a notice after the deadline must carry.
+	Late       string `json:"late,omitempty"`
+	Confidence string `json:"confidence,omitempty"`
 	// Reminders are how long before Due people are reminded.
 	Reminders []Duration `json:"reminders,omitempty"`
-	Why       []string   `json:"why,omitempty"`
+	Why       []string   `json:"why"`
+}
+
+// DueTime returns the deadline, or the zero time when there is none.
+func (o Obligation) DueTime() time.Time {
+	if o.Due == nil {
+		return time.Time{}
+	}
+	return *o.Due
+}
+
+func sameDue(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }
 
 // ClockState is where a clock stands.
@@ -63,6 +90,15 @@ type Clock struct {
 	Schedule  []Reminder `json:"schedule"`
 	OverdueAt *time.Time `json:"overdue_at,omitempty"`
 	ClosedAt  *time.Time `json:"closed_at,omitempty"` // met, withdrawn or stopped
+	// DelayReasons are the reasons for a late notice, as recorded, when the
+	// law asks for them (Obligation.Late).
+	DelayReasons string `json:"delay_reasons,omitempty"`
+}
+
+// NeedsDelayReasons reports whether the clock is overdue under a law that
+// asks a late notice for its reasons and none are recorded yet.
+func (c *Clock) NeedsDelayReasons() bool {
+	return c.State == ClockOverdue && c.Late != "" && c.DelayReasons == ""
 }
 
 // NewClock starts a clock for an obligation at now.
@@ -77,10 +113,13 @@ func NewClock(ob Obligation, now time.Time) Clock {
 // past; one whose new time is still ahead fires again; one past and never
 // fired is skipped.
 func buildSchedule(ob Obligation, now time.Time, old []Reminder) []Reminder {
+	if ob.Due == nil {
+		return nil // nothing to count down to
+	}
 	var out []Reminder
 	for _, before := range ob.Reminders {
 		r := Reminder{Before: before, At: ob.Due.Add(-time.Duration(before))}
-		if !r.At.After(ob.StartsAt) {
+		if ob.StartsAt != nil && !r.At.After(*ob.StartsAt) {
 			continue // a reminder before the clock even started means nothing
 		}
 		if r.At.Before(now) {
@@ -99,17 +138,17 @@ func buildSchedule(ob Obligation, now time.Time, old []Reminder) []Reminder {
 
 // NextEvent is the next instant at which the clock needs attention: its next
 // pending reminder, or its deadline. ok is false for a clock with nothing
-// ahead (overdue, met, withdrawn, stopped).
+// ahead (no deadline; overdue, met, withdrawn, stopped).
 func (c *Clock) NextEvent() (t time.Time, ok bool) {
-	if c.State != ClockRunning {
+	if c.State != ClockRunning || c.Due == nil {
 		return time.Time{}, false
 	}
 	for _, r := range c.Schedule {
-		if r.Pending() && r.At.Before(c.Due) {
+		if r.Pending() {
 			return r.At, true
 		}
 	}
-	return c.Due, true
+	return *c.Due, true
 }
 
 // ClockEventKind names what happened to a clock.
@@ -123,6 +162,7 @@ const (
 	EventWithdrawn     ClockEventKind = "clock_withdrawn"
 	EventReinstated    ClockEventKind = "clock_reinstated"
 	EventClockStopped  ClockEventKind = "clock_stopped"
+	EventDelayReasons  ClockEventKind = "delay_reasons"
 )
 
 // ClockEvent is something that happened to a clock, for the timeline.
@@ -134,30 +174,35 @@ type ClockEvent struct {
 	Late  time.Duration
 	Prior time.Time     // deadline_moved: the deadline before
 	Left  time.Duration // reminder: time left to the deadline
+	// LateNeeds is what a late notice must carry (overdue).
+	LateNeeds string
 }
 
 // Advance fires every reminder due at or before now and, once the deadline
 // has passed, makes the clock overdue. Reminders that fell due while nothing
 // ran (a stopped process) fire now, in order, each marked with now.
 func (c *Clock) Advance(now time.Time) []ClockEvent {
-	if c.State != ClockRunning {
+	if c.State != ClockRunning || c.Due == nil {
 		return nil
 	}
+	due := *c.Due
 	var events []ClockEvent
 	for i := range c.Schedule {
 		r := &c.Schedule[i]
 		if r.Pending() && !r.At.After(now) {
 			fired := now
 			r.FiredAt = &fired
-			if r.At.Before(c.Due) && now.Before(c.Due) {
-				events = append(events, ClockEvent{Kind: EventReminder, Rule: c.Rule, At: now, Due: c.Due, Left: c.Due.Sub(now), Late: now.Sub(r.At)})
+			// A reminder that fell due while nothing ran and whose deadline
+			// has passed too says nothing the overdue entry does not.
+			if now.Before(due) {
+				events = append(events, ClockEvent{Kind: EventReminder, Rule: c.Rule, At: now, Due: due, Left: due.Sub(now), Late: now.Sub(r.At)})
 			}
 		}
 	}
-	if !c.Due.After(now) {
+	if !due.After(now) {
 		at := now
 		c.State, c.OverdueAt = ClockOverdue, &at
-		events = append(events, ClockEvent{Kind: EventOverdue, Rule: c.Rule, At: now, Due: c.Due, Late: now.Sub(c.Due)})
+		events = append(events, ClockEvent{Kind: EventOverdue, Rule: c.Rule, At: now, Due: due, Late: now.Sub(due), LateNeeds: c.Late})
 	}
 	return events
 }
@@ -169,7 +214,7 @@ func (c *Clock) Stop(now time.Time) (ClockEvent, bool) {
 	}
 	at := now
 	c.State, c.ClosedAt = ClockStopped, &at
-	return ClockEvent{Kind: EventClockStopped, Rule: c.Rule, At: now, Due: c.Due}, true
+	return ClockEvent{Kind: EventClockStopped, Rule: c.Rule, At: now, Due: c.DueTime()}, true
 }
 
 // Reconcile brings the clocks in line with a fresh set of obligations worked
@@ -186,7 +231,7 @@ func Reconcile(clocks []Clock, obligations []Obligation, now time.Time) ([]Clock
 		i := slices.IndexFunc(out, func(c Clock) bool { return c.Rule == ob.Rule })
 		if i < 0 {
 			out = append(out, NewClock(ob, now))
-			events = append(events, ClockEvent{Kind: EventClockAdded, Rule: ob.Rule, At: now, Due: ob.Due})
+			events = append(events, ClockEvent{Kind: EventClockAdded, Rule: ob.Rule, At: now, Due: ob.DueTime()})
 			continue
 		}
 		c := &out[i]
@@ -195,17 +240,17 @@ func Reconcile(clocks []Clock, obligations []Obligation, now time.Time) ([]Clock
 			continue // history: a notice already given stays given
 		case ClockWithdrawn:
 			*c = NewClock(ob, now)
-			events = append(events, ClockEvent{Kind: EventReinstated, Rule: ob.Rule, At: now, Due: ob.Due})
+			events = append(events, ClockEvent{Kind: EventReinstated, Rule: ob.Rule, At: now, Due: ob.DueTime()})
 			continue
 		}
-		prior := c.Due
-		moved := !prior.Equal(ob.Due)
+		prior := c.DueTime()
+		moved := !sameDue(c.Due, ob.Due)
 		oldSchedule := c.Schedule
 		c.Obligation = ob
 		c.Schedule = buildSchedule(ob, now, oldSchedule)
 		if moved {
-			events = append(events, ClockEvent{Kind: EventDeadlineMoved, Rule: ob.Rule, At: now, Due: ob.Due, Prior: prior})
-			if c.State == ClockOverdue && ob.Due.After(now) {
+			events = append(events, ClockEvent{Kind: EventDeadlineMoved, Rule: ob.Rule, At: now, Due: ob.DueTime(), Prior: prior})
+			if c.State == ClockOverdue && (ob.Due == nil || ob.Due.After(now)) {
 				c.State, c.OverdueAt = ClockRunning, nil
 			}
 		}
@@ -215,7 +260,7 @@ func Reconcile(clocks []Clock, obligations []Obligation, now time.Time) ([]Clock
 		if !seen[c.Rule] && c.State.Open() {
 			at := now
 			c.State, c.ClosedAt = ClockWithdrawn, &at
-			events = append(events, ClockEvent{Kind: EventWithdrawn, Rule: c.Rule, At: now, Due: c.Due})
+			events = append(events, ClockEvent{Kind: EventWithdrawn, Rule: c.Rule, At: now, Due: c.DueTime()})
 		}
 	}
 	return out, events
@@ -234,12 +279,12 @@ func NextEvent(clocks []Clock) (time.Time, bool) {
 }
 
 // Binding returns the open clock with the earliest deadline: the one that
-// decides how much time is left. ok is false when no clock is open.
+// decides how much time is left. ok is false when no open clock has one.
 func Binding(clocks []Clock) (Clock, bool) {
 	var best Clock
 	found := false
 	for _, c := range clocks {
-		if c.State.Open() && (!found || c.Due.Before(best.Due)) {
+		if c.State.Open() && c.Due != nil && (!found || c.Due.Before(*best.Due)) {
 			best, found = c, true
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/risk"
 )
 
 // Severity is a person's judgement of how bad the incident is.
@@ -64,7 +65,40 @@ type Facts struct {
 	// codes (DE) or ISO 3166-2 subdivisions (US-CA).
 	Regions  []string `json:"regions,omitempty"`
 	Severity Severity `json:"severity"`
+
+	// What the rules need beyond the first report; all optional.
+
+	// Role is controller (the default) or processor for the data affected.
+	Role    string   `json:"role,omitempty"`
+	Sectors []string `json:"sectors,omitempty"`
+	// DeterminedAt is when it was determined that a breach occurred (US
+	// laws, SEC materiality); nil means at detection.
+	DeterminedAt *time.Time `json:"determined_at,omitempty"`
+	// Affected counts the affected people per region, where known; a region
+	// in Regions without a count here is affected but not yet counted.
+	Affected []Residents `json:"affected,omitempty"`
+	// Encrypted: the data was unintelligible to the attacker and the key
+	// not compromised.
+	Encrypted     bool               `json:"encrypted,omitempty"`
+	Risk          *risk.Override     `json:"risk,omitempty"`
+	Circumstances risk.Circumstances `json:"circumstances,omitzero"`
+	// Exemptions claimed under the law: subsequent_measures,
+	// disproportionate_effort.
+	Exemptions []string `json:"exemptions,omitempty"`
 }
+
+// Residents is how many affected people live in one region.
+type Residents struct {
+	Region string `json:"region"`
+	Count  int    `json:"count"`
+}
+
+// Roles, sectors and exemption claims the rules know.
+var (
+	Roles           = []string{"controller", "processor"}
+	Sectors         = []string{"health", "financial_ny", "public_company", "essential_entity", "health_app"}
+	ExemptionClaims = []string{"subsequent_measures", "disproportionate_effort"}
+)
 
 const (
 	maxTitle       = 200
@@ -87,7 +121,53 @@ func (f Facts) Normalize() Facts {
 	f.AwareAt = utcSecond(f.AwareAt)
 	f.DetectedAt = utcSecondPtr(f.DetectedAt)
 	f.OccurredAt = utcSecondPtr(f.OccurredAt)
+	f.DeterminedAt = utcSecondPtr(f.DeterminedAt)
+	f.Role = strings.ToLower(strings.TrimSpace(f.Role))
+	if f.Role == "controller" {
+		f.Role = "" // the default, written once
+	}
+	f.Sectors = normalizeList(f.Sectors, strings.ToLower)
+	f.Exemptions = normalizeList(f.Exemptions, strings.ToLower)
+	f.Affected = normalizeResidents(f.Affected)
+	if len(f.Affected) > 0 {
+		// Every counted region is an affected region.
+		for _, r := range f.Affected {
+			f.Regions = append(f.Regions, r.Region)
+		}
+		f.Regions = normalizeList(f.Regions, strings.ToUpper)
+	}
+	if f.Risk != nil {
+		o := *f.Risk
+		o.Justification = strings.TrimSpace(o.Justification)
+		f.Risk = &o
+	}
 	return f
+}
+
+// normalizeResidents upper-cases regions, sums duplicates and sorts.
+func normalizeResidents(in []Residents) []Residents {
+	if len(in) == 0 {
+		return nil
+	}
+	byRegion := map[string]int{}
+	for _, r := range in {
+		byRegion[strings.ToUpper(strings.TrimSpace(r.Region))] += r.Count
+	}
+	out := make([]Residents, 0, len(byRegion))
+	for region, n := range byRegion {
+		out = append(out, Residents{Region: region, Count: n})
+	}
+	slices.SortFunc(out, func(a, b Residents) int { return strings.Compare(a.Region, b.Region) })
+	return out
+}
+
+// AffectedTotal is the number of affected people counted so far.
+func (f Facts) AffectedTotal() int {
+	n := 0
+	for _, r := range f.Affected {
+		n += r.Count
+	}
+	return n
 }
 
 func utcSecondPtr(t *time.Time) *time.Time {
@@ -164,7 +244,40 @@ func (f Facts) Validate() error {
 			return apperr.Invalidf("systems", "%q: use letters, digits, '-', '_' or '.'", s)
 		}
 	}
-	return nil
+	if f.Role != "" && !slices.Contains(Roles, f.Role) {
+		return apperr.Invalidf("role", "%q is not controller or processor", f.Role)
+	}
+	for _, s := range f.Sectors {
+		if !slices.Contains(Sectors, s) {
+			return apperr.Invalidf("sectors", "unknown sector %q; known: %s", s, strings.Join(Sectors, ", "))
+		}
+	}
+	for _, e := range f.Exemptions {
+		if !slices.Contains(ExemptionClaims, e) {
+			return apperr.Invalidf("exemptions", "%q is not one of %s", e, strings.Join(ExemptionClaims, ", "))
+		}
+	}
+	if f.DeterminedAt != nil && f.DeterminedAt.Before(f.Detected()) {
+		return apperr.Invalidf("determined_at", "%s is before detection at %s",
+			f.DeterminedAt.Format(time.RFC3339), f.Detected().Format(time.RFC3339))
+	}
+	for _, r := range f.Affected {
+		if err := ValidateRegion(r.Region); err != nil {
+			return apperr.Invalidf("affected", "%v", err)
+		}
+		if r.Count < 0 {
+			return apperr.Invalidf("affected", "%s: %d people is not a count", r.Region, r.Count)
+		}
+	}
+	if f.Risk != nil {
+		if _, err := risk.ParseLevel(string(f.Risk.Level)); err != nil {
+			return apperr.Invalidf("risk", "%q is not none, low, medium or high", f.Risk.Level)
+		}
+		if f.Risk.Justification == "" {
+			return apperr.Invalidf("risk_justification", "overriding the computed risk needs a written justification, which is kept")
+		}
+	}
+	return f.Circumstances.Validate()
 }
 
 func validSystemName(s string) bool {
@@ -191,6 +304,15 @@ type FactsChange struct {
 	DataCategories *[]string  `json:"data_categories,omitempty"`
 	Regions        *[]string  `json:"regions,omitempty"`
 	Severity       *Severity  `json:"severity,omitempty"`
+
+	Role          *string             `json:"role,omitempty"`
+	Sectors       *[]string           `json:"sectors,omitempty"`
+	DeterminedAt  *time.Time          `json:"determined_at,omitempty"`
+	Affected      *[]Residents        `json:"affected,omitempty"`
+	Encrypted     *bool               `json:"encrypted,omitempty"`
+	Risk          *risk.Override      `json:"risk,omitempty"`
+	Circumstances *risk.Circumstances `json:"circumstances,omitempty"`
+	Exemptions    *[]string           `json:"exemptions,omitempty"`
 }
 
 // IsEmpty reports whether the change changes nothing.
@@ -230,7 +352,52 @@ func (c FactsChange) Apply(f Facts) Facts {
 	if c.Severity != nil {
 		f.Severity = *c.Severity
 	}
+	if c.Role != nil {
+		f.Role = *c.Role
+	}
+	if c.Sectors != nil {
+		f.Sectors = slices.Clone(*c.Sectors)
+	}
+	if c.DeterminedAt != nil {
+		t := *c.DeterminedAt
+		f.DeterminedAt = &t
+	}
+	if c.Affected != nil {
+		f.Affected = mergeResidents(f.Affected, *c.Affected)
+	}
+	if c.Encrypted != nil {
+		f.Encrypted = *c.Encrypted
+	}
+	if c.Risk != nil {
+		o := *c.Risk
+		f.Risk = &o
+		if o.Level == "" {
+			f.Risk = nil // an empty level takes the override back
+		}
+	}
+	if c.Circumstances != nil {
+		f.Circumstances = *c.Circumstances
+	}
+	if c.Exemptions != nil {
+		f.Exemptions = slices.Clone(*c.Exemptions)
+	}
 	return f.Normalize()
+}
+
+// mergeResidents sets the counts of the regions given, keeping the others:
+// scoping reports one region's count at a time.
+func mergeResidents(old, set []Residents) []Residents {
+	out := slices.Clone(old)
+	for _, r := range set {
+		region := strings.ToUpper(strings.TrimSpace(r.Region))
+		i := slices.IndexFunc(out, func(x Residents) bool { return strings.EqualFold(x.Region, region) })
+		if i >= 0 {
+			out[i].Count = r.Count
+		} else {
+			out = append(out, Residents{Region: region, Count: r.Count})
+		}
+	}
+	return out
 }
 
 // ChangedFields names the fields that differ between two sets of facts, in a
@@ -253,7 +420,22 @@ func ChangedFields(before, after Facts) []string {
 	add("data_categories", !slices.Equal(before.DataCategories, after.DataCategories))
 	add("regions", !slices.Equal(before.Regions, after.Regions))
 	add("severity", before.Severity != after.Severity)
+	add("role", before.Role != after.Role)
+	add("sectors", !slices.Equal(before.Sectors, after.Sectors))
+	add("determined_at", !equalTimePtr(before.DeterminedAt, after.DeterminedAt))
+	add("affected", !slices.Equal(before.Affected, after.Affected))
+	add("encrypted", before.Encrypted != after.Encrypted)
+	add("risk", !equalOverride(before.Risk, after.Risk))
+	add("circumstances", before.Circumstances != after.Circumstances)
+	add("exemptions", !slices.Equal(before.Exemptions, after.Exemptions))
 	return out
+}
+
+func equalOverride(a, b *risk.Override) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 func equalTimePtr(a, b *time.Time) bool {

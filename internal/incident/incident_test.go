@@ -8,8 +8,10 @@ import (
 
 var t0 = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 
+func ptr(t time.Time) *time.Time { return &t }
+
 func gdpr(due time.Time) Obligation {
-	return Obligation{Rule: "eu-gdpr-art33", StartsAt: due.Add(-72 * time.Hour), Due: due,
+	return Obligation{Rule: "eu-gdpr-art33", StartsAt: ptr(due.Add(-72 * time.Hour)), Due: ptr(due),
 		Reminders: []Duration{Duration(48 * time.Hour), Duration(24 * time.Hour), Duration(6 * time.Hour), Duration(time.Hour)}}
 }
 
@@ -98,16 +100,20 @@ func TestReconcileNeverReopensAClosedClockAndRevivesOverdueWhenMovedLater(t *tes
 }
 
 func TestBindingIsTheEarliestOpenDeadline(t *testing.T) {
-	a := NewClock(Obligation{Rule: "a", Due: t0.Add(72 * time.Hour)}, t0)
-	b := NewClock(Obligation{Rule: "b", Due: t0.Add(24 * time.Hour)}, t0)
-	c := NewClock(Obligation{Rule: "c", Due: t0.Add(time.Hour)}, t0)
+	a := NewClock(Obligation{Rule: "a", Due: ptr(t0.Add(72 * time.Hour))}, t0)
+	b := NewClock(Obligation{Rule: "b", Due: ptr(t0.Add(24 * time.Hour))}, t0)
+	c := NewClock(Obligation{Rule: "c", Due: ptr(t0.Add(time.Hour))}, t0)
+	asap := NewClock(Obligation{Rule: "asap", ASAP: true}, t0)
 	c.Stop(t0)
-	got, ok := Binding([]Clock{a, b, c})
+	got, ok := Binding([]Clock{asap, a, b, c})
 	if !ok || got.Rule != "b" {
 		t.Fatalf("binding = %s", got.Rule)
 	}
-	if next, _ := NextEvent([]Clock{a, b, c}); !next.Equal(t0.Add(24 * time.Hour)) {
+	if next, _ := NextEvent([]Clock{asap, a, b, c}); !next.Equal(t0.Add(24 * time.Hour)) {
 		t.Fatalf("next = %s", next)
+	}
+	if _, ok := asap.NextEvent(); ok || len(asap.Schedule) != 0 || len(asap.Advance(t0.Add(1000*time.Hour))) != 0 {
+		t.Fatal("a clock with no deadline has something to fire")
 	}
 }
 

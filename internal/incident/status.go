@@ -1,6 +1,10 @@
 package incident
 
-import "time"
+import (
+	"time"
+
+	"github.com/breachctl/breachctl/internal/risk"
+)
 
 // State is where an incident stands.
 type State string
@@ -22,8 +26,12 @@ type Status struct {
 	ClosedAt       *time.Time `json:"closed_at,omitempty"`
 	CloseReason    string     `json:"close_reason,omitempty"`
 	RulesetVersion string     `json:"ruleset_version,omitempty"`
-	Clocks         []Clock    `json:"clocks"`
-	Timeline       Timeline   `json:"timeline"`
+	// Risk is the latest risk assessment of the facts.
+	Risk   *risk.Assessment `json:"risk,omitempty"`
+	Clocks []Clock          `json:"clocks"`
+	// NotTriggered lists the rules considered and not applied, with why.
+	NotTriggered []NotTriggered `json:"not_triggered,omitempty"`
+	Timeline     Timeline       `json:"timeline"`
 	// NextDeadline and BindingRule name the earliest open deadline.
 	NextDeadline *time.Time `json:"next_deadline,omitempty"`
 	BindingRule  string     `json:"binding_rule,omitempty"`
@@ -34,7 +42,7 @@ type Status struct {
 func (s *Status) Refresh() {
 	s.NextDeadline, s.BindingRule = nil, ""
 	if b, ok := Binding(s.Clocks); ok {
-		due := b.Due
+		due := *b.Due
 		s.NextDeadline, s.BindingRule = &due, b.Rule
 	}
 	if s.State == StateClosed {
@@ -46,6 +54,13 @@ func (s *Status) Refresh() {
 			s.State = StateOverdue
 		}
 	}
+}
+
+// NotTriggered is a rule considered and not applied to the facts.
+type NotTriggered struct {
+	Rule         string `json:"rule"`
+	Jurisdiction string `json:"jurisdiction"`
+	Why          string `json:"why"`
 }
 
 // Summary is one incident in a list.

@@ -33,19 +33,33 @@ const SystemActor = "breachctl"
 
 // Describe turns a clock event into timeline text.
 func (e ClockEvent) Describe() string {
-	due := e.Due.UTC().Format(time.RFC3339)
+	due := "no fixed deadline"
+	if !e.Due.IsZero() {
+		due = e.Due.UTC().Format(time.RFC3339)
+	}
 	switch e.Kind {
 	case EventReminder:
 		return fmt.Sprintf("Reminder: %s left until the deadline at %s", FormatDuration(e.Left), due)
 	case EventOverdue:
+		text := fmt.Sprintf("Deadline %s passed with no notice: overdue", due)
 		if e.Late >= time.Minute {
-			return fmt.Sprintf("Deadline %s passed with no notice: overdue (noticed %s after the deadline)", due, FormatDuration(e.Late))
+			text += fmt.Sprintf(" (noticed %s after the deadline)", FormatDuration(e.Late))
 		}
-		return fmt.Sprintf("Deadline %s passed with no notice: overdue", due)
+		if e.LateNeeds != "" {
+			text += ". The late notice must give " + e.LateNeeds + ": record them with `breachctl delay`"
+		}
+		return text
 	case EventClockAdded:
+		if e.Due.IsZero() {
+			return "Obligation triggered: notice without undue delay, no fixed deadline"
+		}
 		return fmt.Sprintf("Clock started: due %s", due)
 	case EventDeadlineMoved:
-		return fmt.Sprintf("Deadline moved from %s to %s", e.Prior.UTC().Format(time.RFC3339), due)
+		prior := "no fixed deadline"
+		if !e.Prior.IsZero() {
+			prior = e.Prior.UTC().Format(time.RFC3339)
+		}
+		return fmt.Sprintf("Deadline moved from %s to %s", prior, due)
 	case EventWithdrawn:
 		return fmt.Sprintf("Obligation no longer triggered by the facts: clock withdrawn (was due %s)", due)
 	case EventReinstated:

@@ -265,6 +265,13 @@ func (o *Incidents) ChangeFacts(ctx context.Context, id string, change incident.
 	return st, err
 }
 
+// DelayReasons records the reasons for a late notice under one obligation.
+func (o *Incidents) DelayReasons(ctx context.Context, id, rule, reasons, actor string) (incident.Status, error) {
+	var st incident.Status
+	err := o.update(ctx, id, workflows.UpdateDelay, workflows.DelayRequest{Rule: rule, Reasons: reasons, Actor: actor}, &st)
+	return st, err
+}
+
 // Close closes the incident with a reason.
 func (o *Incidents) Close(ctx context.Context, id, reason, actor string) (incident.Status, error) {
 	var st incident.Status
