@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/risk"
 	"github.com/breachctl/breachctl/internal/rules"
 	"github.com/breachctl/breachctl/worker"
 	"github.com/breachctl/breachctl/workflows"
@@ -401,5 +403,71 @@ func TestContinueAsNewCarriesTheWholeState(t *testing.T) {
 	final := h2.result()
 	if got := entries(final, "reminder"); !equalDurations(got, []time.Duration{24 * time.Hour, 48 * time.Hour, 66 * time.Hour, 71 * time.Hour}) {
 		t.Fatalf("reminders across the two runs at %v", got)
+	}
+}
+
+func TestOneClockPerObligationAndTheLatePath(t *testing.T) {
+	h := newHarness(t)
+	f := facts(start, "DE")
+	f.DataCategories = []string{"name", "email", "account_credentials"}
+	f.Affected = []incident.Residents{{Region: "DE", Count: 1200}, {Region: "BR", Count: 50}}
+	f.Risk = &risk.Override{Level: risk.High, Justification: "passwords cracked"}
+	var atOpen, overdue incident.Status
+	h.at(time.Minute, func() { atOpen = h.status() })
+	h.at(71*time.Hour, func() {
+		// Not overdue yet: reasons for a delay are refused.
+		h.update(workflows.UpdateDelay, workflows.DelayRequest{Rule: "eu-gdpr-art33", Reasons: "x", Actor: "cli:dpo"}, func(_ any, err error) {
+			if err == nil || !strings.Contains(err.Error(), "not overdue") {
+				t.Errorf("delay reasons before the deadline: %v", err)
+			}
+		})
+	})
+	h.at(80*time.Hour, func() {
+		overdue = h.status()
+		h.update(workflows.UpdateDelay, workflows.DelayRequest{Rule: "eu-gdpr-art33", Reasons: "Scope unclear until the forensic image was analysed", Actor: "cli:dpo"},
+			h.must("delay reasons", nil))
+	})
+	h.at(130*time.Hour, func() { h.close("done") })
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(f))
+	final := h.result()
+
+	due := map[string]string{}
+	for _, c := range atOpen.Clocks {
+		due[c.Rule] = "none"
+		if c.Due != nil {
+			due[c.Rule] = c.Due.Sub(start).String()
+		}
+	}
+	// Friday 20 Nov 2026 09:00Z is a Brazilian holiday (Consciência Negra):
+	// three business days run Mon, Tue, Wed 25 Nov, same local time.
+	want := map[string]string{"eu-gdpr-art33": "72h0m0s", "eu-gdpr-art34": "none", "br-lgpd-art48-anpd": "120h0m0s", "br-lgpd-art48-titulares": "120h0m0s"}
+	for rule, w := range want {
+		if due[rule] != w {
+			t.Errorf("%s due at +%s, want +%s (all: %v)", rule, due[rule], w, due)
+		}
+	}
+	if atOpen.BindingRule != "eu-gdpr-art33" || atOpen.Risk == nil || atOpen.Risk.Level != risk.High || len(atOpen.NotTriggered) == 0 {
+		t.Fatalf("binding %q, risk %+v, %d not triggered", atOpen.BindingRule, atOpen.Risk, len(atOpen.NotTriggered))
+	}
+	var gdpr *incident.Clock
+	for i := range overdue.Clocks {
+		if overdue.Clocks[i].Rule == "eu-gdpr-art33" {
+			gdpr = &overdue.Clocks[i]
+		}
+	}
+	if gdpr == nil || !gdpr.NeedsDelayReasons() {
+		t.Fatalf("overdue GDPR clock should ask for the reasons for the delay: %+v", gdpr)
+	}
+	var asked, recorded bool
+	for _, e := range final.Timeline {
+		asked = asked || (e.Rule == "eu-gdpr-art33" && e.Kind == "overdue" && strings.Contains(e.Text, "reasons for the delay"))
+		recorded = recorded || (e.Kind == "delay_reasons" && e.Actor == "cli:dpo" && e.At.Sub(start) == 80*time.Hour)
+	}
+	if !asked || !recorded {
+		t.Fatalf("timeline: asked %v, recorded %v", asked, recorded)
+	}
+	// The clocks of both laws went overdue at their own instants.
+	if got := entries(final, "overdue"); !slices.Contains(got, 72*time.Hour) || !slices.Contains(got, 120*time.Hour) {
+		t.Fatalf("overdue at %v", got)
 	}
 }
