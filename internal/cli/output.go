@@ -104,8 +104,11 @@ func printStatus(w io.Writer, s incident.Status, now time.Time) {
 		t.Flush()
 		for _, c := range s.Clocks {
 			fmt.Fprintf(w, "  %s: %s. %s", c.Rule, c.Title, c.Citation)
-			if c.ASAP {
+			switch {
+			case c.ASAP && c.Due != nil:
 				fmt.Fprint(w, "; without undue delay, at the latest by the due time")
+			case c.ASAP:
+				fmt.Fprint(w, "; without undue delay (no fixed deadline)")
 			}
 			fmt.Fprintln(w)
 		}
@@ -128,7 +131,7 @@ func printStatus(w io.Writer, s incident.Status, now time.Time) {
 	fmt.Fprintln(w, "\nTIMELINE")
 	t = newTable(w)
 	for _, e := range s.Timeline {
-		fmt.Fprintf(t, "  %s\t%s\t%s\t%s\n", ts(e.At), e.Kind, orDash(e.Actor), e.Text)
+		fmt.Fprintf(t, "  %s\t%s\t%s\t%s\t%s\n", ts(e.At), e.Kind, orDash(e.Rule), orDash(e.Actor), e.Text)
 	}
 	t.Flush()
 	if s.RulesetVersion != "" {

@@ -49,6 +49,15 @@ func (o Obligation) DueTime() time.Time {
 	return *o.Due
 }
 
+// waitsFor is the rule whose notice starts the obligation's clock, if it has
+// not started yet.
+func waitsFor(ob Obligation) string {
+	if ob.StartsAt == nil {
+		return ob.ClockStart
+	}
+	return ""
+}
+
 func sameDue(a, b *time.Time) bool {
 	if a == nil || b == nil {
 		return a == b
@@ -176,6 +185,8 @@ type ClockEvent struct {
 	Left  time.Duration // reminder: time left to the deadline
 	// LateNeeds is what a late notice must carry (overdue).
 	LateNeeds string
+	// After names the rule whose notice starts this clock, while it waits.
+	After string
 }
 
 // Advance fires every reminder due at or before now and, once the deadline
@@ -231,7 +242,7 @@ func Reconcile(clocks []Clock, obligations []Obligation, now time.Time) ([]Clock
 		i := slices.IndexFunc(out, func(c Clock) bool { return c.Rule == ob.Rule })
 		if i < 0 {
 			out = append(out, NewClock(ob, now))
-			events = append(events, ClockEvent{Kind: EventClockAdded, Rule: ob.Rule, At: now, Due: ob.DueTime()})
+			events = append(events, ClockEvent{Kind: EventClockAdded, Rule: ob.Rule, At: now, Due: ob.DueTime(), After: waitsFor(ob)})
 			continue
 		}
 		c := &out[i]

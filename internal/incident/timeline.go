@@ -50,6 +50,9 @@ func (e ClockEvent) Describe() string {
 		}
 		return text
 	case EventClockAdded:
+		if e.After != "" {
+			return "Obligation triggered: its clock starts when the notice under " + e.After + " is sent"
+		}
 		if e.Due.IsZero() {
 			return "Obligation triggered: notice without undue delay, no fixed deadline"
 		}
