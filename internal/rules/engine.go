@@ -150,6 +150,9 @@ func (rs *Ruleset) Evaluate(s Scenario, cfg Config) (Assessment, error) {
 	ev := evaluation{rs: rs, s: s, risk: a.Risk}
 	for _, id := range rs.ids() {
 		r, ok, why := ev.version(id)
+		if _, _, regions := s.residentsOf(r.scope()); !ok && r.scope() != "ANY" && len(regions) == 0 {
+			why = "no affected residents of " + scopeName(r.scope())
+		}
 		if !ok {
 			a.NotTriggered = append(a.NotTriggered, NotTriggered{Rule: id, Jurisdiction: r.Jurisdiction, Why: why})
 			continue
@@ -162,12 +165,32 @@ func (rs *Ruleset) Evaluate(s Scenario, cfg Config) (Assessment, error) {
 		ob.Reminders = slices.Clone(reminders)
 		a.Obligations = append(a.Obligations, ob)
 	}
+	// The rules of jurisdictions where nobody was affected matter least to a
+	// reader: they go last.
+	slices.SortStableFunc(a.NotTriggered, func(x, y NotTriggered) int {
+		xn, yn := strings.HasPrefix(x.Why, "no affected residents"), strings.HasPrefix(y.Why, "no affected residents")
+		switch {
+		case xn == yn:
+			return 0
+		case yn:
+			return -1
+		}
+		return 1
+	})
 	resolveBefore(rs, a.Obligations)
 	sortObligations(a.Obligations)
 	if b, ok := binding(a.Obligations); ok {
 		a.Binding = b
 	}
 	return a, nil
+}
+
+// scope is where the rule's residents live.
+func (r Rule) scope() string {
+	if r.Residents != "" {
+		return r.Residents
+	}
+	return r.Jurisdiction
 }
 
 // ids lists each rule ID once, in file order.
@@ -230,6 +253,11 @@ func (ev evaluation) baseStart(r Rule, depth int) time.Time {
 func (ev evaluation) apply(r Rule) (incident.Obligation, string) {
 	s := ev.s
 	var why []string
+	scope := r.scope()
+	residents, known, regions := s.residentsOf(scope)
+	if scope != "ANY" && len(regions) == 0 {
+		return incident.Obligation{}, fmt.Sprintf("no affected residents of %s", scopeName(scope))
+	}
 	role := r.Role
 	if role == "" {
 		role = "controller"
@@ -250,21 +278,15 @@ func (ev evaluation) apply(r Rule) (incident.Obligation, string) {
 		why = append(why, "sector "+strings.Join(in, ", "))
 	}
 
-	scope := r.Residents
-	if scope == "" {
-		scope = r.Jurisdiction
-	}
-	residents, known, regions := s.residentsOf(scope)
-	if scope != "ANY" && len(regions) == 0 {
-		return incident.Obligation{}, fmt.Sprintf("no affected residents of %s", scopeName(scope))
-	}
-	if scope != "ANY" {
-		why = append(why, describeResidents(s, regions, scope))
-	}
 	if reason, ok := ev.countMet(r, scope, residents, known); !ok {
 		return incident.Obligation{}, reason
-	} else if reason != "" {
-		why = append(why, reason)
+	} else if reason != "" && (r.Trigger.Count.Of == "" || r.Trigger.Count.Of == "residents") {
+		why = append(why, reason) // says the residents and the threshold at once
+	} else if scope != "ANY" {
+		why = append(why, describeResidents(s, regions, scope))
+		if reason != "" {
+			why = append(why, reason)
+		}
 	}
 
 	if cats, ok := ev.categoriesMet(r); !ok {
