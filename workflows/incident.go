@@ -99,6 +99,7 @@ func (r *run) setup(ctx workflow.Context) error {
 		{UpdateFacts, r.changeFacts, r.validateFacts},
 		{UpdateClose, r.close, r.validateClose},
 		{UpdateDelay, r.delayReasons, r.validateDelay},
+		{UpdateScope, r.scope, r.validateScope},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
@@ -384,6 +385,49 @@ func (r *run) delayReasons(ctx workflow.Context, req DelayRequest) (incident.Sta
 	r.status.Timeline.Append(workflow.Now(ctx).UTC(), incident.EntryKind(incident.EventDelayReasons), req.Actor, req.Rule,
 		"Reasons for the delay recorded: "+reasons)
 	return r.snapshot(), nil
+}
+
+func (r *run) validateScope(req ScopeRequest) error {
+	if err := r.validateOpen(); err != nil {
+		return err
+	}
+	sn := req.Snapshot
+	if !strings.HasPrefix(sn.ID, "snap_") {
+		return invalid("snapshot: %q is not a snapshot ID", sn.ID)
+	}
+	for _, s := range r.status.Snapshots {
+		if s.ID == sn.ID {
+			return conflict("snapshot %s is already recorded", sn.ID)
+		}
+	}
+	after := r.status.Facts
+	after.Affected, after.DataCategories = sn.Affected, sn.Categories
+	if err := after.Normalize().Validate(); err != nil {
+		return invalid("snapshot: %s", err.Error())
+	}
+	return validateActor(req.Actor)
+}
+
+// scope takes a snapshot's counts into the facts: the scoped counts replace
+// the estimate, and the categories found replace the suspected ones. The
+// obligations follow, on the record.
+func (r *run) scope(ctx workflow.Context, req ScopeRequest) (incident.Status, error) {
+	sn := req.Snapshot
+	affected, categories := sn.Affected, sn.Categories
+	if affected == nil {
+		affected = []incident.Residents{}
+	}
+	if categories == nil {
+		categories = []string{}
+	}
+	r.status.Snapshots = append(r.status.Snapshots, sn)
+	r.status.Timeline.Append(workflow.Now(ctx).UTC(), incident.EntryKind("scoped"), req.Actor, "",
+		fmt.Sprintf("Scoped %d people in snapshot %s (systems %s, window %s; %d rows rejected)",
+			sn.People, sn.ID, strings.Join(sn.Systems, ","), sn.Window, sn.Rejected))
+	return r.changeFacts(ctx, FactsRequest{
+		Change: incident.FactsChange{Affected: &affected, DataCategories: &categories},
+		Actor:  req.Actor, Reason: "scoping snapshot " + sn.ID,
+	})
 }
 
 func (r *run) validateClose(req CloseRequest) error {

@@ -471,3 +471,48 @@ func TestOneClockPerObligationAndTheLatePath(t *testing.T) {
 		t.Fatalf("overdue at %v", got)
 	}
 }
+
+func TestScopingSnapshotUpdatesTheFactsAndTheClocks(t *testing.T) {
+	h := newHarness(t)
+	f := facts(start, "EU") // suspected: email + media, people in the EU, counts unknown
+	var after incident.Status
+	sn := incident.SnapshotRef{ID: "snap_1", At: start.Add(5 * time.Hour), Systems: []string{"accounts"}, Window: "w", People: 1250,
+		Affected:   []incident.Residents{{Region: "DE", Count: 1200}, {Region: "US-CA", Count: 50}},
+		Categories: []string{"name", "email", "account_credentials"}}
+	h.at(5*time.Hour, func() {
+		h.update(workflows.UpdateScope, workflows.ScopeRequest{Snapshot: sn, Actor: "cli:analyst"}, h.must("scope", func() { after = h.status() }))
+	})
+	h.at(6*time.Hour, func() {
+		// The same snapshot twice, or something that is not a snapshot, is refused.
+		for _, bad := range []incident.SnapshotRef{sn, {ID: "people.csv"}} {
+			h.update(workflows.UpdateScope, workflows.ScopeRequest{Snapshot: bad, Actor: "cli:analyst"}, func(_ any, err error) {
+				if err == nil {
+					t.Errorf("snapshot %q accepted twice or malformed", bad.ID)
+				}
+			})
+		}
+	})
+	h.at(7*time.Hour, func() { h.close("done") })
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(f))
+	final := h.result()
+	if len(after.Snapshots) != 1 || after.Facts.AffectedTotal() != 1250 || !slices.Equal(after.Facts.DataCategories, []string{"account_credentials", "email", "name"}) {
+		t.Fatalf("facts after scoping: %+v, snapshots %+v", after.Facts, after.Snapshots)
+	}
+	var rules []string
+	for _, c := range after.Clocks {
+		if c.State.Open() {
+			rules = append(rules, c.Rule)
+		}
+	}
+	// 50 Californians with credentials: the California notice starts.
+	if !slices.Contains(rules, "us-ca-civ-1798-82") || !slices.Contains(rules, "eu-gdpr-art33") {
+		t.Fatalf("open clocks after scoping: %v", rules)
+	}
+	scoped := false
+	for _, e := range final.Timeline {
+		scoped = scoped || (e.Kind == "scoped" && strings.Contains(e.Text, "snap_1") && e.Actor == "cli:analyst")
+	}
+	if !scoped {
+		t.Fatal("no timeline entry for the snapshot")
+	}
+}

@@ -18,6 +18,7 @@ const (
 	UpdateFacts    = "update-facts"
 	UpdateClose    = "close"
 	UpdateDelay    = "delay-reasons"
+	UpdateScope    = "scope"
 )
 
 // Custom search attributes, kept current by the workflow so `list` is a
@@ -76,6 +77,13 @@ type DelayRequest struct {
 	Rule    string `json:"rule"`
 	Reasons string `json:"reasons"`
 	Actor   string `json:"actor"`
+}
+
+// ScopeRequest records a scoping snapshot: its ID and counts, never the
+// people. The facts take its counts and categories.
+type ScopeRequest struct {
+	Snapshot incident.SnapshotRef `json:"snapshot"`
+	Actor    string               `json:"actor"`
 }
 
 // Limits that keep one incident's history bounded.

@@ -31,6 +31,9 @@ type Status struct {
 	Clocks []Clock          `json:"clocks"`
 	// NotTriggered lists the rules considered and not applied, with why.
 	NotTriggered []NotTriggered `json:"not_triggered,omitempty"`
+	// Snapshots are the scoped lists of affected people, newest last; the
+	// people themselves stay in the store.
+	Snapshots []SnapshotRef `json:"snapshots,omitempty"`
 	Timeline     Timeline       `json:"timeline"`
 	// NextDeadline and BindingRule name the earliest open deadline.
 	NextDeadline *time.Time `json:"next_deadline,omitempty"`
@@ -54,6 +57,19 @@ func (s *Status) Refresh() {
 			s.State = StateOverdue
 		}
 	}
+}
+
+// SnapshotRef points at a snapshot of the affected people in the store, with
+// its counts: all the incident keeps of them.
+type SnapshotRef struct {
+	ID         string      `json:"id"`
+	At         time.Time   `json:"at"`
+	Systems    []string    `json:"systems"`
+	Window     string      `json:"window"`
+	People     int         `json:"people"`
+	Affected   []Residents `json:"affected"`
+	Categories []string    `json:"categories"`
+	Rejected   int         `json:"rejected"`
 }
 
 // NotTriggered is a rule considered and not applied to the facts.
