@@ -26,6 +26,7 @@ type fakeIncidents struct {
 	changeFacts func(id string, c incident.FactsChange, reason string) (incident.Status, error)
 	close       func(id, reason string) (incident.Status, error)
 	delay       func(id, rule, reasons string) (incident.Status, error)
+	scope       func(id string, sn incident.SnapshotRef) (incident.Status, error)
 }
 
 var _ Incidents = (*fakeIncidents)(nil)
@@ -47,6 +48,9 @@ func (f *fakeIncidents) ChangeFacts(_ context.Context, id string, c incident.Fac
 }
 func (f *fakeIncidents) Close(_ context.Context, id, reason, _ string) (incident.Status, error) {
 	return f.close(id, reason)
+}
+func (f *fakeIncidents) Scope(_ context.Context, id string, sn incident.SnapshotRef, _ string) (incident.Status, error) {
+	return f.scope(id, sn)
 }
 func (f *fakeIncidents) DelayReasons(_ context.Context, id, rule, reasons, _ string) (incident.Status, error) {
 	return f.delay(id, rule, reasons)

@@ -31,6 +31,7 @@ type Incidents interface {
 	ChangeFacts(ctx context.Context, id string, change incident.FactsChange, reason, actor string) (incident.Status, error)
 	Close(ctx context.Context, id, reason, actor string) (incident.Status, error)
 	DelayReasons(ctx context.Context, id, rule, reasons, actor string) (incident.Status, error)
+	Scope(ctx context.Context, id string, sn incident.SnapshotRef, actor string) (incident.Status, error)
 }
 
 var _ Incidents = (*orchestrator.Incidents)(nil)

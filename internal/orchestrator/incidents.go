@@ -272,6 +272,13 @@ func (o *Incidents) DelayReasons(ctx context.Context, id, rule, reasons, actor s
 	return st, err
 }
 
+// Scope records a scoping snapshot: its ID and counts, never the people.
+func (o *Incidents) Scope(ctx context.Context, id string, sn incident.SnapshotRef, actor string) (incident.Status, error) {
+	var st incident.Status
+	err := o.update(ctx, id, workflows.UpdateScope, workflows.ScopeRequest{Snapshot: sn, Actor: actor}, &st)
+	return st, err
+}
+
 // Close closes the incident with a reason.
 func (o *Incidents) Close(ctx context.Context, id, reason, actor string) (incident.Status, error) {
 	var st incident.Status
