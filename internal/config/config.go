@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,23 @@ type Config struct {
 	DataDir   string              // BREACHCTL_DATA_DIR, for dev
 	Retention time.Duration       // BREACHCTL_RETENTION, for dev's namespace
 	RulesDir  string              // BREACHCTL_RULES_DIR: rules on top of the built-in ones
+	Datamap   string              // BREACHCTL_DATAMAP: the company's data map
+	// Store is where snapshots of affected people, the notification ledger
+	// and the register live: BREACHCTL_STORE, "postgres://..." or a SQLite
+	// path; default breachctl.db in the data directory.
+	Store string
+	// SourcesDSN is the PostgreSQL database scoping queries read affected
+	// people from (BREACHCTL_SOURCES_DSN, a secret).
+	SourcesDSN string
+}
+
+// StoreDSN is the store to open: the configured one, or the SQLite file in
+// the data directory.
+func (c Config) StoreDSN() string {
+	if c.Store != "" {
+		return c.Store
+	}
+	return "sqlite:" + filepath.Join(c.DataDir, "breachctl.db")
 }
 
 // Dev are the options of `breachctl dev` beyond the environment.
@@ -77,14 +95,17 @@ func Load(getenv func(string) string) (Config, error) {
 			ServerCACertPath: getenv("TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
 			ServerName:       getenv("TEMPORAL_TLS_SERVER_NAME"),
 		},
-		TaskQueue: orDefault(getenv("BREACHCTL_TASK_QUEUE"), DefaultTaskQueue),
-		HTTPAddr:  orDefault(getenv("BREACHCTL_HTTP_ADDR"), DefaultHTTPAddr),
-		Reminders: rules.DefaultReminders,
-		LogLevel:  slog.LevelInfo,
-		Actor:     getenv("BREACHCTL_ACTOR"),
-		DataDir:   orDefault(getenv("BREACHCTL_DATA_DIR"), DefaultDataDir),
-		Retention: DefaultRetention,
-		RulesDir:  getenv("BREACHCTL_RULES_DIR"),
+		TaskQueue:  orDefault(getenv("BREACHCTL_TASK_QUEUE"), DefaultTaskQueue),
+		HTTPAddr:   orDefault(getenv("BREACHCTL_HTTP_ADDR"), DefaultHTTPAddr),
+		Reminders:  rules.DefaultReminders,
+		LogLevel:   slog.LevelInfo,
+		Actor:      getenv("BREACHCTL_ACTOR"),
+		DataDir:    orDefault(getenv("BREACHCTL_DATA_DIR"), DefaultDataDir),
+		Retention:  DefaultRetention,
+		RulesDir:   getenv("BREACHCTL_RULES_DIR"),
+		Datamap:    getenv("BREACHCTL_DATAMAP"),
+		Store:      getenv("BREACHCTL_STORE"),
+		SourcesDSN: getenv("BREACHCTL_SOURCES_DSN"),
 	}
 	if v := getenv("TEMPORAL_TLS"); v != "" {
 		b, err := strconv.ParseBool(v)
