@@ -136,7 +136,7 @@ from another terminal.`,
 	})
 	root.AddCommand(
 		newDevCmd(g), newWorkerCmd(g), newServeCmd(g),
-		newAssessCmd(g), newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newUpdateCmd(g), newDelayCmd(g), newCloseCmd(g),
+		newAssessCmd(g), newScopeCmd(g), newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newUpdateCmd(g), newDelayCmd(g), newCloseCmd(g),
 	)
 	return root
 }

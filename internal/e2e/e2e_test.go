@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -126,6 +128,23 @@ func findSummary(rows []incident.Summary, id string) *incident.Summary {
 		}
 	}
 	return nil
+}
+
+// readableHistory renders a history as text with every payload decoded: what
+// anyone reading the Temporal database could read.
+func readableHistory(t *testing.T, h *historypb.History) string {
+	t.Helper()
+	js, err := protojson.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(js)
+	for _, m := range regexp.MustCompile(`"data":"([A-Za-z0-9+/=]+)"`).FindAllStringSubmatch(text, -1) {
+		if b, err := base64.StdEncoding.DecodeString(m[1]); err == nil {
+			text += "\n" + string(b)
+		}
+	}
+	return text
 }
 
 func clockOf(s incident.Status, rule string) *incident.Clock {
@@ -344,5 +363,75 @@ func captureHistories(t *testing.T, dev *app.Dev, ids ...string) {
 			t.Fatal(err)
 		}
 		t.Logf("wrote %s", name)
+	}
+}
+
+// TestScopingAnIncidentKeepsPeopleOutOfTheHistory scopes a running incident
+// from a CSV file: its facts take the counts, its obligations follow, and the
+// workflow history holds no email address or name of the people.
+func TestScopingAnIncidentKeepsPeopleOutOfTheHistory(t *testing.T) {
+	dir := t.TempDir()
+	dev := startDev(t, dir, freePort(t))
+	defer dev.Stop()
+	env := map[string]string{"BREACHCTL_ACTOR": "cli:e2e", "BREACHCTL_STORE": "sqlite:" + filepath.Join(dir, "store.db"), "BREACHCTL_LOG_LEVEL": "warn"}
+	c := cliRunner{t: t, address: dev.Server.FrontendAddress(), env: env}
+
+	aware := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	var st incident.Status
+	c.ok(&st, "open", "--title", "Upload bucket exposed", "--aware-at", aware.Format(time.RFC3339),
+		"--occurred-at", aware.Add(-5*time.Hour).Format(time.RFC3339), "--system", "uploads,accounts", "--region", "EU")
+	people := []string{"ana@example.com", "Ana Souza", "cal@example.com", "Cal Jones", "ben@example.com"}
+	csvPath := filepath.Join(dir, "affected.csv")
+	seen := aware.Add(-time.Hour).Format(time.RFC3339)
+	rows := "id,email,name,locale,country,region,seen_at\n" +
+		"u1,ana@example.com,Ana Souza,pt-BR,BR,," + seen + "\n" +
+		"u3,cal@example.com,Cal Jones,en-US,US,CA," + seen + "\n" +
+		"u4,ben@example.com,Ben,de-DE,XX,," + seen + "\n"
+	if err := os.WriteFile(csvPath, []byte(rows), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Incident incident.Status `json:"incident"`
+	}
+	c.ok(&out, "scope", st.ID, "--datamap", filepath.Join("..", "..", "examples", "datamaps", "image-compression.yaml"),
+		"--source", "accounts="+csvPath)
+	f := out.Incident.Facts
+	if f.AffectedTotal() != 2 || len(out.Incident.Snapshots) != 1 || out.Incident.Snapshots[0].Rejected != 1 {
+		t.Fatalf("facts after scoping: %+v; snapshots %+v", f, out.Incident.Snapshots)
+	}
+	// The scoped people live in Brazil and California, not the EU as first
+	// thought: the Brazilian clock starts, the GDPR one is withdrawn, and
+	// California's law does not cover a password hash without the password.
+	state := map[string]incident.ClockState{}
+	for _, cl := range out.Incident.Clocks {
+		state[cl.Rule] = cl.State
+	}
+	if state["br-lgpd-art48-anpd"] != incident.ClockRunning || state["eu-gdpr-art33"] != incident.ClockWithdrawn || state["us-ca-civ-1798-82"] != "" {
+		t.Fatalf("clocks after scoping: %v", state)
+	}
+
+	cl, err := orchestrator.Dial(context.Background(), config.Temporal{Address: dev.Server.FrontendAddress(), Namespace: dev.Server.Namespace()},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var h historypb.History
+	iter := cl.GetWorkflowHistory(context.Background(), incident.WorkflowID(st.ID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	raw := readableHistory(t, &h)
+	for _, p := range people {
+		if strings.Contains(string(raw), p) {
+			t.Errorf("the workflow history contains %q", p)
+		}
+	}
+	if !strings.Contains(string(raw), out.Incident.Snapshots[0].ID) {
+		t.Error("the history lacks the snapshot ID")
 	}
 }

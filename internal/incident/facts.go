@@ -313,6 +313,9 @@ type FactsChange struct {
 	Risk          *risk.Override      `json:"risk,omitempty"`
 	Circumstances *risk.Circumstances `json:"circumstances,omitempty"`
 	Exemptions    *[]string           `json:"exemptions,omitempty"`
+	// ReplaceAffected makes Affected the whole list (a scoping), instead of
+	// setting the counts of the regions it names.
+	ReplaceAffected bool `json:"replace_affected,omitempty"`
 }
 
 // IsEmpty reports whether the change changes nothing.
@@ -363,7 +366,11 @@ func (c FactsChange) Apply(f Facts) Facts {
 		f.DeterminedAt = &t
 	}
 	if c.Affected != nil {
-		f.Affected = mergeResidents(f.Affected, *c.Affected)
+		if c.ReplaceAffected {
+			f.Affected = slices.Clone(*c.Affected)
+		} else {
+			f.Affected = mergeResidents(f.Affected, *c.Affected)
+		}
 	}
 	if c.Encrypted != nil {
 		f.Encrypted = *c.Encrypted

@@ -34,7 +34,7 @@ type Status struct {
 	// Snapshots are the scoped lists of affected people, newest last; the
 	// people themselves stay in the store.
 	Snapshots []SnapshotRef `json:"snapshots,omitempty"`
-	Timeline     Timeline       `json:"timeline"`
+	Timeline  Timeline      `json:"timeline"`
 	// NextDeadline and BindingRule name the earliest open deadline.
 	NextDeadline *time.Time `json:"next_deadline,omitempty"`
 	BindingRule  string     `json:"binding_rule,omitempty"`

@@ -1,0 +1,34 @@
+// Package store keeps what must not go into Temporal: the people affected by a
+// breach (subject snapshots) now, the notification ledger and the breach
+// register later. It runs on a SQLite file in the data directory by default
+// and on PostgreSQL when configured; both behave the same.
+//
+// What it guarantees, and why:
+//
+//   - No personal data outside the payload. A person is a 16-byte key the
+//     caller derived (a hash: the store never sees an email address), a
+//     jurisdiction, a category bit set, a locale and an opaque payload the
+//     caller encrypts. Nothing else about a person is stored, logged or put
+//     in an error.
+//
+//   - A snapshot appears whole or not at all. It is written in batches, each
+//     its own transaction, and becomes readable only at Commit, which counts
+//     people per jurisdiction and per category bit in SQL and is durable when
+//     it returns (synchronous=FULL for that one transaction on SQLite,
+//     synchronous_commit on PostgreSQL) even though the batches before it are
+//     written with cheaper syncs. Abort deletes it.
+//
+//   - One person, one row. A key seen again, in the same batch or a later
+//     one, is merged: categories are OR'd, the first jurisdiction, locale and
+//     payload are kept, and Add says exactly how many were new and how many
+//     merged.
+//
+//   - Memory that does not grow with the number of people. Add holds one
+//     batch; counts are computed by the database; ReadSnapshot pages in key
+//     order.
+//
+//   - Versioned schema. Migrations are embedded SQL files per dialect
+//     (migrations/<dialect>/NNNN_name.sql), applied in order on Open, one
+//     transaction each, recorded in schema_migrations. A later table is a new
+//     file. A database whose schema is newer than this binary is refused.
+package store

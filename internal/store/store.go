@@ -1,0 +1,334 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/breachctl/breachctl/internal/apperr"
+)
+
+// Dialects.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// ErrNotFound is wrapped by every error about a snapshot that does not exist
+// or is not committed yet. apperr.KindOf reports it as apperr.NotFound.
+var ErrNotFound = apperr.New(apperr.NotFound, "not found")
+
+// Store is the breachctl database. It is safe for concurrent use.
+type Store struct {
+	db  engine
+	now func() time.Time
+}
+
+// Subject is one affected person in a snapshot.
+type Subject struct {
+	Key          [16]byte // identity across sources (the caller hashes the person's key; never all zero)
+	Jurisdiction string   // "DE", "US-CA"
+	Categories   uint64   // bit i set = data category i (the caller defines the bit order)
+	Locale       string   // BCP 47, for the notice language
+	Payload      []byte   // the person's details, opaque (encrypted by the caller)
+}
+
+// SnapshotInfo describes a committed snapshot.
+type SnapshotInfo struct {
+	ID          string
+	IncidentID  string
+	Description string
+	CreatedAt   time.Time // when NewSnapshot was called
+	CommittedAt time.Time
+
+	People int // distinct subjects
+	Merged int // subjects given to Add that merged into one already there
+
+	ByJurisdiction map[string]int // people per jurisdiction
+	ByCategoryBit  map[int]int    // people per category bit; bits nobody has are absent
+}
+
+// SnapshotWriter writes one snapshot. It is not safe for concurrent use. Call
+// Commit or Abort when done; Abort after Commit does nothing, so
+// `defer w.Abort(ctx)` is the way to clean up on every error path.
+type SnapshotWriter interface {
+	// Add stores a batch. A subject whose Key is already in the snapshot is
+	// merged, not added twice: its categories become the union (bitwise OR),
+	// its jurisdiction, payload and locale are kept from the first. It returns
+	// how many of the batch were new and how many merged into an existing
+	// subject. A batch is stored whole or, on error, not at all. Add does not
+	// keep batch or its payloads after it returns.
+	Add(ctx context.Context, batch []Subject) (added, merged int, err error)
+	// Commit makes the snapshot visible, with its counts.
+	Commit(ctx context.Context) (SnapshotInfo, error)
+	// Abort drops everything written.
+	Abort(ctx context.Context) error
+}
+
+// engine is one dialect's SQL. The Store validates arguments and keeps the
+// logic the dialects share; an engine runs statements.
+type engine interface {
+	dialect() string
+	beginMigration(ctx context.Context) (migrationTx, error)
+	createSnapshot(ctx context.Context, id, incidentID, description string, createdAt time.Time) (seq int64, err error)
+	// upsert stores rows, whose keys are distinct and ascending, and returns
+	// how many were not in the snapshot before.
+	upsert(ctx context.Context, seq int64, rows []Subject) (added int, err error)
+	commit(ctx context.Context, seq int64, merged int, at time.Time) error
+	abort(ctx context.Context, seq int64) error
+	// snapshots returns committed snapshots with the given id, or else of the
+	// given incident, newest first.
+	snapshots(ctx context.Context, id, incidentID string) ([]SnapshotInfo, error)
+	// committedSeq returns the seq of a committed snapshot, or ErrNotFound.
+	committedSeq(ctx context.Context, id string) (int64, error)
+	read(ctx context.Context, seq int64, after [16]byte, limit int) ([]Subject, error)
+	close() error
+}
+
+// Open opens "sqlite:/path/to/breachctl.db" (or a bare path) or
+// "postgres://..." (or "postgresql://...") and runs migrations.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	var (
+		e   engine
+		err error
+	)
+	switch {
+	case dsn == "":
+		return nil, apperr.Invalidf("store", "no database given")
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		e, err = openPostgres(ctx, dsn)
+	default:
+		e, err = openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	ms, err := migrations(e.dialect())
+	if err == nil {
+		err = migrate(ctx, e.beginMigration, ms)
+	}
+	if p, ok := e.(interface{ prepare(context.Context) error }); ok && err == nil {
+		err = p.prepare(ctx)
+	}
+	if err != nil {
+		_ = e.close()
+		return nil, fmt.Errorf("migrate %s store: %w", e.dialect(), err)
+	}
+	return &Store{db: e, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.close() }
+
+// Dialect is "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.db.dialect() }
+
+// NewSnapshot starts a snapshot of the people affected by an incident.
+func (s *Store) NewSnapshot(ctx context.Context, incidentID, description string) (SnapshotWriter, error) {
+	if incidentID == "" {
+		return nil, apperr.Invalidf("incident", "required")
+	}
+	w := &snapshotWriter{db: s.db, now: s.now, id: "snap_" + uuid.NewString()}
+	seq, err := s.db.createSnapshot(ctx, w.id, incidentID, description, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("create snapshot for %s: %w", incidentID, err)
+	}
+	w.seq = seq
+	return w, nil
+}
+
+// Snapshot returns a committed snapshot. An unknown or uncommitted one is an
+// error wrapping ErrNotFound.
+func (s *Store) Snapshot(ctx context.Context, id string) (SnapshotInfo, error) {
+	infos, err := s.db.snapshots(ctx, id, "")
+	if err != nil {
+		return SnapshotInfo{}, fmt.Errorf("read snapshot %s: %w", id, err)
+	}
+	if len(infos) == 0 {
+		return SnapshotInfo{}, fmt.Errorf("snapshot %s: %w", id, ErrNotFound)
+	}
+	return infos[0], nil
+}
+
+// Snapshots returns an incident's committed snapshots, newest first.
+func (s *Store) Snapshots(ctx context.Context, incidentID string) ([]SnapshotInfo, error) {
+	if incidentID == "" {
+		return nil, apperr.Invalidf("incident", "required")
+	}
+	infos, err := s.db.snapshots(ctx, "", incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots of %s: %w", incidentID, err)
+	}
+	return infos, nil
+}
+
+// ReadSnapshot pages through a committed snapshot in Key order (bytewise):
+// after is the last Key of the previous page, zero for the start. A page
+// shorter than limit is the last. An unknown or uncommitted snapshot is an
+// error wrapping ErrNotFound.
+func (s *Store) ReadSnapshot(ctx context.Context, id string, after [16]byte, limit int) ([]Subject, error) {
+	if limit <= 0 {
+		return nil, apperr.Invalidf("limit", "must be positive, got %d", limit)
+	}
+	seq, err := s.db.committedSeq(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("read snapshot %s: %w", id, err)
+	}
+	subjects, err := s.db.read(ctx, seq, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read snapshot %s: %w", id, err)
+	}
+	return subjects, nil
+}
+
+type writerState int
+
+const (
+	writing writerState = iota
+	committed
+	aborted
+	broken // a failed Add may have left part of a batch: only Abort
+)
+
+type snapshotWriter struct {
+	db     engine
+	now    func() time.Time
+	id     string
+	seq    int64
+	state  writerState
+	merged int
+
+	// Reused from batch to batch, so memory follows the batch size.
+	order []int32
+	rows  []Subject
+}
+
+func (w *snapshotWriter) Add(ctx context.Context, batch []Subject) (added, merged int, err error) {
+	if w.state != writing {
+		return 0, 0, apperr.New(apperr.Conflict, "snapshot %s is already %s", w.id, w.stateName())
+	}
+	if len(batch) == 0 {
+		return 0, 0, nil
+	}
+	rows, err := w.distinct(batch)
+	if err != nil {
+		return 0, 0, fmt.Errorf("add to snapshot %s: %w", w.id, err)
+	}
+	added, err = w.db.upsert(ctx, w.seq, rows)
+	clear(w.rows) // drop references to the caller's payloads
+	if errors.Is(err, errPartialBatch) {
+		w.state = broken
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("add %d subjects to snapshot %s: %w", len(batch), w.id, err)
+	}
+	merged = len(batch) - added
+	w.merged += merged
+	return added, merged, nil
+}
+
+// distinct returns batch with duplicate keys merged (categories OR'd, the
+// rest from the first), in ascending key order: the order the primary key
+// index wants, and what ON CONFLICT needs (it cannot touch a row twice in one
+// statement).
+func (w *snapshotWriter) distinct(batch []Subject) ([]Subject, error) {
+	w.order = w.order[:0]
+	for i := range batch {
+		if batch[i].Key == ([16]byte{}) {
+			return nil, apperr.Invalidf(fmt.Sprintf("batch[%d].Key", i), "all zero (the zero key means the start in ReadSnapshot)")
+		}
+		w.order = append(w.order, int32(i))
+	}
+	// Stable, so the first of equal keys stays first.
+	slices.SortStableFunc(w.order, func(a, b int32) int { return bytes.Compare(batch[a].Key[:], batch[b].Key[:]) })
+	w.rows = w.rows[:0]
+	for _, i := range w.order {
+		if n := len(w.rows); n > 0 && w.rows[n-1].Key == batch[i].Key {
+			w.rows[n-1].Categories |= batch[i].Categories
+			continue
+		}
+		w.rows = append(w.rows, batch[i])
+	}
+	return w.rows, nil
+}
+
+func (w *snapshotWriter) Commit(ctx context.Context) (SnapshotInfo, error) {
+	if w.state != writing {
+		return SnapshotInfo{}, apperr.New(apperr.Conflict, "snapshot %s is already %s", w.id, w.stateName())
+	}
+	if err := w.db.commit(ctx, w.seq, w.merged, w.now()); err != nil {
+		return SnapshotInfo{}, fmt.Errorf("commit snapshot %s: %w", w.id, err)
+	}
+	w.state = committed
+	infos, err := w.db.snapshots(ctx, w.id, "")
+	if err == nil && len(infos) == 0 {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return SnapshotInfo{}, fmt.Errorf("read committed snapshot %s: %w", w.id, err)
+	}
+	return infos[0], nil
+}
+
+func (w *snapshotWriter) Abort(ctx context.Context) error {
+	if w.state != writing && w.state != broken {
+		return nil
+	}
+	if err := w.db.abort(ctx, w.seq); err != nil {
+		return fmt.Errorf("abort snapshot %s: %w", w.id, err)
+	}
+	w.state = aborted
+	return nil
+}
+
+func (w *snapshotWriter) stateName() string {
+	switch w.state {
+	case committed:
+		return "committed"
+	case broken:
+		return "broken by a failed Add (Abort it)"
+	}
+	return "aborted"
+}
+
+// errPartialBatch is wrapped by an engine's upsert error when part of the
+// batch may have been committed: the snapshot's contents and counts are then
+// unknown, and the writer can only Abort.
+var errPartialBatch = errors.New("part of the batch was written")
+
+// errNotOpen is returned by an engine's commit for a snapshot that is not
+// being written (committed already, or aborted by another process).
+var errNotOpen = errors.New("snapshot is not open for writing")
+
+// categoryBits is how many bits Subject.Categories has.
+const categoryBits = 64
+
+// countsSQL counts a snapshot's people and, in the same pass, the people
+// with each category bit. Grouping by the bit set first leaves the 64 sums
+// few rows to add up: people share a handful of category combinations.
+// The snapshot's seq is the only parameter, written p.
+func countsSQL(p, cast string) string {
+	var b strings.Builder
+	b.WriteString("SELECT coalesce(sum(n), 0)" + cast)
+	for i := range categoryBits {
+		fmt.Fprintf(&b, ",\n coalesce(sum(((c >> %d) & 1) * n), 0)%s", i, cast)
+	}
+	fmt.Fprintf(&b, "\nFROM (SELECT categories AS c, count(*) AS n FROM snapshot_subjects WHERE snapshot_seq = %s GROUP BY categories) g", p)
+	return b.String()
+}
+
+// scanCounts is where a countsSQL row is scanned to.
+func scanCounts() (dest []any, people *int64, bits []int64) {
+	vals := make([]int64, 1+categoryBits)
+	dest = make([]any, len(vals))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	return dest, &vals[0], vals[1:]
+}
