@@ -139,6 +139,12 @@ func Run(ctx context.Context, st *store.Store, req Request, onReject func(source
 	}()
 	r := newRun(req, systems)
 	r.report.Rejections = []sources.Rejection{}
+	// Reading and writing overlap: full batches go to a writer goroutine
+	// while the next ones are read and validated.
+	wctx, cancelWrite := context.WithCancel(ctx)
+	defer cancelWrite()
+	r.startWriter(wctx, w)
+	defer r.stopWriter() // a no-op once stopped; ends the writer on an early return
 	for _, src := range req.Sources {
 		sum := SourceSummary{Name: src.Name()}
 		err := src.Read(ctx, func(rec sources.Record) error {
@@ -166,6 +172,9 @@ func Run(ctx context.Context, st *store.Store, req Request, onReject func(source
 	if err := r.flush(ctx, w); err != nil {
 		return Report{}, err
 	}
+	if err := r.stopWriter(); err != nil {
+		return Report{}, err
+	}
 	info, err := w.Commit(ctx)
 	if err != nil {
 		return Report{}, err
@@ -180,6 +189,12 @@ type run struct {
 	systems  []datamap.System
 	batch    []store.Subject
 	report   Report
+	// The writer goroutine's hand-over: full batches in, empty ones back.
+	full    chan []store.Subject
+	empty   chan []store.Subject
+	written chan error // the writer's result, once full is closed
+	merged  int        // counted by the writer; read after it stops
+
 	excluded map[[2]string]int // (system, category) -> people whose data retention deleted before the window
 	after    map[[2]string]int // (system, category) -> people whose data was written after the window
 	held     map[string]int    // system -> people whose data it held
@@ -188,7 +203,7 @@ type run struct {
 func newRun(req Request, systems []datamap.System) *run {
 	return &run{
 		req: req, systems: systems,
-		batch:    make([]store.Subject, 0, 10000),
+		batch:    make([]store.Subject, 0, batchSize),
 		excluded: map[[2]string]int{},
 		after:    map[[2]string]int{},
 		held:     map[string]int{},
@@ -277,17 +292,59 @@ func intersect(a, b []string) []string {
 	return out
 }
 
-func (r *run) flush(ctx context.Context, w store.SnapshotWriter) error {
+const batchSize = 10000
+
+// startWriter starts the goroutine that adds batches to the snapshot. Two
+// batches circulate, so memory stays at two batches whatever the input.
+func (r *run) startWriter(ctx context.Context, w store.SnapshotWriter) {
+	r.full = make(chan []store.Subject)
+	r.empty = make(chan []store.Subject, 1)
+	r.empty <- make([]store.Subject, 0, batchSize)
+	r.written = make(chan error, 1)
+	go func() {
+		var err error
+		for batch := range r.full {
+			if err == nil {
+				var merged int
+				_, merged, err = w.Add(ctx, batch)
+				r.merged += merged
+			}
+			r.empty <- batch[:0]
+		}
+		r.written <- err
+	}()
+}
+
+// flush hands the current batch to the writer and takes an empty one; it
+// fails fast if the writer has failed.
+func (r *run) flush(ctx context.Context, _ store.SnapshotWriter) error {
 	if len(r.batch) == 0 {
 		return nil
 	}
-	_, merged, err := w.Add(ctx, r.batch)
-	if err != nil {
-		return err
+	select {
+	case r.full <- r.batch:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	r.report.Duplicates += merged
-	r.batch = r.batch[:0]
+	select {
+	case r.batch = <-r.empty:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	return nil
+}
+
+// stopWriter waits for the last batch to be written; it is safe to call
+// twice.
+func (r *run) stopWriter() error {
+	if r.full == nil {
+		return nil
+	}
+	close(r.full)
+	r.full = nil
+	err := <-r.written
+	r.report.Duplicates += r.merged
+	return err
 }
 
 func (r *run) finish(info store.SnapshotInfo) Report {
