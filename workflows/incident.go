@@ -424,8 +424,11 @@ func (r *run) scope(ctx workflow.Context, req ScopeRequest) (incident.Status, er
 	r.status.Timeline.Append(workflow.Now(ctx).UTC(), incident.EntryKind("scoped"), req.Actor, "",
 		fmt.Sprintf("Scoped %d people in snapshot %s (systems %s, window %s; %d rows rejected)",
 			sn.People, sn.ID, strings.Join(sn.Systems, ","), sn.Window, sn.Rejected))
+	// The scoped population replaces the estimate: the regions become those
+	// where the scoped people live (a person can add others back).
+	regions := []string{}
 	return r.changeFacts(ctx, FactsRequest{
-		Change: incident.FactsChange{Affected: &affected, DataCategories: &categories},
+		Change: incident.FactsChange{Affected: &affected, DataCategories: &categories, Regions: &regions, ReplaceAffected: true},
 		Actor:  req.Actor, Reason: "scoping snapshot " + sn.ID,
 	})
 }
