@@ -434,4 +434,5 @@ func TestScopingAnIncidentKeepsPeopleOutOfTheHistory(t *testing.T) {
 	if !strings.Contains(string(raw), out.Incident.Snapshots[0].ID) {
 		t.Error("the history lacks the snapshot ID")
 	}
+	captureHistories(t, dev, st.ID)
 }
