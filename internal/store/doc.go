@@ -27,6 +27,13 @@
 //     batch; counts are computed by the database; ReadSnapshot pages in key
 //     order.
 //
+//   - Bulk writes. Add merges a batch's duplicates in Go and sorts it by key.
+//     On PostgreSQL it copies the batch (COPY) into a temporary staging table
+//     and moves it with one INSERT ... ON CONFLICT DO UPDATE, split into key
+//     ranges written on two connections at once; on SQLite it runs prepared
+//     32-row INSERT ... ON CONFLICT DO UPDATE statements in one transaction.
+//     BenchmarkSnapshotWrite measures it.
+//
 //   - Versioned schema. Migrations are embedded SQL files per dialect
 //     (migrations/<dialect>/NNNN_name.sql), applied in order on Open, one
 //     transaction each, recorded in schema_migrations. A later table is a new

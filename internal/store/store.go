@@ -62,8 +62,10 @@ type SnapshotWriter interface {
 	// merged, not added twice: its categories become the union (bitwise OR),
 	// its jurisdiction, payload and locale are kept from the first. It returns
 	// how many of the batch were new and how many merged into an existing
-	// subject. A batch is stored whole or, on error, not at all. Add does not
-	// keep batch or its payloads after it returns.
+	// subject. A batch is stored whole or, on error, not at all; the one
+	// exception, a PostgreSQL connection lost while committing a batch,
+	// leaves the writer able only to Abort. Add does not keep batch or
+	// its payloads after it returns. A nil Payload is stored as an empty one.
 	Add(ctx context.Context, batch []Subject) (added, merged int, err error)
 	// Commit makes the snapshot visible, with its counts.
 	Commit(ctx context.Context) (SnapshotInfo, error)
@@ -76,6 +78,8 @@ type SnapshotWriter interface {
 type engine interface {
 	dialect() string
 	beginMigration(ctx context.Context) (migrationTx, error)
+	// prepare runs once the schema is migrated.
+	prepare(ctx context.Context) error
 	createSnapshot(ctx context.Context, id, incidentID, description string, createdAt time.Time) (seq int64, err error)
 	// upsert stores rows, whose keys are distinct and ascending, and returns
 	// how many were not in the snapshot before.
@@ -113,12 +117,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err == nil {
 		err = migrate(ctx, e.beginMigration, ms)
 	}
-	if p, ok := e.(interface{ prepare(context.Context) error }); ok && err == nil {
-		err = p.prepare(ctx)
+	if err == nil {
+		err = e.prepare(ctx)
 	}
 	if err != nil {
 		_ = e.close()
-		return nil, fmt.Errorf("migrate %s store: %w", e.dialect(), err)
+		return nil, fmt.Errorf("open %s store: %w", e.dialect(), err)
 	}
 	return &Store{db: e, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}, nil
 }
@@ -234,9 +238,10 @@ func (w *snapshotWriter) Add(ctx context.Context, batch []Subject) (added, merge
 }
 
 // distinct returns batch with duplicate keys merged (categories OR'd, the
-// rest from the first), in ascending key order: the order the primary key
-// index wants, and what ON CONFLICT needs (it cannot touch a row twice in one
-// statement).
+// rest from the first), in ascending key order: the order the key index
+// wants, and what ON CONFLICT needs (it cannot touch a row twice in one
+// statement). Merging here rather than with GROUP BY in SQL keeps "the
+// first" exact without an ordinal column, and sends each person once.
 func (w *snapshotWriter) distinct(batch []Subject) ([]Subject, error) {
 	w.order = w.order[:0]
 	for i := range batch {
@@ -254,6 +259,9 @@ func (w *snapshotWriter) distinct(batch []Subject) ([]Subject, error) {
 			continue
 		}
 		w.rows = append(w.rows, batch[i])
+		if w.rows[len(w.rows)-1].Payload == nil {
+			w.rows[len(w.rows)-1].Payload = []byte{}
+		}
 	}
 	return w.rows, nil
 }
@@ -297,9 +305,9 @@ func (w *snapshotWriter) stateName() string {
 	return "aborted"
 }
 
-// errPartialBatch is wrapped by an engine's upsert error when part of the
-// batch may have been committed: the snapshot's contents and counts are then
-// unknown, and the writer can only Abort.
+// errPartialBatch is wrapped by an engine's upsert error when the batch, or
+// part of it, may have been committed: the snapshot's contents and counts
+// are then unknown, and the writer can only Abort.
 var errPartialBatch = errors.New("part of the batch was written")
 
 // errNotOpen is returned by an engine's commit for a snapshot that is not
@@ -309,26 +317,58 @@ var errNotOpen = errors.New("snapshot is not open for writing")
 // categoryBits is how many bits Subject.Categories has.
 const categoryBits = 64
 
-// countsSQL counts a snapshot's people and, in the same pass, the people
-// with each category bit. Grouping by the bit set first leaves the 64 sums
-// few rows to add up: people share a handful of category combinations.
-// The snapshot's seq is the only parameter, written p.
-func countsSQL(p, cast string) string {
-	var b strings.Builder
-	b.WriteString("SELECT coalesce(sum(n), 0)" + cast)
+// countsSQL counts a snapshot's people per jurisdiction and per category
+// bit in one scan of its rows. It groups them by (jurisdiction, categories),
+// which makes few groups (people share a handful of category combinations),
+// then adds the groups up: one row per jurisdiction ('j', jurisdiction,
+// people, zeros) and one row for the whole snapshot ('b', an empty
+// jurisdiction, people, people with bit 0, ..., people with bit 63), the 64
+// sums in one pass. where picks the snapshot's rows; cast makes a sum an
+// integer where it is not (PostgreSQL's sum of bigint is numeric).
+func countsSQL(where, cast string) string {
+	var j, b strings.Builder
+	j.WriteString("SELECT 'j', j, sum(n)" + cast)
+	b.WriteString("SELECT 'b', '', coalesce(sum(n), 0)" + cast)
 	for i := range categoryBits {
-		fmt.Fprintf(&b, ",\n coalesce(sum(((c >> %d) & 1) * n), 0)%s", i, cast)
+		j.WriteString(", 0" + cast)
+		fmt.Fprintf(&b, ",\n  coalesce(sum(((c >> %d) & 1) * n), 0)%s", i, cast)
 	}
-	fmt.Fprintf(&b, "\nFROM (SELECT categories AS c, count(*) AS n FROM snapshot_subjects WHERE snapshot_seq = %s GROUP BY categories) g", p)
-	return b.String()
+	return "WITH g AS MATERIALIZED (\n" +
+		"  SELECT jurisdiction AS j, categories AS c, count(*) AS n FROM snapshot_subjects\n" +
+		"  WHERE " + where + " GROUP BY jurisdiction, categories\n)\n" +
+		j.String() + " FROM g GROUP BY j\nUNION ALL\n" + b.String() + "\nFROM g"
 }
 
-// scanCounts is where a countsSQL row is scanned to.
-func scanCounts() (dest []any, people *int64, bits []int64) {
-	vals := make([]int64, 1+categoryBits)
-	dest = make([]any, len(vals))
-	for i := range vals {
-		dest[i] = &vals[i]
+// snapshotCounts is what countsSQL found.
+type snapshotCounts struct {
+	people         int64
+	byJurisdiction map[string]int64
+	byBit          [categoryBits]int64
+}
+
+// scan reads countsSQL's rows with next, which scans one row into dest and
+// reports false after the last.
+func (c *snapshotCounts) scan(next func(dest ...any) (bool, error)) error {
+	var (
+		kind, jurisdiction string
+		people             int64
+		bits               [categoryBits]int64
+	)
+	dest := []any{&kind, &jurisdiction, &people}
+	for i := range bits {
+		dest = append(dest, &bits[i])
 	}
-	return dest, &vals[0], vals[1:]
+	c.byJurisdiction = map[string]int64{}
+	for {
+		ok, err := next(dest...)
+		if err != nil || !ok {
+			return err
+		}
+		switch kind {
+		case "j":
+			c.byJurisdiction[jurisdiction] = people
+		case "b":
+			c.people, c.byBit = people, bits
+		}
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -18,75 +17,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/testpg"
 )
 
 // dialects is every database the store runs on. Each test runs against all
-// of them: a SQLite file in t.TempDir(), and a throwaway PostgreSQL database.
+// of them: a SQLite file in t.TempDir(), and a throwaway PostgreSQL database
+// (testpg: BREACHCTL_TEST_POSTGRES or the machine's server; unreachable is a
+// failure, not a skip).
 var dialects = []struct {
 	name string
 	dsn  func(t testing.TB) string
 }{
 	{SQLite, func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "breachctl.db") }},
-	{Postgres, postgresTestDB},
+	{Postgres, testpg.DB},
 }
 
 func forEachDialect(t *testing.T, f func(t *testing.T, dsn string)) {
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) { f(t, d.dsn(t)) })
 	}
-}
-
-// postgresAdminDSN is the server tests create their databases on. CI has
-// PostgreSQL; a test that cannot reach it fails rather than skips, so a
-// green run means both dialects were tested.
-func postgresAdminDSN() string {
-	if dsn := os.Getenv("BREACHCTL_TEST_POSTGRES"); dsn != "" {
-		return dsn
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
-// postgresTestDB creates a database for one test and drops it when the test
-// ends, returning its DSN.
-func postgresTestDB(t testing.TB) string {
-	t.Helper()
-	admin := postgresAdminDSN()
-	u, err := url.Parse(admin)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("BREACHCTL_TEST_POSTGRES must be a postgres:// URL to an admin database, got %q", admin)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("PostgreSQL is not reachable at %s@%s (set BREACHCTL_TEST_POSTGRES to an admin DSN, or start it: "+
-			"pg_ctlcluster 15 main start): %v", u.User.Username(), u.Host, err)
-	}
-	defer conn.Close(ctx)
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	name := "breachctl_test_" + hex.EncodeToString(rnd[:])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
-	u.Path = "/" + name
-	return u.String()
 }
 
 func openStore(t testing.TB, dsn string) *Store {
@@ -659,5 +609,149 @@ func TestSQLiteFileIsPrivate(t *testing.T) {
 	var fk int
 	if err := s.db.(*sqliteDB).w.QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
 		t.Errorf("foreign_keys %d, %v", fk, err)
+	}
+}
+
+func TestInterleavedWriters(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := openStore(t, dsn)
+		a, err := s.NewSnapshot(ctx, "INC-11", "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Abort(ctx)
+		b, err := s.NewSnapshot(ctx, "INC-11", "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Abort(ctx)
+		// The same keys in both, in batches that alternate: each snapshot
+		// counts and merges only its own.
+		for round := range 4 {
+			var ba, bb []Subject
+			for i := range 2500 {
+				n := uint64(round*2500 + i + 1)
+				ba = append(ba, subject(n, "DE", 1))
+				bb = append(bb, subject(n, "FR", 2))
+				if i%10 == 0 {
+					bb = append(bb, subject(n, "FR", 4))
+				}
+			}
+			if added, merged, err := a.Add(ctx, ba); err != nil || added != 2500 || merged != 0 {
+				t.Fatalf("a: added %d merged %d, %v", added, merged, err)
+			}
+			if added, merged, err := b.Add(ctx, bb); err != nil || added != 2500 || merged != 250 {
+				t.Fatalf("b: added %d merged %d, %v", added, merged, err)
+			}
+		}
+		ia, err := a.Commit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ib, err := b.Commit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ia.People != 10000 || !maps.Equal(ia.ByJurisdiction, map[string]int{"DE": 10000}) || !maps.Equal(ia.ByCategoryBit, map[int]int{0: 10000}) {
+			t.Errorf("a: %+v", ia)
+		}
+		if ib.People != 10000 || ib.Merged != 1000 || !maps.Equal(ib.ByJurisdiction, map[string]int{"FR": 10000}) ||
+			!maps.Equal(ib.ByCategoryBit, map[int]int{1: 10000, 2: 1000}) {
+			t.Errorf("b: %+v", ib)
+		}
+		if got := readAll(t, s, ib.ID, 3000); len(got) != 10000 || got[0].Jurisdiction != "FR" {
+			t.Errorf("b reads %d subjects", len(got))
+		}
+	})
+}
+
+// fakeEngine is an engine whose upsert says what the test wants.
+type fakeEngine struct {
+	engine
+	upsertErr error
+	aborted   bool
+}
+
+func (f *fakeEngine) upsert(context.Context, int64, []Subject) (int, error) { return 0, f.upsertErr }
+func (f *fakeEngine) abort(context.Context, int64) error                    { f.aborted = true; return nil }
+
+var _ engine = (*fakeEngine)(nil)
+
+func TestWriterAfterAPartialBatchCanOnlyAbort(t *testing.T) {
+	ctx := context.Background()
+	f := &fakeEngine{upsertErr: fmt.Errorf("%w: connection lost", errPartialBatch)}
+	w := &snapshotWriter{db: f, id: "snap_x"}
+	if _, _, err := w.Add(ctx, []Subject{subject(1, "DE", 1)}); err == nil {
+		t.Fatal("Add succeeded")
+	}
+	if _, _, err := w.Add(ctx, []Subject{subject(2, "DE", 1)}); !apperr.Is(err, apperr.Conflict) || !strings.Contains(err.Error(), "Abort") {
+		t.Errorf("Add after a partial batch: %v, want a conflict telling to Abort", err)
+	}
+	if _, err := w.Commit(ctx); !apperr.Is(err, apperr.Conflict) {
+		t.Errorf("Commit after a partial batch: %v, want a conflict", err)
+	}
+	if err := w.Abort(ctx); err != nil || !f.aborted {
+		t.Errorf("Abort: %v, aborted %v", err, f.aborted)
+	}
+
+	// Any other error leaves the writer usable: the batch was rolled back.
+	f = &fakeEngine{upsertErr: errors.New("deadline exceeded")}
+	w = &snapshotWriter{db: f, id: "snap_y"}
+	_, _, _ = w.Add(ctx, []Subject{subject(1, "DE", 1)})
+	f.upsertErr = nil
+	if _, _, err := w.Add(ctx, []Subject{subject(1, "DE", 1)}); err != nil {
+		t.Errorf("Add after a failed batch: %v", err)
+	}
+}
+
+// TestPostgresSmallPool runs writers that split batches across connections
+// on a pool too small for all of them at once, with readers besides: nothing
+// may wait for ever.
+func TestPostgresSmallPool(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u, err := url.Parse(testpg.DB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", "2")
+	u.RawQuery = q.Encode()
+	s := openStore(t, u.String())
+	done := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			w, err := s.NewSnapshot(ctx, "INC-12", "")
+			if err != nil {
+				done <- err
+				return
+			}
+			defer w.Abort(ctx)
+			var batch []Subject
+			for j := range 5000 {
+				batch = append(batch, subject(uint64(j+1), "DE", 1))
+			}
+			for range 3 {
+				if _, _, err := w.Add(ctx, batch); err != nil {
+					done <- err
+					return
+				}
+				if _, err := s.Snapshots(ctx, "INC-12"); err != nil {
+					done <- err
+					return
+				}
+			}
+			info, err := w.Commit(ctx)
+			if err == nil && (info.People != 5000 || info.Merged != 10000) {
+				err = fmt.Errorf("writer %d: %d people, %d merged", i, info.People, info.Merged)
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
