@@ -185,10 +185,10 @@ func Run(ctx context.Context, st *store.Store, req Request, onReject func(source
 
 // run is the state of one scoping run.
 type run struct {
-	req      Request
-	systems  []datamap.System
-	batch    []store.Subject
-	report   Report
+	req     Request
+	systems []datamap.System
+	batch   []store.Subject
+	report  Report
 	// The writer goroutine's hand-over: full batches in, empty ones back.
 	full    chan []store.Subject
 	empty   chan []store.Subject
