@@ -58,6 +58,19 @@ func waitsFor(ob Obligation) string {
 	return ""
 }
 
+// CompareDeadlines orders deadlines earliest first, with no deadline last.
+func CompareDeadlines(a, b *time.Time) int {
+	switch {
+	case a != nil && b != nil:
+		return a.Compare(*b)
+	case a != nil:
+		return -1
+	case b != nil:
+		return 1
+	}
+	return 0
+}
+
 func sameDue(a, b *time.Time) bool {
 	if a == nil || b == nil {
 		return a == b

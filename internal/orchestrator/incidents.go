@@ -219,15 +219,8 @@ func sortSummaries(s []incident.Summary) {
 			}
 			return 1
 		}
-		switch {
-		case a.NextDeadline != nil && b.NextDeadline != nil:
-			if c := a.NextDeadline.Compare(*b.NextDeadline); c != 0 {
-				return c
-			}
-		case a.NextDeadline != nil:
-			return -1
-		case b.NextDeadline != nil:
-			return 1
+		if c := incident.CompareDeadlines(a.NextDeadline, b.NextDeadline); c != 0 {
+			return c
 		}
 		if c := b.OpenedAt.Compare(a.OpenedAt); c != 0 {
 			return c

@@ -619,15 +619,8 @@ func resolveBefore(rs *Ruleset, obs []incident.Obligation) {
 // sortObligations orders by due time (no deadline last), then rule.
 func sortObligations(obs []incident.Obligation) {
 	slices.SortStableFunc(obs, func(a, b incident.Obligation) int {
-		switch {
-		case a.Due != nil && b.Due != nil:
-			if c := a.Due.Compare(*b.Due); c != 0 {
-				return c
-			}
-		case a.Due != nil:
-			return -1
-		case b.Due != nil:
-			return 1
+		if c := incident.CompareDeadlines(a.Due, b.Due); c != 0 {
+			return c
 		}
 		return strings.Compare(a.Rule, b.Rule)
 	})

@@ -467,22 +467,5 @@ func (d *sqliteDB) read(ctx context.Context, seq int64, after [16]byte, limit in
 		return nil, err
 	}
 	defer rows.Close()
-	out := make([]Subject, 0, min(limit, 10000))
-	for rows.Next() {
-		var (
-			s    Subject
-			key  []byte
-			cats int64
-		)
-		if err := rows.Scan(&key, &s.Jurisdiction, &cats, &s.Locale, &s.Payload); err != nil {
-			return nil, err
-		}
-		if len(key) != len(s.Key) {
-			return nil, fmt.Errorf("subject key of %d bytes in the database", len(key))
-		}
-		s.Key = [16]byte(key)
-		s.Categories = uint64(cats)
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return scanSubjects(rows, limit)
 }

@@ -372,3 +372,32 @@ func (c *snapshotCounts) scan(next func(dest ...any) (bool, error)) error {
 		}
 	}
 }
+
+// subjectRows is what pgx.Rows and *sql.Rows share.
+type subjectRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanSubjects reads the rows of a snapshot page.
+func scanSubjects(rows subjectRows, limit int) ([]Subject, error) {
+	out := make([]Subject, 0, min(limit, 10000))
+	for rows.Next() {
+		var (
+			s    Subject
+			key  []byte
+			cats int64
+		)
+		if err := rows.Scan(&key, &s.Jurisdiction, &cats, &s.Locale, &s.Payload); err != nil {
+			return nil, err
+		}
+		if len(key) != len(s.Key) {
+			return nil, fmt.Errorf("subject key of %d bytes in the database", len(key))
+		}
+		s.Key = [16]byte(key)
+		s.Categories = uint64(cats)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
