@@ -3,8 +3,6 @@ package sources
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	mrand "math/rand/v2"
 	"strconv"
@@ -14,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/breachctl/breachctl/internal/testpg"
 )
 
 // The generator makes realistic affected people for benchmarks and tests:
@@ -186,38 +186,14 @@ func nullable(s string) any {
 	return s
 }
 
-// adminURL is the PostgreSQL on the machine, where each test creates and
-// drops its own database.
-const adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable&connect_timeout=5"
-
-// testDB creates a throwaway database, dropped when the test ends. An
-// unreachable PostgreSQL fails the test: the layer against real parts must
-// not pass by skipping.
+// testDB is a pool on a throwaway database, dropped when the test ends.
 func testDB(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, adminURL)
+	pool, err := pgxpool.New(context.Background(), testpg.DB(tb))
 	if err != nil {
-		tb.Fatalf("PostgreSQL is unreachable at 127.0.0.1:5432 (start it with `pg_ctlcluster --skip-systemctl-redirect 15 main start`): %v", err)
+		tb.Fatal(err)
 	}
-	var suffix [6]byte
-	_, _ = rand.Read(suffix[:])
-	name := "breachctl_test_" + hex.EncodeToString(suffix[:])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(ctx)
-		tb.Fatalf("create database %s: %v", name, err)
-	}
-	pool, err := pgxpool.New(ctx, strings.Replace(adminURL, "/postgres?", "/"+name+"?", 1))
-	if err != nil {
-		tb.Fatalf("connect to %s: %v", name, err)
-	}
-	tb.Cleanup(func() {
-		pool.Close()
-		if _, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-		}
-		admin.Close(ctx)
-	})
+	tb.Cleanup(pool.Close)
 	return pool
 }
 
