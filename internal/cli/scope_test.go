@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/breachctl/breachctl/internal/scope"
+)
+
+// TestScopeOfflineCountsExactly runs the offline command on a file with bad
+// rows and duplicates mixed in, and checks every count and rejection.
+func TestScopeOfflineCountsExactly(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id,email,name,locale,country,region,uploaded_at\n")
+	regions := []string{"DE,", "US,CA", "BR,", "US,NY"}
+	people, bad := 0, 0
+	for i := 1; i <= 20000; i++ {
+		id := fmt.Sprint(i)
+		email := "p" + id + "@example.com"
+		switch {
+		case i%500 == 0:
+			email = "broken" // every 500th row: invalid email
+			bad++
+		case i%250 == 0:
+			id, email = fmt.Sprint(i-1), fmt.Sprintf("p%d@example.com", i-1) // a duplicate of the row before
+		default:
+			people++
+		}
+		fmt.Fprintf(&b, "%s,%s,Person,en-US,%s,2026-11-19T23:00:00Z\n", id, email, regions[i%len(regions)])
+	}
+	b.WriteString("x1,a@example.com,Short,en-US\n") // wrong column count, line 20002
+	bad++
+	path := filepath.Join(dir, "affected.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, nil, nil, "scope", "--datamap", filepath.Join("..", "..", "examples", "datamaps", "image-compression.yaml"),
+		"--source", "uploads="+path, "--systems", "uploads", "--window", "2026-11-19T22:00:00Z/2026-11-20T03:00:00Z",
+		"--rejects", filepath.Join(dir, "rejects.csv"), "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep scope.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.People != people || rep.Rejected != bad || rep.Duplicates != 40 {
+		t.Fatalf("people %d rejected %d duplicates %d; want %d %d 40", rep.People, rep.Rejected, rep.Duplicates, people, bad)
+	}
+	total := 0
+	for _, n := range rep.ByJurisdiction {
+		total += n
+	}
+	if total != people || rep.ByJurisdiction["US-CA"] == 0 || rep.ByCategory["media_content"] != people {
+		t.Fatalf("by jurisdiction %v, by category %v", rep.ByJurisdiction, rep.ByCategory)
+	}
+	last := rep.Rejections[len(rep.Rejections)-1]
+	if last.Row != 20002 || !strings.Contains(last.Reason, "wrong number of columns") {
+		t.Fatalf("last rejection = %+v", last)
+	}
+	rejects, err := os.ReadFile(filepath.Join(dir, "rejects.csv"))
+	if err != nil || strings.Count(string(rejects), "\n") != bad+1 || strings.Contains(string(rejects), "broken") {
+		t.Fatalf("rejects file (%d lines) should list every rejected row without its data: %v", strings.Count(string(rejects), "\n"), err)
+	}
+}
