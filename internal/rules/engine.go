@@ -6,6 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/risk"
@@ -410,14 +413,14 @@ func (ev evaluation) countMet(r Rule, scope string, residents int, known bool) (
 	if c.AtLeast == nil && c.MoreThan == nil && c.AtMost == nil {
 		return "", true
 	}
-	n, what := residents, "residents of "+scopeName(scope)
+	n, what := residents, "residents of "+placeName(scopeName(scope))
 	switch c.Of {
 	case "total":
 		n, known, what = ev.s.total(), ev.s.allKnown(), "people affected in all"
 	case "largest_subdivision":
 		var region string
 		n, known, region = ev.s.largestSubdivision(scope)
-		what = "residents of " + region
+		what = "residents of " + placeName(region)
 	}
 	var need string
 	met := true
@@ -497,6 +500,19 @@ func inScope(region, scope string) bool {
 	return region == scope || strings.HasPrefix(region, scope+"-")
 }
 
+// placeName names a country for a reader, with its code: "Germany (DE)".
+// Other codes (EU, US-CA) stay as they are.
+func placeName(code string) string {
+	if len(code) != 2 {
+		return code
+	}
+	r, err := language.ParseRegion(code)
+	if err != nil || !r.IsCountry() {
+		return code
+	}
+	return display.English.Regions().Name(r) + " (" + code + ")"
+}
+
 func scopeName(scope string) string {
 	if scope == "ANY" {
 		return "anywhere"
@@ -567,9 +583,9 @@ func describeResidents(s Scenario, regions []string, scope string) string {
 	var parts []string
 	for _, r := range regions {
 		if c := s.Affected[r]; c == Unknown {
-			parts = append(parts, "residents of "+r+" (count not known yet)")
+			parts = append(parts, "residents of "+placeName(r)+" (count not known yet)")
 		} else {
-			parts = append(parts, fmt.Sprintf("%s residents of %s", thousands(c), r))
+			parts = append(parts, fmt.Sprintf("%s residents of %s", thousands(c), placeName(r)))
 		}
 	}
 	return strings.Join(parts, "; ")

@@ -482,7 +482,7 @@ func asiaPacificDataCases() []dataCase {
 		triggers("sg-pdpa-s26d", "2026-05-09T13:00:00Z", residents("SG", 10)),
 		spares("sg-pdpa-s26d", "risk medium; the law applies from risk high", residents("SG", 10), riskRated(risk.Medium)),
 		triggers("sg-pdpa-s26d-scale", "2026-05-09T13:00:00Z", residents("SG", 500), riskRated(risk.Low)),
-		spares("sg-pdpa-s26d-scale", "499 residents of SG; the law applies to at least 500", residents("SG", 499)),
+		spares("sg-pdpa-s26d-scale", "499 residents of Singapore (SG); the law applies to at least 500", residents("SG", 499)),
 		triggers("sg-pdpa-s26d-individuals", "", residents("SG", 10)),
 		spares("sg-pdpa-s26d-individuals", "exempt: s. 26D(5): a technological measure", residents("SG", 10), withEncryption),
 		triggers("sg-pdpa-s26c-data-intermediary", "", residents("SG", 10), asProcessor),
