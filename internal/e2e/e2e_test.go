@@ -436,3 +436,39 @@ func TestScopingAnIncidentKeepsPeopleOutOfTheHistory(t *testing.T) {
 	}
 	captureHistories(t, dev, st.ID)
 }
+
+// TestOpenSurvivesAnIDCollision forces two incidents to draw the same ID:
+// the second must become a new incident, not an answer from the first.
+func TestOpenSurvivesAnIDCollision(t *testing.T) {
+	dev := startDev(t, t.TempDir(), freePort(t))
+	defer dev.Stop()
+	cfg, err := config.Load(func(k string) string { return shortClockEnv[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Temporal.Address = dev.Server.FrontendAddress()
+	svc, closeFn, err := app.Connect(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	draws := 0
+	svc.Random = func() []byte {
+		draws++
+		if draws <= 2 {
+			return []byte{1, 2, 3, 4} // the first two draws collide
+		}
+		return []byte{5, 6, 7, 8}
+	}
+	open := func(title string) incident.Status {
+		st, err := svc.Open(context.Background(), incident.Facts{Title: title, AwareAt: time.Now().UTC(), Regions: []string{"EU"}}, "cli:e2e")
+		if err != nil {
+			t.Fatalf("open %s: %v", title, err)
+		}
+		return st
+	}
+	a, b := open("first"), open("second")
+	if a.ID == b.ID || b.Facts.Title != "second" || draws != 3 {
+		t.Fatalf("first %s %q, second %s %q after %d draws: the collision was not resolved", a.ID, a.Facts.Title, b.ID, b.Facts.Title, draws)
+	}
+}

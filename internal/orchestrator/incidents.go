@@ -32,6 +32,9 @@ type Incidents struct {
 	// AnswerTimeout bounds how long a request waits for a worker to answer.
 	AnswerTimeout time.Duration
 	now           func() time.Time
+	// Random draws the random part of new incident IDs; tests replace it to
+	// force a collision.
+	Random func() []byte
 }
 
 // NewIncidents wraps a connected client. dc must be the client's data
@@ -41,7 +44,7 @@ func NewIncidents(c client.Client, dc converter.DataConverter, taskQueue, addres
 		dc = converter.GetDefaultDataConverter()
 	}
 	return &Incidents{client: c, converter: dc, taskQueue: taskQueue, address: address, namespace: namespace,
-		AnswerTimeout: 15 * time.Second, now: time.Now}
+		AnswerTimeout: 15 * time.Second, now: time.Now, Random: newRandom}
 }
 
 // Open starts an incident and returns its status once the first assessment
@@ -54,7 +57,7 @@ func (o *Incidents) Open(ctx context.Context, facts incident.Facts, actor string
 	ctx, cancel := context.WithTimeout(ctx, o.AnswerTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		id := incident.NewID(o.now(), newRandom())
+		id := incident.NewID(o.now(), o.Random())
 		st, err := o.start(ctx, id, facts, actor)
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) && attempt < 3 {
@@ -72,32 +75,42 @@ func newRandom() []byte {
 	return u[:]
 }
 
+// start starts the workflow, then waits for its first assessment. It is two
+// calls, not one update-with-start: update-with-start on an ID already in use
+// answers from the running incident, which would hide an ID collision.
 func (o *Incidents) start(ctx context.Context, id string, facts incident.Facts, actor string) (incident.Status, error) {
-	startOp := o.client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       incident.WorkflowID(id),
-		TaskQueue:                o.taskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	run, err := o.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       incident.WorkflowID(id),
+		TaskQueue:                                o.taskQueue,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.SearchState.ValueSet(string(incident.StateOpen)),
 			workflows.SearchSeverity.ValueSet(string(facts.Severity)),
 		),
 		Memo: map[string]any{workflows.MemoTitle: facts.Title},
 	}, workflows.IncidentWorkflowName, workflows.IncidentInput{ID: id, Facts: facts, OpenedBy: actor})
-	handle, err := o.client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: startOp,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     "describe-at-open",
-			UpdateName:   workflows.UpdateDescribe,
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
 	if err != nil {
 		return incident.Status{}, err
 	}
+	handle, err := o.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   run.GetID(),
+		RunID:        run.GetRunID(),
+		UpdateID:     "describe-at-open",
+		UpdateName:   workflows.UpdateDescribe,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
 	var st incident.Status
-	err = handle.Get(ctx, &st)
-	return st, err
+	if err == nil {
+		err = handle.Get(ctx, &st)
+	}
+	if err != nil {
+		return st, apperr.Wrap(apperr.Unavailable, err,
+			"incident %s is open, but its first assessment did not come back: is a worker running on task queue %q? `breachctl show %s` will show it",
+			id, o.taskQueue, id)
+	}
+	return st, nil
 }
 
 // ListFilter narrows a list of incidents.
@@ -301,6 +314,10 @@ func (o *Incidents) update(ctx context.Context, id, name string, arg, result any
 // mapError turns Temporal errors into kinds, in one place, with messages a
 // person can act on.
 func (o *Incidents) mapError(err error, id, op string) error {
+	var kinded *apperr.Error
+	if errors.As(err, &kinded) {
+		return err // already says what happened
+	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		switch appErr.Type() {
