@@ -87,3 +87,28 @@ func TestAssessErrorsNameTheLine(t *testing.T) {
 		}
 	}
 }
+
+// TestAssessWithOurOwnPromises loads a company's own rules (a privacy
+// policy's 72 hours, a contract's 24-hour processor window) on top of the
+// law, and reports a bad rule file by file and line.
+func TestAssessWithOurOwnPromises(t *testing.T) {
+	rulesDir := filepath.Join("..", "..", "examples", "rules")
+	code, out, errOut := run(t, nil, nil, "assess", filepath.Join("testdata", "assess", "processor.yaml"), "--rules", rulesDir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"acme-dpa-processor-24h", "2026-06-13T14:00:00Z", "Ruleset 2026.11.1+acme-2026.11", "* "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	bad := t.TempDir()
+	body := "version: x\nrules:\n  - id: broken\n    jurisdiction: ACME\n    citation: c\n    confidence: high\n    notify: pigeons\n    clock_start: discovery\n    deadline: {hours: 1}\n"
+	if err := os.WriteFile(filepath.Join(bad, "r.yaml"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = run(t, nil, nil, "assess", filepath.Join("testdata", "assess", "processor.yaml"), "--rules", bad)
+	if code != ExitInvalid || !strings.Contains(errOut, "r.yaml:3: rule broken: notify") {
+		t.Fatalf("bad rule: exit %d, %q", code, errOut)
+	}
+}
