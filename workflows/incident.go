@@ -147,6 +147,12 @@ func (r *run) open(ctx workflow.Context) error {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, nil)
 	}
 	r.status.Timeline.Append(now, incident.EntryOpened, r.status.OpenedBy, "", "Incident opened")
+	// A change of facts that arrives while the first assessment runs waits
+	// for it, so an older answer never overwrites a newer one.
+	if err := r.facts.Lock(ctx); err != nil {
+		return err
+	}
+	defer r.facts.Unlock()
 	if err := r.assess(ctx, ""); err != nil {
 		return err
 	}
