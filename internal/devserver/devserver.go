@@ -377,6 +377,9 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 8096,
 		// The UI lists and counts workflows often.
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+		// One page for thousands of incidents: SQL visibility sorts every
+		// matching row for each page, so fewer, larger pages list faster.
+		dynamicconfig.FrontendVisibilityMaxPageSize.Key(): 10000,
 
 		// One matching host needs no task-queue partitions. With the default
 		// four, matching's own calls to load child partitions hold up its

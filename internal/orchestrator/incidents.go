@@ -125,6 +125,10 @@ type ListFilter struct {
 // ListStates are the values ListFilter.State takes.
 var ListStates = []string{"open", "overdue", "closed", "all"}
 
+// listPageSize asks for large pages; a server caps it at its
+// frontend.visibilityMaxPageSize (1,000 by default, 10,000 in breachctl dev).
+const listPageSize = 10000
+
 // List answers from Temporal's visibility store: one query, no per-incident
 // calls, so it stays fast with thousands of incidents.
 func (o *Incidents) List(ctx context.Context, f ListFilter) ([]incident.Summary, error) {
@@ -136,7 +140,7 @@ func (o *Incidents) List(ctx context.Context, f ListFilter) ([]incident.Summary,
 	var token []byte
 	for {
 		resp, err := o.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Query: query, PageSize: 1000, NextPageToken: token,
+			Query: query, PageSize: listPageSize, NextPageToken: token,
 		})
 		if err != nil {
 			return nil, o.mapError(err, "", "list")
