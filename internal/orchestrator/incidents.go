@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
@@ -191,25 +193,16 @@ func (o *Incidents) summary(ex *workflowpb.WorkflowExecutionInfo) incident.Summa
 		s.ClosedAt = &t
 	}
 	if p := ex.GetMemo().GetFields()[workflows.MemoTitle]; p != nil {
-		_ = o.converter.FromPayload(p, &s.Title)
+		o.decode(p, &s.Title)
 	}
-	// Search attributes are never encoded by a codec (the server indexes
-	// them), so the default converter reads them.
 	fields := ex.GetSearchAttributes().GetIndexedFields()
-	dc := converter.GetDefaultDataConverter()
 	var state, severity string
-	if p := fields[workflows.SearchState.GetName()]; p != nil {
-		_ = dc.FromPayload(p, &state)
-	}
-	if p := fields[workflows.SearchSeverity.GetName()]; p != nil {
-		_ = dc.FromPayload(p, &severity)
-	}
-	if p := fields[workflows.SearchNextDeadline.GetName()]; p != nil {
-		var t time.Time
-		if dc.FromPayload(p, &t) == nil && !t.IsZero() {
-			t = t.UTC()
-			s.NextDeadline = &t
-		}
+	o.decode(fields[workflows.SearchState.GetName()], &state)
+	o.decode(fields[workflows.SearchSeverity.GetName()], &severity)
+	var next time.Time
+	if o.decode(fields[workflows.SearchNextDeadline.GetName()], &next) && !next.IsZero() {
+		next = next.UTC()
+		s.NextDeadline = &next
 	}
 	s.State, s.Severity = incident.State(state), incident.Severity(severity)
 	switch ex.GetStatus() {
@@ -224,6 +217,19 @@ func (o *Incidents) summary(ex *workflowpb.WorkflowExecutionInfo) incident.Summa
 		s.State = incident.StateOpen
 	}
 	return s
+}
+
+// decode reads a list row's payload. Plain JSON, which search attributes
+// always are and memos are unless a codec is configured, is decoded
+// directly: a list of thousands of rows spends its time here otherwise.
+func (o *Incidents) decode(p *commonpb.Payload, v any) bool {
+	if p == nil {
+		return false
+	}
+	if string(p.GetMetadata()[converter.MetadataEncoding]) == converter.MetadataEncodingJSON {
+		return json.Unmarshal(p.GetData(), v) == nil
+	}
+	return o.converter.FromPayload(p, v) == nil
 }
 
 // sortSummaries puts the most pressing first: open incidents by their next
