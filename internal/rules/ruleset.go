@@ -64,8 +64,11 @@ type Rule struct {
 	Late string `yaml:"late"`
 	Note string `yaml:"note"`
 
-	line int // where the rule starts in its file, for errors
-	file string
+	// Where the rule came from, to name its line in an error: the line is
+	// looked up only then, since a valid ruleset never needs it.
+	file  string
+	src   []byte // the whole file, shared by its rules
+	index int    // the rule's position in the file's rules
 }
 
 // Period is a window of dates, From inclusive and Until exclusive, in UTC.
@@ -241,19 +244,8 @@ func parse(name string, raw []byte) (*Ruleset, error) {
 	if err := dec.Decode(&rs); err != nil {
 		return nil, apperr.Invalidf(name, "%v", err)
 	}
-	// Second pass for the line of each rule, so errors can point at it.
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err == nil && len(doc.Content) > 0 {
-		root := doc.Content[0]
-		for i := 0; i+1 < len(root.Content); i += 2 {
-			if root.Content[i].Value == "rules" {
-				for j, r := range root.Content[i+1].Content {
-					if j < len(rs.Rules) {
-						rs.Rules[j].line, rs.Rules[j].file = r.Line, name
-					}
-				}
-			}
-		}
+	for j := range rs.Rules {
+		rs.Rules[j].file, rs.Rules[j].src, rs.Rules[j].index = name, raw, j
 	}
 	return &rs, nil
 }
@@ -282,12 +274,22 @@ func (rs *Ruleset) merge(other *Ruleset) {
 	}
 }
 
-// where names a rule's file and line in errors.
+// where names a rule's file and line in errors. It parses the file again
+// for the line, which only a failing rule needs.
 func (r Rule) where() string {
 	if r.file == "" {
 		return "rule " + r.ID
 	}
-	return fmt.Sprintf("%s:%d: rule %s", r.file, r.line, r.ID)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(r.src, &doc); err == nil && len(doc.Content) > 0 {
+		root := doc.Content[0]
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if rules := root.Content[i+1]; root.Content[i].Value == "rules" && r.index < len(rules.Content) {
+				return fmt.Sprintf("%s:%d: rule %s", r.file, rules.Content[r.index].Line, r.ID)
+			}
+		}
+	}
+	return r.file + ": rule " + r.ID
 }
 
 func (rs *Ruleset) validate() error {
@@ -309,6 +311,12 @@ func (rs *Ruleset) validate() error {
 	}
 	for _, r := range rs.Rules {
 		if err := r.validate(rs, ids); err != nil {
+			// Name the file and line now that there is something to point at.
+			if e, ok := err.(*apperr.Error); ok {
+				if rest, found := strings.CutPrefix(e.Field, "rule "+r.ID); found {
+					e.Field = r.where() + rest
+				}
+			}
 			return err
 		}
 	}
@@ -323,7 +331,7 @@ func oneOf(field, v string, allowed []string, where string) error {
 }
 
 func (r Rule) validate(rs *Ruleset, ids map[string]bool) error {
-	w := r.where()
+	w := "rule " + r.ID // Ruleset.validate adds the file and line on error
 	switch {
 	case r.ID == "":
 		return apperr.Invalidf(w+": id", "is required")
