@@ -2,6 +2,8 @@ package activities
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -45,6 +47,16 @@ func (r *Rules) Assess(_ context.Context, in AssessInput) (AssessResult, error) 
 		return AssessResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidFacts, nil)
 	}
 	s := rules.FromFacts(facts)
+	for rule, at := range in.NoticesSent {
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			return AssessResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("notices_sent[%s]: %q is not an RFC 3339 time", rule, at), ErrTypeInvalidFacts, nil)
+		}
+		if s.NoticesSent == nil {
+			s.NoticesSent = map[string]time.Time{}
+		}
+		s.NoticesSent[rule] = t.UTC()
+	}
 	a, err := r.Ruleset.Evaluate(s, r.Config)
 	if err != nil {
 		return AssessResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidFacts, nil)

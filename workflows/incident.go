@@ -56,6 +56,9 @@ type run struct {
 	ready  bool // the first assessment is done
 	wake   int  // bumped by handlers to re-arm the timer
 	facts  workflow.Mutex
+	// applying counts notice reports being applied, so continue-as-new
+	// waits for them.
+	applying int
 
 	search searchState // what was last upserted, to avoid needless events
 }
@@ -100,12 +103,15 @@ func (r *run) setup(ctx workflow.Context) error {
 		{UpdateClose, r.close, r.validateClose},
 		{UpdateDelay, r.delayReasons, r.validateDelay},
 		{UpdateScope, r.scope, r.validateScope},
+		{UpdateApprove, r.approve, r.validateApprove},
+		{UpdateFiled, r.filed, r.validateFiled},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
 			return err
 		}
 	}
+	r.receiveNotices(ctx)
 	return nil
 }
 
@@ -165,7 +171,7 @@ func (r *run) open(ctx workflow.Context) error {
 func (r *run) assess(ctx workflow.Context, cause string) error {
 	var res activities.AssessResult
 	lctx := workflow.WithLocalActivityOptions(ctx, assessOptions)
-	err := workflow.ExecuteLocalActivity(lctx, activities.AssessName, activities.AssessInput{Facts: r.status.Facts}).Get(ctx, &res)
+	err := workflow.ExecuteLocalActivity(lctx, activities.AssessName, activities.AssessInput{Facts: r.status.Facts, NoticesSent: r.noticesSent()}).Get(ctx, &res)
 	if err != nil {
 		return fmt.Errorf("assess obligations: %w", err)
 	}
@@ -253,8 +259,17 @@ func (r *run) upsertSearch(ctx workflow.Context) {
 }
 
 func (r *run) continueAsNew(ctx workflow.Context) (incident.Status, error) {
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return r.applying == 0 && workflow.AllHandlersFinished(ctx) }); err != nil {
 		return incident.Status{}, err
+	}
+	// A notice report that arrived and was not read yet would be lost.
+	ch := workflow.GetSignalChannel(ctx, SignalNoticeDone)
+	for {
+		var res NoticeResult
+		if !ch.ReceiveAsync(&res) {
+			break
+		}
+		r.noticeDone(ctx, res)
 	}
 	carry := r.status
 	return incident.Status{}, workflow.NewContinueAsNewError(ctx, IncidentWorkflowName, IncidentInput{ID: carry.ID, Carry: &carry})

@@ -4,6 +4,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/incident"
 )
 
@@ -19,6 +20,15 @@ const (
 	UpdateClose    = "close"
 	UpdateDelay    = "delay-reasons"
 	UpdateScope    = "scope"
+	UpdateApprove  = "approve"
+	UpdateFiled    = "filed"
+
+	// SignalNoticeDone carries a NoticeResult from a notice's workflow to
+	// its incident.
+	SignalNoticeDone = "notice-done"
+
+	NoticeWorkflowName = "NoticeWorkflow"
+	QueryProgress      = "progress" // a notice's NoticeProgress
 )
 
 // Custom search attributes, kept current by the workflow so `list` is a
@@ -91,3 +101,28 @@ const (
 	MaxNoteLength   = 10000
 	MaxReasonLength = 2000
 )
+
+// ApproveRequest approves the notice under one or more obligations of the
+// same kind: one notice then satisfies all of them, and a person covered by
+// several gets it once.
+type ApproveRequest struct {
+	Rules []string `json:"rules"`
+	// Texts are what the notice says, in its main language (the
+	// description of the incident stands in for WhatHappened when empty).
+	Texts activities.NoticeTexts `json:"texts"`
+	// Translations are the texts in other languages, by language tag.
+	Translations map[string]activities.NoticeTexts `json:"translations,omitempty"`
+	// SubjectCategories are the kinds of people concerned (customers,
+	// employees), for notices to authorities and customers.
+	SubjectCategories []string `json:"subject_categories,omitempty"`
+	Actor             string   `json:"actor"`
+}
+
+// FiledRequest records that a report was filed through an authority's
+// portal, with the reference the portal gave.
+type FiledRequest struct {
+	Rule      string `json:"rule"`
+	Recipient string `json:"recipient,omitempty"` // which filing, when the notice has several
+	Reference string `json:"reference"`
+	Actor     string `json:"actor"`
+}

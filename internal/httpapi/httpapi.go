@@ -1,5 +1,6 @@
-// Package httpapi is breachctl's HTTP server: health and readiness now;
-// Slack endpoints and intake mount here later.
+// Package httpapi is breachctl's HTTP server: health and readiness, and
+// SendGrid's Event Webhook (POST /sendgrid/events); Slack endpoints and
+// intake mount here later.
 package httpapi
 
 import (
@@ -8,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/breachctl/breachctl/internal/mailer"
 )
 
 // Deps are what the handlers need.
@@ -15,6 +18,20 @@ type Deps struct {
 	// Ready reports whether the process can do its work (Temporal reachable).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
+	// Events records SendGrid Event Webhook events in the notification
+	// ledger (the store). With WebhookVerifier, it enables POST
+	// /sendgrid/events; without either, that route answers 404.
+	Events EventRecorder
+	// WebhookVerifier checks the Event Webhook's signature
+	// (SENDGRID_WEBHOOK_PUBLIC_KEY).
+	WebhookVerifier *mailer.WebhookVerifier
+}
+
+func (d Deps) logger() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // New returns the HTTP handler.
@@ -37,6 +54,7 @@ func New(d Deps) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	mux.Handle("POST /sendgrid/events", sendgridEvents(d))
 	return mux
 }
 

@@ -13,6 +13,9 @@ type Obligation struct {
 	Rule         string `json:"rule"`
 	Title        string `json:"title"`
 	Jurisdiction string `json:"jurisdiction"`
+	// Residents is where the people the obligation is about live (EU, US,
+	// US-CA, BR, ANY): a notice to individuals goes to those in it.
+	Residents string `json:"residents,omitempty"`
 	// Notify is who must be told: authority, individuals, controller, ...
 	Notify    string `json:"notify"`
 	Recipient string `json:"recipient,omitempty"`
@@ -115,6 +118,9 @@ type Clock struct {
 	// DelayReasons are the reasons for a late notice, as recorded, when the
 	// law asks for them (Obligation.Late).
 	DelayReasons string `json:"delay_reasons,omitempty"`
+	// NoticeID is the approved notice that answers the obligation, once
+	// there is one (Status.Notices).
+	NoticeID string `json:"notice_id,omitempty"`
 }
 
 // NeedsDelayReasons reports whether the clock is overdue under a law that
@@ -185,6 +191,7 @@ const (
 	EventReinstated    ClockEventKind = "clock_reinstated"
 	EventClockStopped  ClockEventKind = "clock_stopped"
 	EventDelayReasons  ClockEventKind = "delay_reasons"
+	EventMet           ClockEventKind = "clock_met"
 )
 
 // ClockEvent is something that happened to a clock, for the timeline.

@@ -34,7 +34,9 @@ type Status struct {
 	// Snapshots are the scoped lists of affected people, newest last; the
 	// people themselves stay in the store.
 	Snapshots []SnapshotRef `json:"snapshots,omitempty"`
-	Timeline  Timeline      `json:"timeline"`
+	// Notices are the approved notices, oldest first.
+	Notices  []Notice `json:"notices,omitempty"`
+	Timeline Timeline `json:"timeline"`
 	// NextDeadline and BindingRule name the earliest open deadline.
 	NextDeadline *time.Time `json:"next_deadline,omitempty"`
 	BindingRule  string     `json:"binding_rule,omitempty"`

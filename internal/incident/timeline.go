@@ -67,6 +67,14 @@ func (e ClockEvent) Describe() string {
 		return fmt.Sprintf("Obligation no longer triggered by the facts: clock withdrawn (was due %s)", due)
 	case EventReinstated:
 		return fmt.Sprintf("Obligation triggered again: clock restarted, due %s", due)
+	case EventMet:
+		if e.Late > 0 {
+			return fmt.Sprintf("Obligation met: notice given %s after the deadline at %s", FormatDuration(e.Late), due)
+		}
+		if e.Due.IsZero() {
+			return "Obligation met: notice given"
+		}
+		return fmt.Sprintf("Obligation met: notice given before the deadline at %s", due)
 	case EventClockStopped:
 		return fmt.Sprintf("Clock stopped at close (was due %s)", due)
 	}

@@ -191,6 +191,10 @@ func argsSize(m map[string]string) int {
 	return n
 }
 
+// PlausibleAddress reports whether s looks like an email address SendGrid
+// would take, so a caller can set aside one that would fail a whole batch.
+func PlausibleAddress(s string) bool { return plausibleAddress(s) }
+
 // plausibleAddress is a cheap shape check (something@something, no
 // whitespace or header punctuation), not RFC 5322 validation: SendGrid does
 // the real check and the scoping step validated addresses before.

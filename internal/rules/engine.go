@@ -320,7 +320,7 @@ func (ev evaluation) apply(r Rule) (incident.Obligation, string) {
 	}
 
 	ob := incident.Obligation{
-		Rule: r.ID, Title: title(notify, r), Jurisdiction: r.Jurisdiction, Notify: notify, Recipient: recipient,
+		Rule: r.ID, Title: title(notify, r), Jurisdiction: r.Jurisdiction, Residents: scope, Notify: notify, Recipient: recipient,
 		Citation: r.Citation, ClockStart: r.ClockStart, ASAP: r.Deadline.ASAP, Stage: r.Stage,
 		Content: slices.Clone(r.Content), Late: r.Late, Confidence: r.Confidence,
 	}
@@ -484,8 +484,9 @@ func (ev evaluation) categoriesMet(r Rule) (string, bool) {
 	return fmt.Sprintf("the data exposed (%s) is not personal information under this law, which covers %s", exposed, strings.Join(covered, ", ")), false
 }
 
-// inScope reports whether a region lies within a rule's residents scope.
-func inScope(region, scope string) bool {
+// InScope reports whether a region (DE, US-CA) lies within a rule's
+// residents scope (EU, US, US-CA, CA, ANY).
+func InScope(region, scope string) bool {
 	switch scope {
 	case "ANY":
 		return true
@@ -524,7 +525,7 @@ func scopeName(scope string) string {
 func (s Scenario) residentsOf(scope string) (n int, known bool, regions []string) {
 	known = true
 	for _, region := range sortedKeys(s.Affected) {
-		if !inScope(region, scope) {
+		if !InScope(region, scope) {
 			continue
 		}
 		regions = append(regions, region)
@@ -561,7 +562,7 @@ func (s Scenario) allKnown() bool {
 func (s Scenario) largestSubdivision(scope string) (n int, known bool, region string) {
 	known = true
 	for _, r := range sortedKeys(s.Affected) {
-		if !inScope(r, scope) {
+		if !InScope(r, scope) {
 			continue
 		}
 		c := s.Affected[r]

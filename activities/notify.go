@@ -1,0 +1,769 @@
+package activities
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"golang.org/x/time/rate"
+
+	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/mailer"
+	"github.com/breachctl/breachctl/internal/rules"
+	"github.com/breachctl/breachctl/internal/store"
+	"github.com/breachctl/breachctl/templates"
+)
+
+// Registered names of the notification activities; they never change.
+const (
+	PrepareNoticeName  = "PrepareNotice"
+	SendNoticePageName = "SendNoticePage"
+	SendOrgNoticeName  = "SendOrgNotice"
+)
+
+// Application error types of the notification activities.
+const (
+	// ErrTypeNoticeInvalid: the notice cannot be rendered or sent as
+	// approved (a required field is missing, no recipient is configured).
+	// Retrying cannot help; the people on the incident must fix it.
+	ErrTypeNoticeInvalid = "NoticeInvalid"
+	ErrTypeRateLimited   = "RateLimited"
+	ErrTypeAmbiguous     = "Ambiguous"
+)
+
+// Audiences of the ledger (store.NoticeRecord.Audience).
+const (
+	// AudienceIndividuals is shared by every notice to people in an
+	// incident: whoever one notice reached, another does not mail again.
+	AudienceIndividuals = "individuals"
+)
+
+// NoticeSpec is an approved notice: what the workflow decided, stored in the
+// ledger as the notice's content so that every page renders the same text
+// even if the configuration changes while it is being sent.
+type NoticeSpec struct {
+	ID       string   `json:"id"`
+	Incident string   `json:"incident"`
+	Rules    []string `json:"rules"`
+	Notify   string   `json:"notify"`
+	// Jurisdiction is the first rule's, to find the organisations to notify.
+	Jurisdiction string `json:"jurisdiction,omitempty"`
+	// Residents are the scopes of the rules (EU, US-CA, BR): a person in any
+	// of them is notified.
+	Residents  []string             `json:"residents,omitempty"`
+	SnapshotID string               `json:"snapshot_id,omitempty"`
+	Data       templates.NoticeData `json:"data"` // the organisation is filled in from configuration
+	// Translations are the free texts in other languages, by language tag
+	// (de, fr, es, pt-BR); a language without one uses Data's.
+	Translations map[string]NoticeTexts `json:"translations,omitempty"`
+	ApprovedBy   string                 `json:"approved_by"`
+	ApprovedAt   time.Time              `json:"approved_at"`
+	// Recipients are the organisations an organisation notice goes to, as
+	// configured when it was prepared.
+	Recipients []OrgRecipient `json:"recipients,omitempty"`
+}
+
+// NoticeTexts are the parts of a notice a person writes.
+type NoticeTexts struct {
+	WhatHappened       string `json:"what_happened,omitempty" yaml:"what_happened"`
+	LikelyConsequences string `json:"likely_consequences,omitempty" yaml:"likely_consequences"`
+	MeasuresTaken      string `json:"measures_taken,omitempty" yaml:"measures_taken"`
+	WhatYouCanDo       string `json:"what_you_can_do,omitempty" yaml:"what_you_can_do"`
+	IdentityTheftOffer string `json:"identity_theft_offer,omitempty" yaml:"identity_theft_offer"`
+}
+
+// Apply puts the texts that are set into d.
+func (t NoticeTexts) Apply(d templates.NoticeData) templates.NoticeData {
+	set := func(dst *string, v string) {
+		if strings.TrimSpace(v) != "" {
+			*dst = v
+		}
+	}
+	set(&d.WhatHappened, t.WhatHappened)
+	set(&d.LikelyConsequences, t.LikelyConsequences)
+	set(&d.MeasuresTaken, t.MeasuresTaken)
+	set(&d.WhatYouCanDo, t.WhatYouCanDo)
+	set(&d.IdentityTheftOffer, t.IdentityTheftOffer)
+	return d
+}
+
+// Audience is the ledger audience of the notice.
+func (s NoticeSpec) Audience() string {
+	if s.Notify == "individuals" {
+		return AudienceIndividuals
+	}
+	return "org:" + s.ID // each notice to organisations stands alone
+}
+
+// OrgRecipient is an organisation a notice goes to: by email, through a
+// portal, or both.
+type OrgRecipient struct {
+	Name   string   `json:"name"`
+	Emails []string `json:"emails,omitempty"`
+	Locale string   `json:"locale,omitempty"`
+	Portal string   `json:"portal,omitempty"`
+}
+
+// Sending are the settings of sending, from configuration.
+type Sending struct {
+	From         mailer.Address
+	ReplyTo      *mailer.Address
+	Organisation templates.Organisation
+	// Recipients finds the organisations configured for an obligation.
+	Recipients func(rule, notify, jurisdiction string) []OrgRecipient
+	// Concurrency is how many Mail Send requests one worker has in flight;
+	// Rate caps them per second (0: no cap).
+	Concurrency int
+	Rate        float64
+	PageSize    int // people per page activity
+	Partitions  int // key ranges sent in parallel per notice
+	Sandbox     bool
+}
+
+// Ledger is the part of the store the notifier uses (an interface so a
+// test can break it at the worst moment).
+type Ledger interface {
+	CreateNotice(ctx context.Context, n store.NoticeRecord) (store.NoticeRecord, error)
+	Notice(ctx context.Context, id string) (store.NoticeRecord, error)
+	Snapshot(ctx context.Context, id string) (store.SnapshotInfo, error)
+	ReadSnapshot(ctx context.Context, id string, after [16]byte, limit int) ([]store.Subject, error)
+	ClaimedBetween(ctx context.Context, incidentID, audience string, from, through [16]byte) (map[[16]byte]string, error)
+	Claim(ctx context.Context, noticeID string, batches []store.BatchClaim, unreachable []store.Unreachable) ([]store.BatchStatus, error)
+	MarkBatch(ctx context.Context, key string, state store.BatchState, messageID, errText string, at time.Time) error
+}
+
+var _ Ledger = (*store.Store)(nil)
+
+// Notifier sends approved notices. One per worker: its concurrency and rate
+// limits hold across every notice the worker sends.
+type Notifier struct {
+	ledger  Ledger
+	mail    mailer.Mailer
+	sending Sending
+	sem     chan struct{}
+	limiter *rate.Limiter
+	now     func() time.Time
+
+	mu      sync.Mutex
+	notices map[string]*preparedNotice // by notice ID; small (one per approved notice)
+}
+
+// NewNotifier returns a notifier sending through m and recording in l.
+func NewNotifier(l Ledger, m mailer.Mailer, s Sending) *Notifier {
+	s.Concurrency = cmp.Or(max(s.Concurrency, 0), 8)
+	s.PageSize = cmp.Or(max(s.PageSize, 0), 10_000)
+	s.Partitions = cmp.Or(max(s.Partitions, 0), 4)
+	limiter := rate.NewLimiter(rate.Inf, 1)
+	if s.Rate > 0 {
+		limiter = rate.NewLimiter(rate.Limit(s.Rate), max(1, int(s.Rate)))
+	}
+	return &Notifier{
+		ledger: l, mail: m, sending: s,
+		sem:     make(chan struct{}, s.Concurrency),
+		limiter: limiter,
+		now:     func() time.Time { return time.Now().UTC() },
+		notices: map[string]*preparedNotice{},
+	}
+}
+
+// PrepareResult is what sending a notice needs to know up front.
+type PrepareResult struct {
+	Expected   int            `json:"expected"` // people in scope in the snapshot
+	PageSize   int            `json:"page_size"`
+	Partitions int            `json:"partitions"`
+	Recipients []OrgRecipient `json:"recipients,omitempty"`
+}
+
+// PrepareNotice records the approved notice in the ledger, with the
+// organisation and recipients from configuration, and checks that it
+// renders. It is idempotent: a retry finds the notice recorded.
+func (n *Notifier) PrepareNotice(ctx context.Context, spec NoticeSpec) (PrepareResult, error) {
+	spec.Data.Organisation = n.sending.Organisation
+	if spec.Notify != "individuals" && len(spec.Recipients) == 0 && n.sending.Recipients != nil {
+		for _, rule := range spec.Rules {
+			spec.Recipients = append(spec.Recipients, n.sending.Recipients(rule, spec.Notify, spec.Jurisdiction)...)
+		}
+	}
+	content, err := json.Marshal(spec)
+	if err != nil {
+		return PrepareResult{}, err
+	}
+	rec, err := n.ledger.CreateNotice(ctx, store.NoticeRecord{
+		ID: spec.ID, IncidentID: spec.Incident, Rule: spec.Rules[0], Audience: spec.Audience(),
+		SnapshotID: spec.SnapshotID, Content: content, ApprovedBy: spec.ApprovedBy, ApprovedAt: spec.ApprovedAt,
+	})
+	if err != nil {
+		return PrepareResult{}, fmt.Errorf("record notice %s: %w", spec.ID, err)
+	}
+	p, err := n.prepared(ctx, rec.ID)
+	if err != nil {
+		return PrepareResult{}, err
+	}
+	res := PrepareResult{PageSize: n.sending.PageSize, Partitions: n.sending.Partitions, Recipients: p.spec.Recipients}
+	if p.spec.Notify != "individuals" {
+		if len(p.spec.Recipients) == 0 {
+			return PrepareResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"no recipient configured for %s (notify %s): add one under recipients in the notify configuration (BREACHCTL_NOTIFY) and approve again",
+				strings.Join(p.spec.Rules, ", "), p.spec.Notify), ErrTypeNoticeInvalid, nil)
+		}
+		for _, r := range p.spec.Recipients {
+			if _, err := templates.Render(orgKind(p.spec.Notify), r.Locale, p.spec.Data); err != nil {
+				return PrepareResult{}, invalidNotice(err)
+			}
+		}
+		return res, nil
+	}
+	// Check the notice renders before anyone is mailed: a missing field
+	// fails the approval, not the 400th page.
+	for _, kind := range []templates.Kind{templates.Individuals, templates.California} {
+		if _, err := templates.Render(kind, "en", p.spec.Data); err != nil {
+			return PrepareResult{}, invalidNotice(err)
+		}
+	}
+	info, err := n.ledger.Snapshot(ctx, p.spec.SnapshotID)
+	if err != nil {
+		if apperr.KindOf(err) == apperr.NotFound {
+			return PrepareResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNoticeInvalid, nil)
+		}
+		return PrepareResult{}, err
+	}
+	for region, people := range info.ByJurisdiction {
+		if p.inScope(region) {
+			res.Expected += people
+		}
+	}
+	return res, nil
+}
+
+func invalidNotice(err error) error {
+	return temporal.NewNonRetryableApplicationError("notice cannot be rendered: "+err.Error(), ErrTypeNoticeInvalid, nil)
+}
+
+// preparedNotice is a notice loaded from the ledger, with its renderings.
+type preparedNotice struct {
+	spec NoticeSpec
+
+	mu       sync.Mutex
+	rendered map[renderKey]templates.Rendered
+}
+
+type renderKey struct {
+	kind       templates.Kind
+	lang       string
+	categories uint64
+}
+
+func (p *preparedNotice) inScope(region string) bool {
+	return slices.ContainsFunc(p.spec.Residents, func(scope string) bool { return rules.InScope(region, scope) })
+}
+
+// render renders the notice for one group of people: a template, a language
+// and the data categories they lost (so nobody is told of data that was not
+// theirs). A notice has few groups; each is rendered once per worker.
+func (p *preparedNotice) render(k renderKey) (templates.Rendered, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r, ok := p.rendered[k]; ok {
+		return r, nil
+	}
+	d := p.spec.Data
+	if t, ok := p.spec.Translations[k.lang]; ok {
+		d = t.Apply(d)
+	}
+	if k.categories != 0 {
+		d.DataCategories = nil
+		for bits := k.categories; bits != 0; bits &= bits - 1 {
+			if i := trailingZeros(bits); i < len(incident.DataCategories) {
+				d.DataCategories = append(d.DataCategories, incident.DataCategories[i])
+			}
+		}
+	}
+	r, err := templates.Render(k.kind, k.lang, d)
+	if err != nil {
+		return templates.Rendered{}, invalidNotice(err)
+	}
+	p.rendered[k] = r
+	return r, nil
+}
+
+func trailingZeros(x uint64) int { return bits.TrailingZeros64(x) }
+
+func (n *Notifier) prepared(ctx context.Context, id string) (*preparedNotice, error) {
+	n.mu.Lock()
+	p, ok := n.notices[id]
+	n.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	rec, err := n.ledger.Notice(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load notice %s: %w", id, err)
+	}
+	p = &preparedNotice{rendered: map[renderKey]templates.Rendered{}}
+	if err := json.Unmarshal(rec.Content, &p.spec); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("notice %s in the ledger: %v", id, err), ErrTypeNoticeInvalid, nil)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if q, ok := n.notices[id]; ok {
+		return q, nil
+	}
+	n.notices[id] = p
+	return p, nil
+}
+
+// PageInput is one page of a notice to individuals: up to PageSize people
+// after the key After, within the partition that ends at Through.
+type PageInput struct {
+	Notice    string `json:"notice"`
+	Partition int    `json:"partition"`
+	Page      int    `json:"page"`
+	After     string `json:"after"`   // hex key; the partition's start on its first page
+	Through   string `json:"through"` // hex key, inclusive
+	PageSize  int    `json:"page_size"`
+}
+
+// PageResult counts what a page did. Counts are of the whole page, the same
+// on every attempt: a retried page recounts what earlier attempts did.
+type PageResult struct {
+	Last string `json:"last"` // hex key of the last person read; the next page's After
+	Done bool   `json:"done"` // the partition is finished
+	incident.NoticeCounts
+}
+
+// recipientPayload is what the notifier reads of a person's payload.
+type recipientPayload struct {
+	Email  string `json:"email"`
+	Name   string `json:"name"`
+	Locale string `json:"locale"`
+}
+
+// pageBatch is one batch of a page with the people it mails.
+type pageBatch struct {
+	claim store.BatchClaim
+	key   renderKey
+	to    []mailer.Recipient
+}
+
+// SendNoticePage sends one page of a notice to individuals: it reads the
+// people, leaves out whoever another notice already reached, claims the
+// rest in the ledger in batches of up to 1,000, and sends every batch the
+// ledger does not already have as accepted.
+func (n *Notifier) SendNoticePage(ctx context.Context, in PageInput) (PageResult, error) {
+	p, err := n.prepared(ctx, in.Notice)
+	if err != nil {
+		return PageResult{}, err
+	}
+	after, err1 := parseKey(in.After)
+	through, err2 := parseKey(in.Through)
+	if err := errors.Join(err1, err2); err != nil {
+		return PageResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNoticeInvalid, nil)
+	}
+	people, err := n.ledger.ReadSnapshot(ctx, p.spec.SnapshotID, after, in.PageSize)
+	if err != nil {
+		return PageResult{}, err
+	}
+	res := PageResult{Done: len(people) < in.PageSize}
+	if end := slices.IndexFunc(people, func(s store.Subject) bool { return bytes.Compare(s.Key[:], through[:]) > 0 }); end >= 0 {
+		people, res.Done = people[:end], true
+	}
+	if len(people) == 0 {
+		res.Done = true
+		return res, nil
+	}
+	res.Last = hex.EncodeToString(people[len(people)-1].Key[:])
+
+	batches, unreachable, err := n.planPage(ctx, p, in, people, &res)
+	if err != nil {
+		return PageResult{}, err
+	}
+	claims := make([]store.BatchClaim, len(batches))
+	for i, b := range batches {
+		claims[i] = b.claim
+	}
+	statuses, err := n.ledger.Claim(ctx, p.spec.ID, claims, unreachable)
+	if err != nil {
+		return PageResult{}, fmt.Errorf("claim page %d of partition %d: %w", in.Page, in.Partition, err)
+	}
+	res.Batches = len(batches)
+	var pending []int
+	for i, st := range statuses {
+		if st.Recipients != len(batches[i].claim.Subjects) {
+			// Another notice claimed some of these people between the
+			// look-up and the claim: notices to people run one at a time,
+			// so this is a bug, and sending would mail someone twice.
+			return PageResult{}, fmt.Errorf("batch %s: the ledger holds %d of its %d people", st.Key, st.Recipients, len(batches[i].claim.Subjects))
+		}
+		switch st.State {
+		case store.BatchAccepted:
+			res.Accepted += st.Recipients
+		case store.BatchFailed:
+			res.Failed += st.Recipients
+		default:
+			if st.State == store.BatchAmbiguous {
+				res.Retried++
+			}
+			pending = append(pending, i)
+		}
+	}
+	sent, err := n.sendBatches(ctx, p, batches, pending)
+	res.Accepted += sent.Accepted
+	res.Failed += sent.Failed
+	return res, err
+}
+
+// planPage sorts a page's people into batches by what they are sent
+// (template, language, data categories), in a fixed order, so a retried
+// page makes the same batches with the same keys.
+func (n *Notifier) planPage(ctx context.Context, p *preparedNotice, in PageInput, people []store.Subject, res *PageResult) ([]pageBatch, []store.Unreachable, error) {
+	audience := p.spec.Audience()
+	claimed, err := n.ledger.ClaimedBetween(ctx, p.spec.Incident, audience, people[0].Key, people[len(people)-1].Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	type member struct {
+		key  [16]byte
+		to   mailer.Recipient
+		sort renderKey
+	}
+	var (
+		members     []member
+		unreachable []store.Unreachable
+	)
+	for i := range people {
+		s := &people[i]
+		if !p.inScope(s.Jurisdiction) {
+			continue
+		}
+		res.Read++
+		if owner, ok := claimed[s.Key]; ok && owner != p.spec.ID {
+			res.Covered++
+			continue
+		}
+		var who recipientPayload
+		if err := json.Unmarshal(s.Payload, &who); err != nil {
+			// The payload is written by scoping; unreadable means a bug or
+			// a wrong key, not a person to skip silently.
+			return nil, nil, fmt.Errorf("read person %d of page %d: %w", i, in.Page, err)
+		}
+		switch email := strings.TrimSpace(who.Email); {
+		case email == "":
+			unreachable = append(unreachable, store.Unreachable{Key: s.Key, Reason: "no_address"})
+			continue
+		case !mailer.PlausibleAddress(email):
+			unreachable = append(unreachable, store.Unreachable{Key: s.Key, Reason: "invalid_address"})
+			continue
+		}
+		kind := templates.Individuals
+		if s.Jurisdiction == "US-CA" {
+			kind = templates.California
+		}
+		locale := cmp.Or(who.Locale, s.Locale)
+		members = append(members, member{
+			key:  s.Key,
+			to:   mailer.Recipient{Email: strings.TrimSpace(who.Email), Name: who.Name, ID: hex.EncodeToString(s.Key[:])},
+			sort: renderKey{kind: kind, lang: templates.Match(locale), categories: s.Categories},
+		})
+	}
+	res.Unreachable = len(unreachable)
+	// Stable: within a group, people stay in key order.
+	slices.SortStableFunc(members, func(a, b member) int {
+		return cmp.Or(cmp.Compare(a.sort.kind, b.sort.kind), cmp.Compare(a.sort.lang, b.sort.lang), cmp.Compare(a.sort.categories, b.sort.categories))
+	})
+	var batches []pageBatch
+	for i := 0; i < len(members); {
+		j := i
+		for j < len(members) && j-i < mailer.MaxRecipients && members[j].sort == members[i].sort {
+			j++
+		}
+		b := pageBatch{key: members[i].sort}
+		b.claim.Key = fmt.Sprintf("%s/p%02d-%05d-%02d", p.spec.ID, in.Partition, in.Page, len(batches))
+		for _, m := range members[i:j] {
+			b.claim.Subjects = append(b.claim.Subjects, m.key)
+			b.to = append(b.to, m.to)
+		}
+		batches = append(batches, b)
+		i = j
+	}
+	return batches, unreachable, nil
+}
+
+// sent counts what sendBatches got done.
+type sent struct{ Accepted, Failed int }
+
+// sendBatches sends the pending batches, as many at once as the worker's
+// concurrency allows, and records each outcome in the ledger before
+// returning. It returns the first error that calls for a retry.
+func (n *Notifier) sendBatches(ctx context.Context, p *preparedNotice, batches []pageBatch, pending []int) (sent, error) {
+	var (
+		mu    sync.Mutex
+		total sent
+		errs  []error
+		wg    sync.WaitGroup
+	)
+	for _, i := range pending {
+		b := &batches[i]
+		r, err := p.render(b.key)
+		if err != nil {
+			return total, err
+		}
+		batch := mailer.Batch{
+			Key: b.claim.Key, From: n.sending.From, ReplyTo: n.sending.ReplyTo,
+			Subject: r.Subject, Text: r.Text, HTML: r.HTML, Recipients: b.to,
+			CustomArgs:  map[string]string{"incident": p.spec.Incident, "notice": p.spec.ID},
+			Categories:  []string{"breach-notice"},
+			SandboxMode: n.sending.Sandbox,
+		}
+		select {
+		case n.sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return total, ctx.Err()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-n.sem }()
+			accepted, failed, err := n.sendBatch(ctx, &batch)
+			mu.Lock()
+			defer mu.Unlock()
+			total.Accepted += accepted
+			total.Failed += failed
+			if err != nil {
+				errs = append(errs, err)
+			}
+			activity.RecordHeartbeat(ctx, total)
+		}()
+	}
+	wg.Wait()
+	return total, retryError(errs)
+}
+
+// sendBatch sends one batch and records the outcome in the ledger.
+func (n *Notifier) sendBatch(ctx context.Context, b *mailer.Batch) (accepted, failed int, err error) {
+	if err := n.limiter.Wait(ctx); err != nil {
+		return 0, 0, err
+	}
+	res, sendErr := n.mail.Send(ctx, *b)
+	now := n.now()
+	var (
+		permanent *mailer.PermanentError
+		ambiguous *mailer.AmbiguousError
+	)
+	switch {
+	case sendErr == nil:
+		// The one window for a duplicate: SendGrid has the batch and the
+		// ledger does not know yet.
+		if err := n.ledger.MarkBatch(ctx, b.Key, store.BatchAccepted, res.MessageID, "", now); err != nil {
+			return 0, 0, fmt.Errorf("record batch %s as accepted: %w", b.Key, err)
+		}
+		return len(b.Recipients), 0, nil
+	case errors.As(sendErr, &permanent):
+		if err := n.ledger.MarkBatch(ctx, b.Key, store.BatchFailed, "", sendErr.Error(), now); err != nil {
+			return 0, 0, fmt.Errorf("record batch %s as failed: %w", b.Key, err)
+		}
+		return 0, len(b.Recipients), nil
+	case errors.As(sendErr, &ambiguous):
+		if err := n.ledger.MarkBatch(ctx, b.Key, store.BatchAmbiguous, "", sendErr.Error(), now); err != nil {
+			return 0, 0, fmt.Errorf("record batch %s as ambiguous: %w", b.Key, err)
+		}
+	}
+	return 0, 0, fmt.Errorf("batch %s: %w", b.Key, sendErr)
+}
+
+// retryError picks what the activity returns for its failed batches: a rate
+// limit retries at SendGrid's reset (the latest one), anything else with the
+// activity's backoff.
+func retryError(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	var (
+		wait    time.Duration
+		limited bool
+	)
+	for _, err := range errs {
+		var rl *mailer.RateLimitedError
+		if errors.As(err, &rl) {
+			limited = true
+			wait = max(wait, time.Until(rl.RetryAt))
+		}
+	}
+	msg := fmt.Sprintf("%d batches not sent: %v", len(errs), errs[0])
+	if limited {
+		return temporal.NewApplicationErrorWithOptions(msg, ErrTypeRateLimited, temporal.ApplicationErrorOptions{
+			NextRetryDelay: max(wait, time.Second),
+		})
+	}
+	var ambiguous *mailer.AmbiguousError
+	if errors.As(errs[0], &ambiguous) {
+		return temporal.NewApplicationError(msg, ErrTypeAmbiguous)
+	}
+	return errors.New(msg)
+}
+
+// OrgResult is how a notice to organisations went.
+type OrgResult struct {
+	Deliveries []incident.OrgDelivery `json:"deliveries"`
+	Filings    []incident.Filing      `json:"filings"`
+}
+
+// SendOrgNotice emails the notice to each configured organisation and
+// prepares the report for those that take reports through a portal.
+func (n *Notifier) SendOrgNotice(ctx context.Context, id string) (OrgResult, error) {
+	p, err := n.prepared(ctx, id)
+	if err != nil {
+		return OrgResult{}, err
+	}
+	var res OrgResult
+	for i, r := range p.spec.Recipients {
+		d := p.spec.Data
+		d.Recipient = r.Name
+		if t, ok := p.spec.Translations[templates.Match(r.Locale)]; ok {
+			d = t.Apply(d)
+		}
+		if r.Portal != "" {
+			doc, err := templates.Document(r.Locale, d)
+			if err != nil {
+				return OrgResult{}, invalidNotice(err)
+			}
+			res.Filings = append(res.Filings, incident.Filing{Recipient: r.Name, Portal: r.Portal, Document: doc})
+		}
+		if len(r.Emails) == 0 {
+			continue
+		}
+		delivery, err := n.sendOrg(ctx, p, i, r, d)
+		if err != nil {
+			return OrgResult{}, err
+		}
+		res.Deliveries = append(res.Deliveries, delivery)
+	}
+	return res, nil
+}
+
+func (n *Notifier) sendOrg(ctx context.Context, p *preparedNotice, i int, r OrgRecipient, d templates.NoticeData) (incident.OrgDelivery, error) {
+	rendered, err := templates.Render(orgKind(p.spec.Notify), r.Locale, d)
+	if err != nil {
+		return incident.OrgDelivery{}, invalidNotice(err)
+	}
+	key := fmt.Sprintf("%s/org-%02d", p.spec.ID, i)
+	claim := store.BatchClaim{Key: key}
+	var to []mailer.Recipient
+	for _, email := range r.Emails {
+		k := orgKey(email)
+		claim.Subjects = append(claim.Subjects, k)
+		to = append(to, mailer.Recipient{Email: email, Name: r.Name, ID: hex.EncodeToString(k[:])})
+	}
+	statuses, err := n.ledger.Claim(ctx, p.spec.ID, []store.BatchClaim{claim}, nil)
+	if err != nil {
+		return incident.OrgDelivery{}, fmt.Errorf("claim %s: %w", key, err)
+	}
+	delivery := incident.OrgDelivery{Recipient: r.Name, Emails: slices.Clone(r.Emails)}
+	st := statuses[0]
+	switch st.State {
+	case store.BatchAccepted:
+		delivery.MessageID, delivery.SentAt = st.MessageID, st.SentAt
+		return delivery, nil
+	case store.BatchFailed:
+		delivery.Error, delivery.SentAt = st.Error, st.SentAt
+		return delivery, nil
+	}
+	b := mailer.Batch{
+		Key: key, From: n.sending.From, ReplyTo: n.sending.ReplyTo,
+		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML, Recipients: to,
+		CustomArgs: map[string]string{"incident": p.spec.Incident, "notice": p.spec.ID},
+		Categories: []string{"breach-notice"}, SandboxMode: n.sending.Sandbox,
+	}
+	accepted, _, err := n.sendBatch(ctx, &b)
+	if err != nil {
+		return incident.OrgDelivery{}, retryError([]error{err})
+	}
+	after, err := n.ledgerBatch(ctx, key)
+	if err != nil {
+		return incident.OrgDelivery{}, err
+	}
+	delivery.MessageID, delivery.SentAt = after.MessageID, after.SentAt
+	if accepted == 0 {
+		delivery.Error = after.Error
+	}
+	return delivery, nil
+}
+
+func (n *Notifier) ledgerBatch(ctx context.Context, key string) (store.BatchStatus, error) {
+	if b, ok := n.ledger.(interface {
+		Batch(context.Context, string) (store.BatchStatus, error)
+	}); ok {
+		return b.Batch(ctx, key)
+	}
+	return store.BatchStatus{Key: key}, nil
+}
+
+// orgKey stands for an organisation's address in the ledger, which keys
+// recipients by 16 bytes.
+func orgKey(email string) [16]byte {
+	sum := sha256.Sum256([]byte("org:" + strings.ToLower(email)))
+	return [16]byte(sum[:16])
+}
+
+// orgKind is the template for a notice to an organisation.
+func orgKind(notify string) templates.Kind {
+	switch notify {
+	case "controller", "owner", "covered_entity":
+		return templates.Controller
+	}
+	return templates.Authority
+}
+
+// Partitions splits the key space into n ranges of equal width, as
+// (after, through) hex pairs: keys are hashes, so the ranges hold about as
+// many people each. after is exclusive (the zero key for the first range
+// reads from the start), through inclusive.
+func Partitions(n int) [][2]string {
+	n = min(max(n, 1), 256)
+	out := make([][2]string, n)
+	var prev [16]byte
+	for i := range n {
+		var through [16]byte
+		if i == n-1 {
+			for j := range through {
+				through[j] = 0xff
+			}
+		} else {
+			// The last key whose first two bytes fall in range i.
+			hi := uint16((i + 1) * 65536 / n)
+			hi--
+			through[0], through[1] = byte(hi>>8), byte(hi)
+			for j := 2; j < 16; j++ {
+				through[j] = 0xff
+			}
+		}
+		out[i] = [2]string{hex.EncodeToString(prev[:]), hex.EncodeToString(through[:])}
+		prev = through
+	}
+	return out
+}
+
+func parseKey(s string) ([16]byte, error) {
+	var k [16]byte
+	if s == "" {
+		return k, nil
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		return k, fmt.Errorf("key %q is not 32 hex digits", s)
+	}
+	return [16]byte(b), nil
+}

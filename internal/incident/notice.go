@@ -1,0 +1,150 @@
+package incident
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// NoticeState is where an approved notice stands.
+type NoticeState string
+
+const (
+	NoticeSending NoticeState = "sending" // approved; emails going out
+	NoticeSent    NoticeState = "sent"    // every recipient was sent to (or could not be)
+	// NoticeAwaitingFiling: the report is ready for an authority that takes
+	// reports only through its web portal; someone files it and records the
+	// reference (`breachctl filed`).
+	NoticeAwaitingFiling NoticeState = "awaiting_filing"
+	NoticeFiled          NoticeState = "filed"
+	NoticeFailed         NoticeState = "failed" // could not be sent; approve again once fixed
+)
+
+// Notice is an approved notice and how its sending went. One notice can
+// satisfy several obligations (a person covered by two laws gets one email),
+// so every clock it satisfies points at it by ID.
+type Notice struct {
+	ID         string       `json:"id"` // INC-.../<first rule>
+	Rules      []string     `json:"rules"`
+	Notify     string       `json:"notify"`
+	State      NoticeState  `json:"state"`
+	ApprovedBy string       `json:"approved_by"`
+	ApprovedAt time.Time    `json:"approved_at"`
+	SnapshotID string       `json:"snapshot_id,omitempty"`
+	SentAt     *time.Time   `json:"sent_at,omitempty"`
+	Counts     NoticeCounts `json:"counts"`
+	// Deliveries are the emails to organisations (authorities, business
+	// customers): each with its time and SendGrid message ID.
+	Deliveries []OrgDelivery `json:"deliveries,omitempty"`
+	// Filings are the reports to file through an authority's portal.
+	Filings []Filing `json:"filings,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// NoticeCounts counts a notice's recipients.
+type NoticeCounts struct {
+	Expected    int `json:"expected"`    // people in scope in the snapshot, known before sending
+	Read        int `json:"read"`        // people read from the snapshot in scope
+	Accepted    int `json:"accepted"`    // accepted by SendGrid
+	Failed      int `json:"failed"`      // refused for good
+	Unreachable int `json:"unreachable"` // no usable address
+	// Covered were already notified in this incident under another notice
+	// that satisfies this one too.
+	Covered int `json:"covered"`
+	Batches int `json:"batches"`
+	// Retried counts batches sent again after an answer that left it
+	// unknown whether SendGrid had them: the only way anyone is mailed twice.
+	Retried int `json:"retried,omitempty"`
+}
+
+// Done is how many of the expected people are settled.
+func (c NoticeCounts) Done() int { return c.Accepted + c.Failed + c.Unreachable + c.Covered }
+
+// SubstituteNeeded is how many people the notice did not reach at an
+// address, so far: the count toward a substitute notice (GDPR Art. 34(3)(c)
+// public communication, US substitute notice). Bounces reported later by
+// SendGrid are counted in the ledger.
+func (c NoticeCounts) SubstituteNeeded() int { return c.Failed + c.Unreachable }
+
+// OrgDelivery is one email to an organisation.
+type OrgDelivery struct {
+	Recipient string    `json:"recipient"` // the organisation's name
+	Emails    []string  `json:"emails"`    // its addresses: configuration, not personal data of a data subject
+	MessageID string    `json:"message_id,omitempty"`
+	SentAt    time.Time `json:"sent_at"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// Filing is a report to file through an authority's web portal.
+type Filing struct {
+	Recipient string     `json:"recipient"`
+	Portal    string     `json:"portal"`
+	Document  string     `json:"document"` // the generated report, text
+	Reference string     `json:"reference,omitempty"`
+	FiledBy   string     `json:"filed_by,omitempty"`
+	FiledAt   *time.Time `json:"filed_at,omitempty"`
+}
+
+// NoticeID names the notice approved under a rule of an incident.
+func NoticeID(incidentID, rule string) string { return incidentID + "/" + rule }
+
+// Summary says in one line how the notice went, for the timeline.
+func (n Notice) Summary() string {
+	c := n.Counts
+	switch {
+	case n.State == NoticeFailed:
+		return "Notice " + n.ID + " failed: " + n.Error
+	case n.Notify == "individuals":
+		text := fmt.Sprintf("Notice %s sent: %d accepted by SendGrid", n.ID, c.Accepted)
+		var more []string
+		if c.Covered > 0 {
+			more = append(more, fmt.Sprintf("%d already notified under another notice", c.Covered))
+		}
+		if c.Failed > 0 {
+			more = append(more, fmt.Sprintf("%d refused", c.Failed))
+		}
+		if c.Unreachable > 0 {
+			more = append(more, fmt.Sprintf("%d without a usable address", c.Unreachable))
+		}
+		if len(more) > 0 {
+			text += ", " + strings.Join(more, ", ")
+		}
+		if c.SubstituteNeeded() > 0 {
+			text += fmt.Sprintf(". %d people not reached: consider a substitute notice (public communication)", c.SubstituteNeeded())
+		}
+		return text
+	}
+	var parts []string
+	for _, d := range n.Deliveries {
+		if d.Error != "" {
+			parts = append(parts, fmt.Sprintf("to %s failed: %s", d.Recipient, d.Error))
+		} else {
+			parts = append(parts, fmt.Sprintf("emailed to %s (message %s)", d.Recipient, d.MessageID))
+		}
+	}
+	for _, f := range n.Filings {
+		if f.Reference != "" {
+			parts = append(parts, fmt.Sprintf("filed with %s, reference %s", f.Recipient, f.Reference))
+		} else {
+			parts = append(parts, fmt.Sprintf("report ready to file with %s at %s (record the reference with `breachctl filed`)", f.Recipient, f.Portal))
+		}
+	}
+	return "Notice " + n.ID + ": " + strings.Join(parts, "; ")
+}
+
+// Meet marks an open clock met by a notice given at `at`.
+func (c *Clock) Meet(at time.Time, noticeID string) (ClockEvent, bool) {
+	if !c.State.Open() {
+		return ClockEvent{}, false
+	}
+	t := at
+	c.State, c.ClosedAt, c.NoticeID = ClockMet, &t, noticeID
+	return ClockEvent{Kind: EventMet, Rule: c.Rule, At: at, Due: c.DueTime(), Late: lateBy(at, c.Due)}, true
+}
+
+func lateBy(at time.Time, due *time.Time) time.Duration {
+	if due == nil || !at.After(*due) {
+		return 0
+	}
+	return at.Sub(*due)
+}

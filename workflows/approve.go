@@ -1,0 +1,346 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/templates"
+)
+
+// MaxNoticeTextLength bounds each text of a notice.
+const MaxNoticeTextLength = 20_000
+
+const (
+	entryNoticeApproved incident.EntryKind = "notice_approved"
+	entryNoticeFiled    incident.EntryKind = "notice_filed"
+)
+
+func (r *run) validateApprove(req ApproveRequest) error {
+	if err := r.validateOpen(); err != nil {
+		return err
+	}
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if len(req.Rules) == 0 {
+		return invalid("rules: name the obligation(s) the notice answers")
+	}
+	notify := ""
+	for i, rule := range req.Rules {
+		if slices.Index(req.Rules, rule) != i {
+			return invalid("rules: %s is named twice", rule)
+		}
+		ci := r.clockIndex(rule)
+		if ci < 0 {
+			return invalid("rules: incident %s has no obligation %q", r.status.ID, rule)
+		}
+		c := r.status.Clocks[ci]
+		if !c.State.Open() {
+			return conflict("%s is %s: there is nothing to notify under it", rule, c.State)
+		}
+		if n := r.notice(c.NoticeID); n != nil && n.State != incident.NoticeFailed {
+			return conflict("%s is already answered by notice %s (%s)", rule, n.ID, n.State)
+		}
+		if c.NeedsDelayReasons() {
+			return invalid("rules: %s is overdue and a late notice must give %s: record them first with `breachctl delay %s --rule %s`",
+				rule, c.Late, r.status.ID, rule)
+		}
+		switch {
+		case notify == "":
+			notify = c.Notify
+		case c.Notify != notify:
+			return invalid("rules: %s notifies %s and %s notifies %s: approve them as separate notices", req.Rules[0], notify, rule, c.Notify)
+		}
+	}
+	if notify == "individuals" {
+		if len(r.status.Snapshots) == 0 {
+			return invalid("rules: a notice to individuals goes to the people found by scoping: run `breachctl scope %s` first", r.status.ID)
+		}
+		for _, n := range r.status.Notices {
+			if n.Notify == "individuals" && n.State == incident.NoticeSending {
+				return conflict("notice %s to individuals is still being sent: approve the next one when it is done, so nobody is mailed twice", n.ID)
+			}
+		}
+	}
+	if strings.TrimSpace(req.Texts.WhatHappened) == "" && strings.TrimSpace(r.status.Facts.Description) == "" {
+		return invalid("texts.what_happened: say what happened (the incident has no description to use)")
+	}
+	check := func(field string, t activities.NoticeTexts) error {
+		for name, v := range map[string]string{
+			"what_happened": t.WhatHappened, "likely_consequences": t.LikelyConsequences, "measures_taken": t.MeasuresTaken,
+			"what_you_can_do": t.WhatYouCanDo, "identity_theft_offer": t.IdentityTheftOffer,
+		} {
+			if len(v) > MaxNoticeTextLength {
+				return invalid("%s.%s: at most %d characters; this one is %d", field, name, MaxNoticeTextLength, len(v))
+			}
+		}
+		return nil
+	}
+	if err := check("texts", req.Texts); err != nil {
+		return err
+	}
+	for lang, t := range req.Translations {
+		if !slices.Contains(templates.Languages(), lang) {
+			return invalid("translations: %q is not a notice language (%s)", lang, strings.Join(templates.Languages(), ", "))
+		}
+		if err := check("translations."+lang, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// approve records the approval and starts the notice's workflow.
+func (r *run) approve(ctx workflow.Context, req ApproveRequest) (incident.Status, error) {
+	now := workflow.Now(ctx).UTC()
+	spec := r.noticeSpec(req, now)
+	n := incident.Notice{
+		ID: spec.ID, Rules: slices.Clone(req.Rules), Notify: spec.Notify, State: incident.NoticeSending,
+		ApprovedBy: req.Actor, ApprovedAt: now, SnapshotID: spec.SnapshotID,
+	}
+	r.status.Notices = append(r.status.Notices, n)
+	for _, rule := range req.Rules {
+		r.status.Clocks[r.clockIndex(rule)].NoticeID = n.ID
+	}
+	to := "to the organisations configured for it"
+	if spec.Notify == "individuals" {
+		to = fmt.Sprintf("to the people in scope in snapshot %s", spec.SnapshotID)
+	}
+	r.status.Timeline.Append(now, entryNoticeApproved, req.Actor, req.Rules[0],
+		fmt.Sprintf("Notice %s approved under %s: sending %s", n.ID, strings.Join(req.Rules, ", "), to))
+	child := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, noticeChildOptions(n.ID)), NoticeWorkflowName,
+		NoticeInput{Spec: spec, Parent: workflow.GetInfo(ctx).WorkflowExecution.ID})
+	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		r.noticeDone(ctx, NoticeResult{Notice: n.ID, State: incident.NoticeFailed, At: workflow.Now(ctx).UTC(), Error: "could not start sending: " + errorMessage(err)})
+	}
+	return r.snapshot(), nil
+}
+
+// noticeSpec is the notice as approved: the texts people wrote and what the
+// incident knows, which every rendering of it shares.
+func (r *run) noticeSpec(req ApproveRequest, now time.Time) activities.NoticeSpec {
+	f := r.status.Facts
+	first := r.status.Clocks[r.clockIndex(req.Rules[0])]
+	id := incident.NoticeID(r.status.ID, req.Rules[0])
+	for i := 2; r.notice(id) != nil; i++ { // approved again after a failure
+		id = fmt.Sprintf("%s-%d", incident.NoticeID(r.status.ID, req.Rules[0]), i)
+	}
+	d := templates.NoticeData{
+		IncidentID:        r.status.ID,
+		NoticeDate:        now,
+		OccurredFrom:      f.OccurredAt,
+		DiscoveredAt:      f.AwareAt,
+		WhatHappened:      f.Description,
+		DataCategories:    slices.Clone(f.DataCategories),
+		SubjectCategories: slices.Clone(req.SubjectCategories),
+		Recipient:         first.Recipient,
+	}
+	d = req.Texts.Apply(d)
+	if len(f.Affected) > 0 {
+		d.AffectedByJurisdiction = map[string]int{}
+		for _, a := range f.Affected {
+			d.AffectedCount += a.Count
+			d.AffectedByJurisdiction[a.Region] += a.Count
+		}
+	}
+	var citations, residents, reasons []string
+	for _, rule := range req.Rules {
+		c := r.status.Clocks[r.clockIndex(rule)]
+		citations = append(citations, c.Citation)
+		if c.Residents != "" && !slices.Contains(residents, c.Residents) {
+			residents = append(residents, c.Residents)
+		}
+		if c.State == incident.ClockOverdue {
+			d.Late = true
+			if c.DelayReasons != "" && !slices.Contains(reasons, c.DelayReasons) {
+				reasons = append(reasons, c.DelayReasons)
+			}
+		}
+	}
+	if len(residents) == 0 {
+		residents = []string{first.Jurisdiction}
+	}
+	d.Citation = strings.Join(citations, "; ")
+	d.ReasonsForDelay = strings.Join(reasons, "\n\n")
+	spec := activities.NoticeSpec{
+		ID: id, Incident: r.status.ID, Rules: slices.Clone(req.Rules), Notify: first.Notify,
+		Jurisdiction: first.Jurisdiction, Residents: residents, Data: d, Translations: req.Translations,
+		ApprovedBy: req.Actor, ApprovedAt: now,
+	}
+	if first.Notify == "individuals" {
+		spec.SnapshotID = r.status.Snapshots[len(r.status.Snapshots)-1].ID
+	}
+	return spec
+}
+
+func (r *run) notice(id string) *incident.Notice {
+	if id == "" {
+		return nil
+	}
+	for i := range r.status.Notices {
+		if r.status.Notices[i].ID == id {
+			return &r.status.Notices[i]
+		}
+	}
+	return nil
+}
+
+// receiveNotices applies what notice workflows report, for as long as the
+// run lives.
+func (r *run) receiveNotices(ctx workflow.Context) {
+	ch := workflow.GetSignalChannel(ctx, SignalNoticeDone)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var res NoticeResult
+			ch.Receive(ctx, &res)
+			r.applying++
+			r.noticeDone(ctx, res)
+			r.applying--
+		}
+	})
+}
+
+// noticeDone records how a notice went; a notice given meets the clocks it
+// answers, and may start clocks that run from it.
+func (r *run) noticeDone(ctx workflow.Context, res NoticeResult) {
+	n := r.notice(res.Notice)
+	if n == nil {
+		workflow.GetLogger(ctx).Warn("report of an unknown notice", "incident", r.status.ID, "notice", res.Notice)
+		return
+	}
+	n.State, n.Counts, n.Error = res.State, res.Counts, res.Error
+	n.Deliveries, n.Filings = res.Deliveries, res.Filings
+	given := res.State == incident.NoticeSent
+	for _, d := range res.Deliveries {
+		given = given || d.Error == ""
+	}
+	if given {
+		at := res.At
+		n.SentAt = &at
+	}
+	r.status.Timeline.Append(res.At, incident.EntryKind("notice_"+string(res.State)), incident.SystemActor, n.Rules[0], n.Summary())
+	if given {
+		r.meet(ctx, n, res.At)
+	}
+	r.wake++
+	r.upsertSearch(ctx)
+}
+
+// meet marks the clocks a notice answers as met, then reassesses, since a
+// notice can start another obligation's clock.
+func (r *run) meet(ctx workflow.Context, n *incident.Notice, at time.Time) {
+	met := false
+	for _, rule := range n.Rules {
+		if i := r.clockIndex(rule); i >= 0 {
+			if e, ok := r.status.Clocks[i].Meet(at, n.ID); ok {
+				r.status.Timeline.AppendClockEvent(e, "")
+				met = true
+			}
+		}
+	}
+	if !met || r.status.State == incident.StateClosed {
+		return
+	}
+	if err := r.facts.Lock(ctx); err != nil {
+		return
+	}
+	defer r.facts.Unlock()
+	if err := r.assess(ctx, "notice "+n.ID+" given"); err != nil {
+		workflow.GetLogger(ctx).Error("reassess after a notice", "incident", r.status.ID, "notice", n.ID, "error", err)
+	}
+}
+
+// noticesSent says when each met clock's notice went out, for the rules
+// whose clocks run from another notice.
+func (r *run) noticesSent() map[string]string {
+	var sent map[string]string
+	for _, c := range r.status.Clocks {
+		if c.State == incident.ClockMet && c.ClosedAt != nil {
+			if sent == nil {
+				sent = map[string]string{}
+			}
+			sent[c.Rule] = c.ClosedAt.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	return sent
+}
+
+func (r *run) validateFiled(req FiledRequest) error {
+	if err := r.validateOpen(); err != nil {
+		return err
+	}
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	ref := strings.TrimSpace(req.Reference)
+	switch {
+	case ref == "":
+		return invalid("reference: give the reference the portal gave the filing")
+	case len(ref) > 200:
+		return invalid("reference: at most 200 characters")
+	}
+	_, _, err := r.filing(req)
+	return err
+}
+
+// filing finds the filing a FiledRequest is about.
+func (r *run) filing(req FiledRequest) (*incident.Notice, int, error) {
+	ci := r.clockIndex(req.Rule)
+	if ci < 0 {
+		return nil, 0, invalid("rule: incident %s has no obligation %q", r.status.ID, req.Rule)
+	}
+	n := r.notice(r.status.Clocks[ci].NoticeID)
+	if n == nil || len(n.Filings) == 0 {
+		return nil, 0, conflict("%s has no report waiting to be filed through a portal", req.Rule)
+	}
+	var open []int
+	for i, f := range n.Filings {
+		if req.Recipient != "" && !strings.EqualFold(f.Recipient, req.Recipient) {
+			continue
+		}
+		if f.Reference == "" {
+			open = append(open, i)
+		}
+	}
+	switch {
+	case len(open) == 1:
+		return n, open[0], nil
+	case len(open) == 0 && req.Recipient != "":
+		return nil, 0, invalid("recipient: notice %s has no unfiled report for %q", n.ID, req.Recipient)
+	case len(open) == 0:
+		return nil, 0, conflict("every report of notice %s is filed already", n.ID)
+	}
+	var names []string
+	for _, i := range open {
+		names = append(names, n.Filings[i].Recipient)
+	}
+	return nil, 0, invalid("recipient: notice %s has reports for %s: say which was filed", n.ID, strings.Join(names, ", "))
+}
+
+func (r *run) filed(ctx workflow.Context, req FiledRequest) (incident.Status, error) {
+	n, i, err := r.filing(req)
+	if err != nil {
+		return incident.Status{}, err
+	}
+	now := workflow.Now(ctx).UTC()
+	f := &n.Filings[i]
+	f.Reference, f.FiledBy, f.FiledAt = strings.TrimSpace(req.Reference), req.Actor, &now
+	r.status.Timeline.Append(now, entryNoticeFiled, req.Actor, req.Rule,
+		fmt.Sprintf("Report of notice %s filed with %s at %s, reference %s", n.ID, f.Recipient, f.Portal, f.Reference))
+	if !slices.ContainsFunc(n.Filings, func(f incident.Filing) bool { return f.Reference == "" }) {
+		n.State = incident.NoticeFiled
+		if n.SentAt == nil {
+			n.SentAt = &now
+		}
+	}
+	r.meet(ctx, n, now)
+	r.wake++
+	r.upsertSearch(ctx)
+	return r.snapshot(), nil
+}
