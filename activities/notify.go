@@ -100,6 +100,23 @@ func (t NoticeTexts) Apply(d templates.NoticeData) templates.NoticeData {
 	return d
 }
 
+// Over returns base with the texts set in t replacing base's.
+func (t NoticeTexts) Over(base NoticeTexts) NoticeTexts {
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&base.WhatHappened, t.WhatHappened}, {&base.LikelyConsequences, t.LikelyConsequences},
+		{&base.MeasuresTaken, t.MeasuresTaken}, {&base.WhatYouCanDo, t.WhatYouCanDo},
+		{&base.IdentityTheftOffer, t.IdentityTheftOffer},
+	} {
+		if strings.TrimSpace(f.v) != "" {
+			*f.dst = f.v
+		}
+	}
+	return base
+}
+
 // Audience is the ledger audience of the notice.
 func (s NoticeSpec) Audience() string {
 	if s.Notify == "individuals" {

@@ -15,7 +15,8 @@ import (
 
 // Deps are the activity implementations, with their clients.
 type Deps struct {
-	Rules *activities.Rules
+	Rules    *activities.Rules
+	Notifier *activities.Notifier // nil: this worker sends no notices
 }
 
 // Registry is the part of a worker (or a test environment) that takes
@@ -29,6 +30,12 @@ type Registry interface {
 func Register(r Registry, deps Deps) {
 	r.RegisterWorkflowWithOptions(workflows.IncidentWorkflow, workflow.RegisterOptions{Name: workflows.IncidentWorkflowName})
 	r.RegisterActivityWithOptions(deps.Rules.Assess, activity.RegisterOptions{Name: activities.AssessName})
+	r.RegisterWorkflowWithOptions(workflows.NoticeWorkflow, workflow.RegisterOptions{Name: workflows.NoticeWorkflowName})
+	if n := deps.Notifier; n != nil {
+		r.RegisterActivityWithOptions(n.PrepareNotice, activity.RegisterOptions{Name: activities.PrepareNoticeName})
+		r.RegisterActivityWithOptions(n.SendNoticePage, activity.RegisterOptions{Name: activities.SendNoticePageName})
+		r.RegisterActivityWithOptions(n.SendOrgNotice, activity.RegisterOptions{Name: activities.SendOrgNoticeName})
+	}
 }
 
 // New builds a worker on the task queue with everything registered.

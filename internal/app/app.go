@@ -20,8 +20,10 @@ import (
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/httpapi"
+	"github.com/breachctl/breachctl/internal/mailer"
 	"github.com/breachctl/breachctl/internal/orchestrator"
 	"github.com/breachctl/breachctl/internal/rules"
+	"github.com/breachctl/breachctl/internal/store"
 	"github.com/breachctl/breachctl/worker"
 )
 
@@ -56,13 +58,26 @@ func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
 }
 
-// Deps builds the activity implementations from the configuration.
-func Deps(cfg config.Config) (worker.Deps, error) {
+// Deps builds the activity implementations from the configuration, with
+// the store they share; closeStore releases it.
+func Deps(ctx context.Context, cfg config.Config, logger *slog.Logger) (deps worker.Deps, st *store.Store, err error) {
 	rs, err := rules.Load(cfg.RulesDir)
 	if err != nil {
-		return worker.Deps{}, err
+		return worker.Deps{}, nil, err
 	}
-	return worker.Deps{Rules: &activities.Rules{Ruleset: rs, Config: rules.Config{Reminders: cfg.Reminders}}}, nil
+	st, err = openStore(ctx, cfg)
+	if err != nil {
+		return worker.Deps{}, nil, err
+	}
+	notifier, err := newNotifier(cfg, rs, st, logger)
+	if err != nil {
+		_ = st.Close()
+		return worker.Deps{}, nil, err
+	}
+	return worker.Deps{
+		Rules:    &activities.Rules{Ruleset: rs, Config: rules.Config{Reminders: cfg.Reminders}},
+		Notifier: notifier,
+	}, st, nil
 }
 
 // Connect dials Temporal and returns the incident service over it.
@@ -77,10 +92,11 @@ func Connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*orch
 
 // RunWorker runs the worker against an existing cluster until ctx ends.
 func RunWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	deps, err := Deps(cfg)
+	deps, st, err := Deps(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	c, err := orchestrator.Dial(ctx, cfg.Temporal, sdkLogger(logger, cfg.LogLevel))
 	if err != nil {
 		return err
@@ -103,21 +119,36 @@ func RunServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 		return err
 	}
 	defer c.Close()
+	verifier, err := webhookVerifier(cfg)
+	if err != nil {
+		return err
+	}
+	var events httpapi.EventRecorder
+	if verifier != nil {
+		st, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		events = st
+	}
 	ln, err := listen(cfg.HTTPAddr)
 	if err != nil {
 		return err
 	}
-	logger.Info("http server running", "addr", ln.Addr().String(), "temporal", cfg.Temporal.Address)
-	return serveHTTP(ctx, ln, httpHandler(c, logger), logger)
+	logger.Info("http server running", "addr", ln.Addr().String(), "temporal", cfg.Temporal.Address, "sendgrid_webhook", verifier != nil)
+	return serveHTTP(ctx, ln, httpHandler(c, events, verifier, logger), logger)
 }
 
-func httpHandler(c client.Client, logger *slog.Logger) http.Handler {
+func httpHandler(c client.Client, events httpapi.EventRecorder, verifier *mailer.WebhookVerifier, logger *slog.Logger) http.Handler {
 	return httpapi.New(httpapi.Deps{
 		Ready: func(ctx context.Context) error {
 			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		},
-		Logger: logger,
+		Logger:          logger,
+		Events:          events,
+		WebhookVerifier: verifier,
 	})
 }
 

@@ -27,11 +27,19 @@ type Dev struct {
 
 // StartDev starts everything in one process and returns once it is ready.
 func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *slog.Logger) (*Dev, error) {
-	deps, err := Deps(cfg)
+	if opts.DataDir != "" {
+		cfg.DataDir = opts.DataDir // the store and the outbox live beside the server's file
+	}
+	verifier, err := webhookVerifier(cfg)
+	if err != nil {
+		return nil, err
+	}
+	deps, st, err := Deps(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
 	d := &Dev{}
+	d.stop = append(d.stop, func() { _ = st.Close() })
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DataDir:          opts.DataDir,
 		Namespace:        cfg.Temporal.Namespace,
@@ -74,7 +82,7 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = serveHTTP(httpCtx, ln, httpHandler(c, logger), logger)
+		_ = serveHTTP(httpCtx, ln, httpHandler(c, st, verifier, logger), logger)
 	}()
 	d.stop = append(d.stop, func() { cancelHTTP(); <-done })
 	return d, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/orchestrator"
+	"github.com/breachctl/breachctl/workflows"
 )
 
 // fakeIncidents records calls; each field may be set to answer differently.
@@ -27,6 +28,9 @@ type fakeIncidents struct {
 	close       func(id, reason string) (incident.Status, error)
 	delay       func(id, rule, reasons string) (incident.Status, error)
 	scope       func(id string, sn incident.SnapshotRef) (incident.Status, error)
+	approve     func(id string, req workflows.ApproveRequest) (incident.Status, error)
+	filed       func(id string, req workflows.FiledRequest) (incident.Status, error)
+	progress    func(noticeID string) (workflows.NoticeProgress, error)
 }
 
 var _ Incidents = (*fakeIncidents)(nil)
@@ -54,6 +58,16 @@ func (f *fakeIncidents) Scope(_ context.Context, id string, sn incident.Snapshot
 }
 func (f *fakeIncidents) DelayReasons(_ context.Context, id, rule, reasons, _ string) (incident.Status, error) {
 	return f.delay(id, rule, reasons)
+}
+
+func (f *fakeIncidents) Approve(_ context.Context, id string, req workflows.ApproveRequest) (incident.Status, error) {
+	return f.approve(id, req)
+}
+func (f *fakeIncidents) Filed(_ context.Context, id string, req workflows.FiledRequest) (incident.Status, error) {
+	return f.filed(id, req)
+}
+func (f *fakeIncidents) NoticeProgress(_ context.Context, noticeID string) (workflows.NoticeProgress, error) {
+	return f.progress(noticeID)
 }
 
 var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)

@@ -128,6 +128,37 @@ func printStatus(w io.Writer, s incident.Status, now time.Time) {
 		fmt.Fprintf(w, "  %d more rules considered and not triggered (-o json lists them with why)\n", len(s.NotTriggered))
 	}
 
+	if len(s.Notices) > 0 {
+		fmt.Fprintln(w, "\nNOTICES")
+		t = newTable(w)
+		fmt.Fprintln(t, "  NOTICE\tRULES\tSTATE\tAPPROVED\tSENT\tACCEPTED\tFAILED\tUNREACHABLE\tALREADY NOTIFIED")
+		for _, n := range s.Notices {
+			fmt.Fprintf(t, "  %s\t%s\t%s\t%s by %s\t%s\t%d\t%d\t%d\t%d\n", n.ID, list(n.Rules), n.State, ts(n.ApprovedAt), n.ApprovedBy,
+				tsPtr(n.SentAt), n.Counts.Accepted, n.Counts.Failed, n.Counts.Unreachable, n.Counts.Covered)
+		}
+		t.Flush()
+		for _, n := range s.Notices {
+			for _, d := range n.Deliveries {
+				if d.Error != "" {
+					fmt.Fprintf(w, "  %s: email to %s failed: %s\n", n.ID, d.Recipient, d.Error)
+				} else {
+					fmt.Fprintf(w, "  %s: emailed %s at %s, message %s\n", n.ID, d.Recipient, ts(d.SentAt), d.MessageID)
+				}
+			}
+			for _, f := range n.Filings {
+				if f.Reference != "" {
+					fmt.Fprintf(w, "  %s: filed with %s at %s, reference %s\n", n.ID, f.Recipient, tsPtr(f.FiledAt), f.Reference)
+				} else {
+					fmt.Fprintf(w, "  ! %s: file the report with %s at %s (the report: show -o json), then: breachctl filed %s %s REFERENCE\n",
+						n.ID, f.Recipient, f.Portal, s.ID, n.Rules[0])
+				}
+			}
+			if k := n.Counts.SubstituteNeeded(); k > 0 && n.State != incident.NoticeSending {
+				fmt.Fprintf(w, "  ! %s: %d people not reached by email: consider a substitute notice (GDPR Art. 34(3)(c) public communication; US substitute notice)\n", n.ID, k)
+			}
+		}
+	}
+
 	fmt.Fprintln(w, "\nTIMELINE")
 	t = newTable(w)
 	for _, e := range s.Timeline {

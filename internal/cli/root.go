@@ -19,6 +19,7 @@ import (
 	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/orchestrator"
+	"github.com/breachctl/breachctl/workflows"
 )
 
 // Incidents is what the incident commands need: the CLI never touches the
@@ -32,6 +33,9 @@ type Incidents interface {
 	Close(ctx context.Context, id, reason, actor string) (incident.Status, error)
 	DelayReasons(ctx context.Context, id, rule, reasons, actor string) (incident.Status, error)
 	Scope(ctx context.Context, id string, sn incident.SnapshotRef, actor string) (incident.Status, error)
+	Approve(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
+	Filed(ctx context.Context, id string, req workflows.FiledRequest) (incident.Status, error)
+	NoticeProgress(ctx context.Context, noticeID string) (workflows.NoticeProgress, error)
 }
 
 var _ Incidents = (*orchestrator.Incidents)(nil)
@@ -137,6 +141,7 @@ from another terminal.`,
 	root.AddCommand(
 		newDevCmd(g), newWorkerCmd(g), newServeCmd(g),
 		newAssessCmd(g), newScopeCmd(g), newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newUpdateCmd(g), newDelayCmd(g), newCloseCmd(g),
+		newApproveCmd(g), newWatchCmd(g), newFiledCmd(g),
 	)
 	return root
 }

@@ -50,7 +50,35 @@ type Config struct {
 	// SourcesDSN is the PostgreSQL database scoping queries read affected
 	// people from (BREACHCTL_SOURCES_DSN, a secret).
 	SourcesDSN string
+	// Notify is the notify configuration: who notices come from and which
+	// authorities and customers they go to (BREACHCTL_NOTIFY; default
+	// notify.yaml in the data directory, if there is one).
+	Notify string
+	// SendGrid sends the emails; without an API key, notices are written
+	// as .eml files to the outbox in the data directory.
+	SendGrid SendGrid
 }
+
+// SendGrid is how to reach SendGrid.
+type SendGrid struct {
+	APIKey  string // SENDGRID_API_KEY (secret)
+	BaseURL string // SENDGRID_BASE_URL: https://api.eu.sendgrid.com for EU data residency
+	// WebhookPublicKey verifies the Event Webhook's signatures
+	// (SENDGRID_WEBHOOK_PUBLIC_KEY); without it the endpoint is off.
+	WebhookPublicKey string
+}
+
+// NotifyPath is the notify configuration to read, and whether it was named
+// explicitly (a missing explicit file is an error; a missing default is not).
+func (c Config) NotifyPath() (path string, explicit bool) {
+	if c.Notify != "" {
+		return c.Notify, true
+	}
+	return filepath.Join(c.DataDir, "notify.yaml"), false
+}
+
+// OutboxDir is where the outbox mailer writes .eml files.
+func (c Config) OutboxDir() string { return filepath.Join(c.DataDir, "outbox") }
 
 // StoreDSN is the store to open: the configured one, or the SQLite file in
 // the data directory.
@@ -106,6 +134,12 @@ func Load(getenv func(string) string) (Config, error) {
 		Datamap:    getenv("BREACHCTL_DATAMAP"),
 		Store:      getenv("BREACHCTL_STORE"),
 		SourcesDSN: getenv("BREACHCTL_SOURCES_DSN"),
+		Notify:     getenv("BREACHCTL_NOTIFY"),
+		SendGrid: SendGrid{
+			APIKey:           strings.TrimSpace(getenv("SENDGRID_API_KEY")),
+			BaseURL:          strings.TrimSpace(getenv("SENDGRID_BASE_URL")),
+			WebhookPublicKey: strings.TrimSpace(getenv("SENDGRID_WEBHOOK_PUBLIC_KEY")),
+		},
 	}
 	if v := getenv("TEMPORAL_TLS"); v != "" {
 		b, err := strconv.ParseBool(v)

@@ -139,6 +139,9 @@ func Default() *Config {
 		Organisation: templates.Organisation{
 			Name:        PlaceholderOrganisation,
 			ContactName: PlaceholderContact,
+			// A notice must give a contact address; this one says it is a
+			// placeholder and can never be delivered to.
+			ContactEmail: PlaceholderFrom,
 		},
 		From:    Address{Email: PlaceholderFrom, Name: "breachctl (sender not configured)"},
 		Sending: DefaultSending(),

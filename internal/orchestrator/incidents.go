@@ -355,3 +355,38 @@ func (o *Incidents) mapError(err error, id, op string) error {
 	}
 	return apperr.Wrap(apperr.Internal, err, "%s", op)
 }
+
+// Approve approves the notice under one or more obligations and starts
+// sending it.
+func (o *Incidents) Approve(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error) {
+	var st incident.Status
+	err := o.update(ctx, id, workflows.UpdateApprove, req, &st)
+	return st, err
+}
+
+// Filed records the reference of a report filed through a portal.
+func (o *Incidents) Filed(ctx context.Context, id string, req workflows.FiledRequest) (incident.Status, error) {
+	var st incident.Status
+	err := o.update(ctx, id, workflows.UpdateFiled, req, &st)
+	return st, err
+}
+
+// NoticeProgress asks a notice's workflow how far sending has got; once it
+// has finished, its result says.
+func (o *Incidents) NoticeProgress(ctx context.Context, noticeID string) (workflows.NoticeProgress, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.AnswerTimeout)
+	defer cancel()
+	v, err := o.client.QueryWorkflow(ctx, workflows.NoticeWorkflowID(noticeID), "", workflows.QueryProgress)
+	if err != nil {
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) {
+			return workflows.NoticeProgress{}, apperr.New(apperr.NotFound, "no notice %s in namespace %s", noticeID, o.namespace)
+		}
+		return workflows.NoticeProgress{}, o.mapError(err, noticeID, "progress")
+	}
+	var p workflows.NoticeProgress
+	if err := v.Get(&p); err != nil {
+		return workflows.NoticeProgress{}, apperr.Wrap(apperr.Internal, err, "decode the progress of %s", noticeID)
+	}
+	return p, nil
+}

@@ -250,6 +250,11 @@ func parse(name string, raw []byte) (*Ruleset, error) {
 	return &rs, nil
 }
 
+// Has reports whether the ruleset has a rule with the ID.
+func (rs *Ruleset) Has(id string) bool {
+	return slices.ContainsFunc(rs.Rules, func(r Rule) bool { return r.ID == id })
+}
+
 func (rs *Ruleset) merge(other *Ruleset) {
 	if other.Version != "" {
 		if rs.Version == "" {

@@ -1,0 +1,348 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/workflows"
+)
+
+// noticeFile is what `approve --file` reads: the texts of the notice, in its
+// main language and in others.
+type noticeFile struct {
+	activities.NoticeTexts `yaml:",inline"`
+	SubjectCategories      []string                          `yaml:"subject_categories"`
+	Translations           map[string]activities.NoticeTexts `yaml:"translations"`
+}
+
+func newApproveCmd(g *globals) *cobra.Command {
+	var (
+		file      string
+		texts     activities.NoticeTexts
+		subjects  []string
+		follow    bool
+		watchTick time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "approve INC-ID RULE...",
+		Short: "Approve the notice under one or more obligations and send it",
+		Long: `Approves the notice that answers the named obligations and starts sending it.
+
+A notice to individuals goes to every person in scope in the incident's latest
+scoping snapshot, in their language, each email saying which of their data was
+involved; naming several rules sends one notice that satisfies all of them, and
+a person another notice already reached is not mailed again. A notice to an
+authority or a business customer goes to the recipients in the notify
+configuration (BREACHCTL_NOTIFY); for an authority that takes reports only
+through its portal, the report is prepared for filing (record the reference with
+'breachctl filed').
+
+The texts come from --file (YAML: what_happened, likely_consequences,
+measures_taken, what_you_can_do, identity_theft_offer, subject_categories, and
+translations by language: de, fr, es, pt-BR) or the flags; what happened
+defaults to the incident's description.`,
+		Example: `  breachctl approve INC-20261120-7K3QX eu-gdpr-art34 --file notice.yaml --watch
+  breachctl approve INC-20261120-7K3QX eu-gdpr-art33 --what-happened "..." --measures "..."`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incidentArg(args)
+			if err != nil {
+				return err
+			}
+			req := workflows.ApproveRequest{Rules: args[1:], SubjectCategories: subjects}
+			if file != "" {
+				nf, err := readNoticeFile(file)
+				if err != nil {
+					return err
+				}
+				req.Texts, req.Translations = nf.NoticeTexts, nf.Translations
+				if len(req.SubjectCategories) == 0 {
+					req.SubjectCategories = nf.SubjectCategories
+				}
+			}
+			req.Texts = texts.Over(req.Texts)
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
+				req.Actor = actor
+				st, err := svc.Approve(ctx, id, req)
+				if err != nil {
+					return err
+				}
+				n := latestNotice(st, req.Rules[0])
+				if !follow {
+					if g.json() {
+						return writeJSON(g.env.Stdout, st)
+					}
+					fmt.Fprintf(g.env.Stdout, "Approved notice %s under %s: %s.\nFollow it: breachctl watch %s\n",
+						n.ID, strings.Join(req.Rules, ", "), n.State, id)
+					return nil
+				}
+				return watchNotices(ctx, g, svc, id, []string{n.ID}, watchTick)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&file, "file", "", "YAML file with the notice's texts and translations")
+	f.StringVar(&texts.WhatHappened, "what-happened", "", "what happened (default: the incident's description)")
+	f.StringVar(&texts.LikelyConsequences, "consequences", "", "the likely consequences for the people affected")
+	f.StringVar(&texts.MeasuresTaken, "measures", "", "the measures taken or proposed")
+	f.StringVar(&texts.WhatYouCanDo, "what-you-can-do", "", "what people can do to protect themselves")
+	f.StringVar(&texts.IdentityTheftOffer, "identity-theft-offer", "", "the identity theft protection offered, and how to take it up")
+	f.StringSliceVar(&subjects, "subject-categories", nil, "kinds of people concerned, for authorities (customers,employees)")
+	f.BoolVar(&follow, "watch", false, "follow the sending until it is done")
+	f.DurationVar(&watchTick, "interval", time.Second, "how often --watch refreshes")
+	return cmd
+}
+
+func readNoticeFile(path string) (noticeFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return noticeFile{}, apperr.Wrap(apperr.Invalid, err, "--file")
+	}
+	var nf noticeFile
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&nf); err != nil && err != io.EOF {
+		return noticeFile{}, apperr.Invalidf("--file", "%s: %v", path, err)
+	}
+	return nf, nil
+}
+
+// latestNotice is the newest notice answering rule.
+func latestNotice(st incident.Status, rule string) incident.Notice {
+	for i := len(st.Notices) - 1; i >= 0; i-- {
+		for _, r := range st.Notices[i].Rules {
+			if r == rule {
+				return st.Notices[i]
+			}
+		}
+	}
+	return incident.Notice{ID: incident.NoticeID(st.ID, rule), State: incident.NoticeSending}
+}
+
+func newFiledCmd(g *globals) *cobra.Command {
+	var recipient string
+	cmd := &cobra.Command{
+		Use:   "filed INC-ID RULE REFERENCE",
+		Short: "Record that a report was filed through an authority's portal",
+		Long: `Some authorities take breach reports only through a web portal. For those,
+'approve' prepares the report ('show -o json' holds it under the notice's
+filings) and the obligation waits until someone files it and records the
+reference the portal gave. That meets the obligation.`,
+		Example: `  breachctl filed INC-20261120-7K3QX br-lgpd-art48 CIS-2026-004512`,
+		Args:    cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incidentArg(args)
+			if err != nil {
+				return err
+			}
+			req := workflows.FiledRequest{Rule: strings.TrimSpace(args[1]), Reference: strings.TrimSpace(args[2]), Recipient: recipient}
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
+				req.Actor = actor
+				st, err := svc.Filed(ctx, id, req)
+				if err != nil {
+					return err
+				}
+				if g.json() {
+					return writeJSON(g.env.Stdout, st)
+				}
+				fmt.Fprintf(g.env.Stdout, "Recorded the filing under %s on %s, reference %s\n", req.Rule, id, req.Reference)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&recipient, "recipient", "", "which authority, when the notice has several reports")
+	return cmd
+}
+
+func newWatchCmd(g *globals) *cobra.Command {
+	var (
+		rule string
+		tick time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "watch INC-ID",
+		Short: "Follow the notices of an incident as they are sent",
+		Long: `Shows, for each notice being sent, a progress bar with the people sent to,
+failed, remaining and the rate, until every notice is done; then how each
+went. With -o json, prints the final progress of each notice.`,
+		Example: `  breachctl watch INC-20261120-7K3QX`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incidentArg(args)
+			if err != nil {
+				return err
+			}
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, _ string) error {
+				st, err := svc.Show(ctx, id)
+				if err != nil {
+					return err
+				}
+				var ids []string
+				for _, n := range st.Notices {
+					if rule == "" || containsString(n.Rules, rule) {
+						if n.State == incident.NoticeSending || rule != "" {
+							ids = append(ids, n.ID)
+						}
+					}
+				}
+				if len(ids) == 0 && rule == "" && len(st.Notices) > 0 {
+					ids = append(ids, st.Notices[len(st.Notices)-1].ID) // show how the last one went
+				}
+				if len(ids) == 0 {
+					return apperr.New(apperr.NotFound, "incident %s has no notice%s yet: approve one with `breachctl approve`", id, forRule(rule))
+				}
+				return watchNotices(ctx, g, svc, id, ids, tick)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&rule, "rule", "", "only the notice under this obligation")
+	cmd.Flags().DurationVar(&tick, "interval", time.Second, "how often to refresh")
+	return cmd
+}
+
+func forRule(rule string) string {
+	if rule == "" {
+		return ""
+	}
+	return " under " + rule
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// watchNotices polls each notice's progress until all are done, drawing a
+// progress line per notice: redrawn in place on a terminal, every few
+// seconds otherwise.
+func watchNotices(ctx context.Context, g *globals, svc Incidents, incidentID string, ids []string, tick time.Duration) error {
+	tick = max(tick, 100*time.Millisecond)
+	tty := isTerminal(g.env.Stdout)
+	rates := map[string]*rateMeter{}
+	last := map[string]workflows.NoticeProgress{}
+	var lastPrint time.Time
+	for {
+		done := true
+		for _, id := range ids {
+			p, err := svc.NoticeProgress(ctx, id)
+			if err != nil {
+				return err
+			}
+			last[id] = p
+			if rates[id] == nil {
+				rates[id] = &rateMeter{}
+			}
+			rates[id].add(p.At, p.Counts.Accepted)
+			if p.State == incident.NoticeSending {
+				done = false
+			}
+		}
+		now := g.env.Now()
+		if !g.json() && (tty || done || now.Sub(lastPrint) >= 5*time.Second) {
+			if tty && !lastPrint.IsZero() {
+				fmt.Fprintf(g.env.Stdout, "\033[%dA", len(ids)) // back over the previous lines
+			}
+			for _, id := range ids {
+				fmt.Fprintln(g.env.Stdout, progressLine(last[id], rates[id].perSecond(), tty))
+			}
+			lastPrint = now
+		}
+		if done {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(tick):
+		}
+	}
+	if g.json() {
+		out := make([]workflows.NoticeProgress, 0, len(ids))
+		for _, id := range ids {
+			out = append(out, last[id])
+		}
+		return writeJSON(g.env.Stdout, out)
+	}
+	st, err := svc.Show(ctx, incidentID)
+	if err != nil {
+		return err
+	}
+	for _, n := range st.Notices {
+		if containsString(ids, n.ID) {
+			fmt.Fprintln(g.env.Stdout, n.Summary())
+		}
+	}
+	return nil
+}
+
+// progressLine is one notice's progress: a bar, sent, failed, remaining and
+// the rate.
+func progressLine(p workflows.NoticeProgress, perSecond float64, bar bool) string {
+	c := p.Counts
+	expected := max(c.Expected, c.Done())
+	remaining := max(expected-c.Done(), 0)
+	frac := 1.0
+	if expected > 0 {
+		frac = float64(c.Done()) / float64(expected)
+	}
+	var b strings.Builder
+	if bar {
+		const width = 30
+		filled := int(frac * width)
+		b.WriteString("[" + strings.Repeat("#", filled) + strings.Repeat(".", width-filled) + "] ")
+	}
+	fmt.Fprintf(&b, "%s %3.0f%%  sent %d  failed %d  unreachable %d  already notified %d  remaining %d  %.0f/s  %s",
+		p.Notice, frac*100, c.Accepted, c.Failed, c.Unreachable, c.Covered, remaining, perSecond, p.State)
+	if bar {
+		b.WriteString("\033[K") // clear what a longer previous line left
+	}
+	return b.String()
+}
+
+// rateMeter turns successive counts into a rate over the last ten seconds.
+type rateMeter struct {
+	at     []time.Time
+	counts []int
+}
+
+func (m *rateMeter) add(at time.Time, count int) {
+	m.at, m.counts = append(m.at, at), append(m.counts, count)
+	for len(m.at) > 2 && at.Sub(m.at[0]) > 10*time.Second {
+		m.at, m.counts = m.at[1:], m.counts[1:]
+	}
+}
+
+func (m *rateMeter) perSecond() float64 {
+	if len(m.at) < 2 {
+		return 0
+	}
+	d := m.at[len(m.at)-1].Sub(m.at[0]).Seconds()
+	if d <= 0 {
+		return 0
+	}
+	return float64(m.counts[len(m.counts)-1]-m.counts[0]) / d
+}
+
+// isTerminal reports whether w is a terminal, for redrawing in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
