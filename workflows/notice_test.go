@@ -168,4 +168,3 @@ func clockIn(s incident.Status, rule string) *incident.Clock {
 	}
 	return nil
 }
-
