@@ -1,11 +1,15 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,3 +167,270 @@ func peakRSS() uint64 {
 // resetPeakRSS starts VmHWM again from the current RSS, so each
 // sub-benchmark reports its own peak (Linux only; ignored elsewhere).
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// BenchmarkClaim claims N subjects (BREACHCTL_BENCH_SUBJECTS, default
+// 200,000) for one notice as the notification activity does: pages of
+// 10,000 in key order (a page of a snapshot is a key range), each split into
+// 10 batches of 1,000 whose keys interleave (batches group people by
+// language), plus 50 unreachable subjects per page, one Claim per page. It
+// reports subjects claimed per second and the mean Claim time per page.
+// The target run:
+//
+//	BREACHCTL_BENCH_SUBJECTS=1000000 go test ./internal/store/ -run '^$' -bench BenchmarkClaim -benchtime 1x
+func BenchmarkClaim(b *testing.B) {
+	n := benchSubjects(b)
+	keys := sortedBenchKeys(n)
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) {
+			ctx := context.Background()
+			var pages int
+			for range b.N {
+				b.StopTimer()
+				s, err := Open(ctx, d.dsn(b))
+				if err != nil {
+					b.Fatal(err)
+				}
+				notice, err := s.CreateNotice(ctx, benchNotice("individuals"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				b.StartTimer()
+				claimed := 0
+				for p, page := range benchPages(keys) {
+					st, err := s.Claim(ctx, notice.ID, page.batches, page.unreachable)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for i := range st {
+						claimed += st[i].Recipients
+					}
+					claimed += len(page.unreachable)
+					pages = p + 1
+				}
+				b.StopTimer()
+				if claimed != n {
+					b.Fatalf("claimed %d subjects, want %d", claimed, n)
+				}
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N*pages), "ms/page")
+		})
+	}
+}
+
+// BenchmarkNoticeProgress times NoticeProgress on a notice of N recipients
+// (BREACHCTL_BENCH_SUBJECTS, default 200,000), claimed as in BenchmarkClaim,
+// most batches accepted and some recipients delivered. A progress bar polls
+// it every second while a notice is sent. The target run:
+//
+//	BREACHCTL_BENCH_SUBJECTS=1000000 go test ./internal/store/ -run '^$' -bench BenchmarkNoticeProgress
+func BenchmarkNoticeProgress(b *testing.B) {
+	keys := sortedBenchKeys(benchSubjects(b))
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) {
+			ctx := context.Background()
+			s, notice, claimed := benchLedger(b, d.dsn(b), keys)
+			var events []DeliveryEvent
+			for i, bc := range claimed {
+				if i%10 == 0 {
+					events = append(events, DeliveryEvent{Batch: bc.Key, Subject: bc.Subjects[0], Event: "delivered"})
+				}
+			}
+			if _, err := s.RecordEvents(ctx, events); err != nil {
+				b.Fatal(err)
+			}
+			want := len(keys) - len(keys)/201 // subjects in batches
+			for b.Loop() {
+				p, err := s.NoticeProgress(ctx, notice.ID)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if p.Recipients != want || p.Delivered != len(events) {
+					b.Fatalf("progress %+v, want %d recipients, %d delivered", p, want, len(events))
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/op")
+		})
+	}
+}
+
+// BenchmarkRecordEvents records Event Webhook posts of 3,000 events
+// (processed, then delivered, for 1,500 recipients of accepted batches) on a
+// notice of N recipients (BREACHCTL_BENCH_SUBJECTS, default 200,000), and
+// reports events recorded per second.
+func BenchmarkRecordEvents(b *testing.B) {
+	keys := sortedBenchKeys(benchSubjects(b))
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) {
+			ctx := context.Background()
+			s, _, claimed := benchLedger(b, d.dsn(b), keys)
+			var subjects []DeliveryEvent
+			for _, bc := range claimed {
+				for _, k := range bc.Subjects {
+					subjects = append(subjects, DeliveryEvent{Batch: bc.Key, Subject: k})
+				}
+			}
+			rnd := rand.New(rand.NewPCG(3, 4))
+			post := make([]DeliveryEvent, 0, 3000)
+			var events int
+			for b.Loop() {
+				b.StopTimer()
+				post = post[:0]
+				for range 1500 {
+					e := subjects[rnd.IntN(len(subjects))]
+					e.Event = "processed"
+					post = append(post, e)
+					e.Event = "delivered"
+					post = append(post, e)
+				}
+				b.StartTimer()
+				applied, err := s.RecordEvents(ctx, post)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if applied != len(post) {
+					b.Fatalf("applied %d of %d events", applied, len(post))
+				}
+				events += applied
+			}
+			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkClaimedBetween reads the claims of a page's key range (10,050
+// keys) of a notice of N recipients (BREACHCTL_BENCH_SUBJECTS, default
+// 200,000): what a second notice of the audience finds before claiming.
+func BenchmarkClaimedBetween(b *testing.B) {
+	keys := sortedBenchKeys(benchSubjects(b))
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) {
+			ctx := context.Background()
+			s, notice, _ := benchLedger(b, d.dsn(b), keys)
+			page := keys[len(keys)/2 : min(len(keys)/2+10_050, len(keys))]
+			for b.Loop() {
+				got, err := s.ClaimedBetween(ctx, notice.IncidentID, notice.Audience, page[0], page[len(page)-1])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(got) != len(page) {
+					b.Fatalf("%d claims in a page of %d", len(got), len(page))
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/op")
+		})
+	}
+}
+
+// benchLedger opens a store with a notice that claimed keys as
+// BenchmarkClaim does, and marks 90% of its batches accepted, 5% failed and
+// 5% not at all. It returns the accepted batches.
+func benchLedger(b *testing.B, dsn string, keys [][16]byte) (*Store, NoticeRecord, []BatchClaim) {
+	ctx := context.Background()
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	notice, err := s.CreateNotice(ctx, benchNotice("individuals"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var accepted []BatchClaim
+	i := 0
+	for _, page := range benchPages(keys) {
+		if _, err := s.Claim(ctx, notice.ID, page.batches, page.unreachable); err != nil {
+			b.Fatal(err)
+		}
+		for _, bc := range page.batches {
+			i++
+			state := BatchAccepted
+			switch i % 20 {
+			case 0:
+				continue // still queued
+			case 1:
+				state = BatchFailed
+			}
+			if err := s.MarkBatch(ctx, bc.Key, state, "msg-"+bc.Key, "", time.Time{}); err != nil {
+				b.Fatal(err)
+			}
+			if state == BatchAccepted {
+				accepted = append(accepted, bc)
+			}
+		}
+	}
+	return s, notice, accepted
+}
+
+func benchSubjects(b *testing.B) int {
+	if v := os.Getenv("BREACHCTL_BENCH_SUBJECTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("BREACHCTL_BENCH_SUBJECTS=%q: want a positive number", v)
+		}
+		return n
+	}
+	return 200_000
+}
+
+func benchNotice(audience string) NoticeRecord {
+	return NoticeRecord{
+		ID: "INC-BENCH/eu-gdpr-art34", IncidentID: "INC-BENCH", Rule: "eu-gdpr-art34", Audience: audience,
+		SnapshotID: "snap_bench", Content: []byte(`{}`), ApprovedBy: "bench", ApprovedAt: time.Now(),
+	}
+}
+
+// sortedBenchKeys makes n random-looking keys in ascending order, as
+// ReadSnapshot pages through them.
+func sortedBenchKeys(n int) [][16]byte {
+	keys := make([][16]byte, n)
+	for i := range keys {
+		x := splitmix(uint64(i))
+		binary.BigEndian.PutUint64(keys[i][:8], x)
+		binary.BigEndian.PutUint64(keys[i][8:], splitmix(x))
+	}
+	slices.SortFunc(keys, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	return keys
+}
+
+type benchPage struct {
+	batches     []BatchClaim
+	unreachable []Unreachable
+}
+
+// benchPages splits keys into pages of 10,000 subjects: every 201st is
+// unreachable, the others are dealt round-robin into batches of at most
+// 1,000.
+func benchPages(keys [][16]byte) iter.Seq2[int, benchPage] {
+	const pageSize, batchSize = 10_050, 1000
+	return func(yield func(int, benchPage) bool) {
+		for p := 0; p*pageSize < len(keys); p++ {
+			page := keys[p*pageSize : min((p+1)*pageSize, len(keys))]
+			var bp benchPage
+			var reachable [][16]byte
+			for i, k := range page {
+				if (p*pageSize+i)%201 == 200 {
+					bp.unreachable = append(bp.unreachable, Unreachable{Key: k, Reason: "no_address"})
+				} else {
+					reachable = append(reachable, k)
+				}
+			}
+			nb := (len(reachable) + batchSize - 1) / batchSize
+			bp.batches = make([]BatchClaim, nb)
+			for j := range bp.batches {
+				bp.batches[j].Key = fmt.Sprintf("INC-BENCH/eu-gdpr-art34/p%d/b%d", p, j)
+			}
+			for i, k := range reachable {
+				bp.batches[i%nb].Subjects = append(bp.batches[i%nb].Subjects, k)
+			}
+			if !yield(p, bp) {
+				return
+			}
+		}
+	}
+}

@@ -1,5 +1,5 @@
 // Package store keeps what must not go into Temporal: the people affected by a
-// breach (subject snapshots) now, the notification ledger and the breach
+// breach (subject snapshots), the notification ledger, and the breach
 // register later. It runs on a SQLite file in the data directory by default
 // and on PostgreSQL when configured; both behave the same.
 //
@@ -33,6 +33,16 @@
 //     ranges written on two connections at once; on SQLite it runs prepared
 //     32-row INSERT ... ON CONFLICT DO UPDATE statements in one transaction.
 //     BenchmarkSnapshotWrite measures it.
+//
+//   - Nobody notified twice. The notification ledger (ledger.go) holds one
+//     row per person and (incident, audience), keyed by the person's key:
+//     Claim adds a page's people under a notice's batches in one
+//     transaction, leaving out whoever is there already, so a retried page
+//     or a second notice to the same audience claims nobody again. The
+//     rows are written in key order and in bulk (COPY on PostgreSQL, a
+//     thousand rows a statement from one blob on SQLite), and a notice's
+//     progress is summed from counts kept on its batches, never counted
+//     from its people.
 //
 //   - Versioned schema. Migrations are embedded SQL files per dialect
 //     (migrations/<dialect>/NNNN_name.sql), applied in order on Open, one

@@ -1,9 +1,15 @@
 package store
 
 import (
+	"bytes"
+	"cmp"
 	"context"
-	"errors"
+	"encoding/binary"
+	"fmt"
+	"slices"
 	"time"
+
+	"github.com/breachctl/breachctl/internal/apperr"
 )
 
 // The notification ledger: which notices were approved, which people each
@@ -112,34 +118,718 @@ type RecipientRecord struct {
 	UpdatedAt time.Time
 }
 
-// MaxBatchSubjects is the most subjects a batch may have: SendGrid's limit
+// maxBatchSubjects is the most subjects a batch may have: SendGrid's limit
+// of personalizations per Mail Send request (see BatchClaim).
+const maxBatchSubjects = 1000
 
-var errLedgerTODO = errors.New("ledger: not implemented yet")
+// Recipient states besides the batch states, as RecipientRecord.State has
+// them. The first four come from Event Webhook events.
+const (
+	recipientDelivered   = "delivered"
+	recipientBounced     = "bounced" // bounce and blocked
+	recipientDropped     = "dropped"
+	recipientDeferred    = "deferred" // not final
+	recipientUnreachable = "unreachable"
+)
 
+// ledgerEngine is one dialect's SQL for the ledger. The Store validates
+// arguments and runs the logic the dialects share (what to claim, what an
+// event changes); the engine runs statements.
+type ledgerEngine interface {
+	// createNotice stores n unless its ID is taken, and returns the stored one.
+	createNotice(ctx context.Context, n NoticeRecord, createdAt time.Time) (NoticeRecord, error)
+	notice(ctx context.Context, id string) (NoticeRecord, error) // or ErrNotFound
+	// claimed returns the audience's subjects in [from, through] with the
+	// notice that claimed each.
+	claimed(ctx context.Context, incidentID, audience string, from, through [16]byte) (map[[16]byte]string, error)
+	// markBatch applies an outcome to a batch unless it is accepted
+	// already; no such batch is ErrNotFound.
+	markBatch(ctx context.Context, key string, state BatchState, messageID, errText string, at time.Time) error
+	batch(ctx context.Context, key string) (BatchStatus, error) // or ErrNotFound
+	progress(ctx context.Context, noticeID string) (NoticeProgress, error)
+	recipient(ctx context.Context, incidentID, audience string, key [16]byte) (recipientRow, error)
+	// beginLedger starts a write transaction for Claim or RecordEvents.
+	beginLedger(ctx context.Context) (ledgerTx, error)
+}
+
+// ledgerTx is a Claim's or a RecordEvents' transaction.
+type ledgerTx interface {
+	// lockNotice returns a notice's seq and its audience's, or ErrNotFound,
+	// and keeps other claims in the audience waiting until the transaction
+	// ends, so that what claimedIn finds stays true until then.
+	lockNotice(ctx context.Context, id string) (noticeSeq, audienceSeq int64, err error)
+	// claimedIn returns the audience's claimed keys in [from, through] in
+	// ascending order, at most limit of them.
+	claimedIn(ctx context.Context, audienceSeq int64, from, through [16]byte, limit int) ([][16]byte, error)
+	// claimedAmong returns which of keys the audience has claimed, in any order.
+	claimedAmong(ctx context.Context, audienceSeq int64, keys [][16]byte) ([][16]byte, error)
+	// batches returns the batches with these keys that exist, by key.
+	batches(ctx context.Context, keys []string) (map[string]BatchStatus, error)
+	// addBatches inserts queued batches and returns their seqs, in order.
+	addBatches(ctx context.Context, noticeSeq int64, keys []string, recipients []int, at time.Time) ([]int64, error)
+	// addRecipients inserts rows, ascending by key and not claimed yet.
+	addRecipients(ctx context.Context, audienceSeq, noticeSeq int64, rows []claimedRow) error
+	// addUnreachable inserts unreachable subjects, not claimed yet, and adds
+	// them to the notice's count.
+	addUnreachable(ctx context.Context, audienceSeq, noticeSeq int64, rows []Unreachable, at time.Time) error
+
+	// eventBatches returns the batches with these keys that exist, by key,
+	// and keeps other RecordEvents and MarkBatch calls on them waiting until
+	// the transaction ends.
+	eventBatches(ctx context.Context, keys []string) (map[string]*eventBatch, error)
+	// eventRecipients returns the rows of these subjects, those that exist.
+	eventRecipients(ctx context.Context, ids []recipientID) (map[recipientID]*eventRecipient, error)
+	// applyEvents writes the recipients that changed and adds the batches'
+	// counts.
+	applyEvents(ctx context.Context, recipients []*eventRecipient, batches []*eventBatch, now time.Time) error
+
+	commit(ctx context.Context) error
+	rollback(ctx context.Context) error
+}
+
+// CreateNotice records a notice. It is idempotent on ID: recording the same
+// ID again returns the stored record unchanged (the first one wins), so an
+// activity can retry it. Every field but SnapshotID is required.
 func (s *Store) CreateNotice(ctx context.Context, n NoticeRecord) (NoticeRecord, error) {
-	return NoticeRecord{}, errLedgerTODO
+	for _, f := range []struct{ name, value string }{
+		{"id", n.ID}, {"incident", n.IncidentID}, {"rule", n.Rule}, {"audience", n.Audience}, {"approved_by", n.ApprovedBy},
+	} {
+		if f.value == "" {
+			return NoticeRecord{}, apperr.Invalidf(f.name, "required")
+		}
+	}
+	if len(n.Content) == 0 {
+		return NoticeRecord{}, apperr.Invalidf("content", "required")
+	}
+	if n.ApprovedAt.IsZero() {
+		return NoticeRecord{}, apperr.Invalidf("approved_at", "required")
+	}
+	n.ApprovedAt = n.ApprovedAt.UTC().Truncate(time.Microsecond) // what both databases keep
+	stored, err := s.db.createNotice(ctx, n, s.now())
+	if err != nil {
+		return NoticeRecord{}, fmt.Errorf("create notice %s: %w", n.ID, err)
+	}
+	return stored, nil
 }
+
+// Notice returns a notice, or an error wrapping ErrNotFound.
 func (s *Store) Notice(ctx context.Context, id string) (NoticeRecord, error) {
-	return NoticeRecord{}, errLedgerTODO
+	n, err := s.db.notice(ctx, id)
+	if err != nil {
+		return NoticeRecord{}, fmt.Errorf("notice %s: %w", id, err)
+	}
+	return n, nil
 }
+
+// ClaimedBetween returns the subjects with keys in [from, through] already
+// in the ledger for the incident and audience, with the notice that claimed
+// each: one range scan, since a page of a snapshot is a key range. An
+// audience nobody claimed anything in gives an empty map.
 func (s *Store) ClaimedBetween(ctx context.Context, incidentID, audience string, from, through [16]byte) (map[[16]byte]string, error) {
-	return nil, errLedgerTODO
+	switch {
+	case incidentID == "":
+		return nil, apperr.Invalidf("incident", "required")
+	case audience == "":
+		return nil, apperr.Invalidf("audience", "required")
+	case bytes.Compare(from[:], through[:]) > 0:
+		return nil, apperr.Invalidf("through", "before from")
+	}
+	m, err := s.db.claimed(ctx, incidentID, audience, from, through)
+	if err != nil {
+		return nil, fmt.Errorf("read claims of %s/%s: %w", incidentID, audience, err)
+	}
+	return m, nil
 }
+
+// Claim records, in one transaction, a page's batches with their subjects
+// and the page's unreachable subjects, under a notice. A batch key already
+// recorded is left as it is, with its subjects (even if they differ from
+// the ones recorded); a subject already in the ledger for the notice's
+// incident and audience is left as it is and not added to its new batch.
+// So a retried page claims nothing twice. It returns every batch's status,
+// in the order given: a retried page skips the batches already accepted,
+// and a batch whose Recipients is less than its subjects lost some of them
+// to another notice of the audience (ClaimedBetween tells which; a batch
+// left with none is recorded all the same, queued, and needs no sending).
+//
+// Each batch has a key and 1 to 1,000 subjects; a subject appears once in
+// the call, in a batch or as unreachable; no key is all zero; an
+// unreachable subject has a reason. Anything else is invalid, with the field
+// named ("batches[3].subjects[17]"), and nothing is recorded. An unknown
+// notice is an error wrapping ErrNotFound; a batch key recorded under
+// another notice is a conflict.
+//
+// Claims in one audience wait for each other (they must, to tell who
+// claimed a person first); claims in different audiences do not. The
+// subjects are written in key order, in bulk: BenchmarkClaim.
 func (s *Store) Claim(ctx context.Context, noticeID string, batches []BatchClaim, unreachable []Unreachable) ([]BatchStatus, error) {
-	return nil, errLedgerTODO
+	c, err := newClaim(noticeID, batches, unreachable)
+	if err != nil {
+		return nil, err
+	}
+	statuses, err := s.claim(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("claim %d batches and %d unreachable for notice %s: %w", len(batches), len(unreachable), noticeID, err)
+	}
+	return statuses, nil
 }
+
+// MarkBatch records the outcome of sending a batch: accepted (with
+// SendGrid's message ID), failed or ambiguous (with the error). Every
+// outcome counts as an attempt. Accepted is final: marking an accepted
+// batch again, with any outcome, changes nothing and is not an error. A zero
+// at means now. An unknown key is an error wrapping ErrNotFound.
 func (s *Store) MarkBatch(ctx context.Context, key string, state BatchState, messageID, errText string, at time.Time) error {
-	return errLedgerTODO
+	if key == "" {
+		return apperr.Invalidf("key", "required")
+	}
+	switch state {
+	case BatchAccepted:
+		errText = "" // the error of an earlier attempt no longer applies
+	case BatchFailed, BatchAmbiguous:
+	default:
+		return apperr.Invalidf("state", "%q is not an outcome (accepted, failed, ambiguous)", state)
+	}
+	if at.IsZero() {
+		at = s.now()
+	}
+	if err := s.db.markBatch(ctx, key, state, messageID, errText, at.UTC().Truncate(time.Microsecond)); err != nil {
+		return fmt.Errorf("mark batch %s %s: %w", key, state, err)
+	}
+	return nil
 }
+
+// Batch returns a batch's status, or an error wrapping ErrNotFound.
 func (s *Store) Batch(ctx context.Context, key string) (BatchStatus, error) {
-	return BatchStatus{}, errLedgerTODO
+	b, err := s.db.batch(ctx, key)
+	if err != nil {
+		return BatchStatus{}, fmt.Errorf("batch %s: %w", key, err)
+	}
+	return b, nil
 }
-func (s *Store) RecordEvents(ctx context.Context, events []DeliveryEvent) (int, error) {
-	return 0, errLedgerTODO
+
+// RecordEvents applies Event Webhook events, in one transaction, to the
+// recipients they name: the subject's row in the audience of the batch's
+// notice, if that row is in that batch; any other event is ignored. It
+// returns how many events were applied.
+//
+// delivered, bounce (and blocked), dropped and deferred set the recipient's
+// state, with the event's reason and time (a zero At means now). A final
+// state (delivered, bounced, dropped) never goes back to deferred, and
+// replaces another final state only with a later event, so events arriving
+// out of order leave each recipient in its latest state. Other events
+// (processed, open, click, spamreport, unsubscribe, ...) leave the state as
+// it is. Every applied event counts toward its batch's Events, and turns an
+// ambiguous batch into accepted: SendGrid had it. A queued batch stays
+// queued (MarkBatch will say): one with Events was sent even if its
+// outcome was lost.
+func (s *Store) RecordEvents(ctx context.Context, events []DeliveryEvent) (applied int, err error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	applied, err = s.recordEvents(ctx, events)
+	if err != nil {
+		return 0, fmt.Errorf("record %d events: %w", len(events), err)
+	}
+	return applied, nil
 }
+
+// NoticeProgress counts a notice's recipients by state. It adds up counts
+// kept on the notice's batches, so it costs the same at any number of
+// recipients (BenchmarkNoticeProgress). An unknown notice is an error
+// wrapping ErrNotFound.
 func (s *Store) NoticeProgress(ctx context.Context, noticeID string) (NoticeProgress, error) {
-	return NoticeProgress{}, errLedgerTODO
+	p, err := s.db.progress(ctx, noticeID)
+	if err != nil {
+		return NoticeProgress{}, fmt.Errorf("progress of notice %s: %w", noticeID, err)
+	}
+	return p, nil
 }
+
+// Recipient returns a subject's ledger entry for an incident and audience:
+// was this person notified, when, and how did it go. State is the latest
+// delivery state from the Event Webhook if there is one, else "unreachable"
+// (with its reason), else the batch's state (with the batch's error as the
+// reason, if it failed or was ambiguous). Not in the ledger is an error
+// wrapping ErrNotFound.
 func (s *Store) Recipient(ctx context.Context, incidentID, audience string, key [16]byte) (RecipientRecord, error) {
-	return RecipientRecord{}, errLedgerTODO
+	switch {
+	case incidentID == "":
+		return RecipientRecord{}, apperr.Invalidf("incident", "required")
+	case audience == "":
+		return RecipientRecord{}, apperr.Invalidf("audience", "required")
+	}
+	r, err := s.db.recipient(ctx, incidentID, audience, key)
+	if err != nil {
+		return RecipientRecord{}, fmt.Errorf("recipient in %s/%s: %w", incidentID, audience, err)
+	}
+	return r.record(), nil
+}
+
+// recipientRow is a recipient's row with its batch's, as the engines read it.
+type recipientRow struct {
+	notice      string
+	batch       string // "" when unreachable
+	batchState  BatchState
+	batchError  string
+	batchAt     time.Time // the batch's updated_at
+	messageID   string
+	delivery    string // "" before any event
+	reason      string
+	updatedAt   time.Time // the row's own: zero for a batch's recipient before any event
+	unreachable bool
+}
+
+func (r recipientRow) record() RecipientRecord {
+	rec := RecipientRecord{Notice: r.notice, Batch: r.batch, MessageID: r.messageID, Reason: r.reason, UpdatedAt: r.updatedAt}
+	switch {
+	case r.delivery != "":
+		rec.State = r.delivery
+	case r.unreachable:
+		rec.State = recipientUnreachable
+	default:
+		rec.State = string(r.batchState)
+		rec.UpdatedAt = r.batchAt
+		if r.batchState == BatchFailed || r.batchState == BatchAmbiguous {
+			rec.Reason = r.batchError
+		}
+	}
+	return rec
+}
+
+// --- Claim
+
+// claimSet is a validated Claim: every subject of the call, ascending by
+// key, with where it came from.
+type claimSet struct {
+	notice      string
+	batches     []BatchClaim
+	unreachable []Unreachable
+	rows        []claimRow
+}
+
+// claimRow is one subject of a Claim. The key is split into two big-endian
+// halves, which sort like the bytes and compare faster.
+type claimRow struct {
+	hi, lo uint64
+	batch  int32 // index in batches, or -1 for unreachable
+	index  int32 // in the batch's subjects, or in unreachable
+}
+
+func (r claimRow) key() [16]byte {
+	var k [16]byte
+	binary.BigEndian.PutUint64(k[:8], r.hi)
+	binary.BigEndian.PutUint64(k[8:], r.lo)
+	return k
+}
+
+func (r claimRow) field() string {
+	if r.batch < 0 {
+		return fmt.Sprintf("unreachable[%d].key", r.index)
+	}
+	return fmt.Sprintf("batches[%d].subjects[%d]", r.batch, r.index)
+}
+
+// after reports whether r comes after o in the call's arguments: batches in
+// order, then unreachable.
+func (r claimRow) after(o claimRow) bool {
+	rb, ob := uint32(r.batch), uint32(o.batch) // -1 sorts last
+	return rb > ob || rb == ob && r.index > o.index
+}
+
+func cmpClaimRows(a, b claimRow) int {
+	if c := cmp.Compare(a.hi, b.hi); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.lo, b.lo)
+}
+
+// newClaim validates a Claim's arguments, naming the first field at fault,
+// and sorts its subjects.
+func newClaim(noticeID string, batches []BatchClaim, unreachable []Unreachable) (*claimSet, error) {
+	if noticeID == "" {
+		return nil, apperr.Invalidf("notice", "required")
+	}
+	c := &claimSet{notice: noticeID, batches: batches, unreachable: unreachable}
+	n := len(unreachable)
+	keys := make(map[string]int, len(batches))
+	for i, b := range batches {
+		field := fmt.Sprintf("batches[%d]", i)
+		switch {
+		case b.Key == "":
+			return nil, apperr.Invalidf(field+".key", "required")
+		case len(b.Subjects) == 0:
+			return nil, apperr.Invalidf(field+".subjects", "empty")
+		case len(b.Subjects) > maxBatchSubjects:
+			return nil, apperr.Invalidf(field+".subjects", "%d subjects, at most %d", len(b.Subjects), maxBatchSubjects)
+		}
+		if j, dup := keys[b.Key]; dup {
+			return nil, apperr.Invalidf(field+".key", "repeats batches[%d].key", j)
+		}
+		keys[b.Key] = i
+		n += len(b.Subjects)
+	}
+	c.rows = make([]claimRow, 0, n)
+	for i, b := range batches {
+		for j, k := range b.Subjects {
+			c.rows = append(c.rows, newClaimRow(k, int32(i), int32(j)))
+		}
+	}
+	for i, u := range unreachable {
+		if u.Reason == "" {
+			return nil, apperr.Invalidf(fmt.Sprintf("unreachable[%d].reason", i), "required")
+		}
+		c.rows = append(c.rows, newClaimRow(u.Key, -1, int32(i)))
+	}
+	for _, r := range c.rows {
+		if r.hi == 0 && r.lo == 0 {
+			return nil, apperr.Invalidf(r.field(), "all zero")
+		}
+	}
+	// Sorted, the rows go into the ledger's key order in one sweep, and
+	// duplicates are neighbours.
+	slices.SortFunc(c.rows, cmpClaimRows)
+	for i := 1; i < len(c.rows); i++ {
+		a, b := c.rows[i-1], c.rows[i]
+		if a.hi == b.hi && a.lo == b.lo {
+			if a.after(b) {
+				a, b = b, a
+			}
+			return nil, apperr.Invalidf(b.field(), "repeats %s", a.field())
+		}
+	}
+	return c, nil
+}
+
+func newClaimRow(k [16]byte, batch, index int32) claimRow {
+	return claimRow{hi: binary.BigEndian.Uint64(k[:8]), lo: binary.BigEndian.Uint64(k[8:]), batch: batch, index: index}
+}
+
+func (s *Store) claim(ctx context.Context, c *claimSet) (_ []BatchStatus, err error) {
+	tx, err := s.db.beginLedger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	noticeSeq, audienceSeq, err := tx.lockNotice(ctx, c.notice)
+	if err != nil {
+		return nil, err
+	}
+
+	// Batches recorded already keep what they have.
+	keys := make([]string, len(c.batches))
+	for i, b := range c.batches {
+		keys[i] = b.Key
+	}
+	existing, err := tx.batches(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keys {
+		if b, ok := existing[k]; ok && b.Notice != c.notice {
+			return nil, &apperr.Error{Kind: apperr.Conflict, Field: fmt.Sprintf("batches[%d].key", i),
+				Msg: fmt.Sprintf("%q belongs to notice %s", k, b.Notice)}
+		}
+	}
+	rows := slices.DeleteFunc(c.rows, func(r claimRow) bool {
+		if r.batch < 0 {
+			return false
+		}
+		_, old := existing[c.batches[r.batch].Key]
+		return old
+	})
+
+	// Subjects claimed already (by this notice or another of the
+	// audience) are left out.
+	claimed, err := claimedOf(ctx, tx, audienceSeq, rows)
+	if err != nil {
+		return nil, err
+	}
+	rows = dropClaimed(rows, claimed)
+
+	counts := make([]int, len(c.batches))
+	var unreachable []Unreachable
+	for _, r := range rows {
+		if r.batch < 0 {
+			unreachable = append(unreachable, Unreachable{Key: r.key(), Reason: c.unreachable[r.index].Reason})
+			continue
+		}
+		counts[r.batch]++
+	}
+	var newKeys []string
+	var newCounts []int
+	for i, k := range keys {
+		if _, old := existing[k]; !old {
+			newKeys, newCounts = append(newKeys, k), append(newCounts, counts[i])
+		}
+	}
+	now := s.now()
+	seqs, err := tx.addBatches(ctx, noticeSeq, newKeys, newCounts, now)
+	if err != nil {
+		return nil, fmt.Errorf("add batches: %w", err)
+	}
+	seqOf := make([]int64, len(c.batches))
+	for i, j := 0, 0; i < len(keys); i++ {
+		if _, old := existing[keys[i]]; !old {
+			seqOf[i] = seqs[j]
+			j++
+		}
+	}
+	fresh := make([]claimedRow, 0, len(rows)-len(unreachable))
+	for _, r := range rows {
+		if r.batch >= 0 {
+			fresh = append(fresh, claimedRow{key: r.key(), batch: seqOf[r.batch]})
+		}
+	}
+	if err := tx.addRecipients(ctx, audienceSeq, noticeSeq, fresh); err != nil {
+		return nil, fmt.Errorf("add recipients: %w", err)
+	}
+	if len(unreachable) > 0 {
+		if err := tx.addUnreachable(ctx, audienceSeq, noticeSeq, unreachable, now); err != nil {
+			return nil, fmt.Errorf("add unreachable: %w", err)
+		}
+	}
+	if err := tx.commit(ctx); err != nil {
+		return nil, err
+	}
+
+	statuses := make([]BatchStatus, len(keys))
+	for i, k := range keys {
+		if b, old := existing[k]; old {
+			statuses[i] = b
+			continue
+		}
+		statuses[i] = BatchStatus{Key: k, Notice: c.notice, State: BatchQueued, Recipients: counts[i]}
+	}
+	return statuses, nil
+}
+
+// claimedRow is a subject to add under a batch.
+type claimedRow struct {
+	key   [16]byte
+	batch int64 // its seq
+}
+
+// claimedOf returns which of rows (ascending) the audience has claimed, in
+// ascending order. A page of a snapshot is a key range, so one range scan
+// usually answers, reading little besides the rows asked about; when the
+// range holds many more claimed subjects than the call has (its keys are
+// spread thin over a populated audience), it asks about each key instead.
+func claimedOf(ctx context.Context, tx ledgerTx, audienceSeq int64, rows []claimRow) ([][16]byte, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	limit := 2*len(rows) + 64
+	claimed, err := tx.claimedIn(ctx, audienceSeq, rows[0].key(), rows[len(rows)-1].key(), limit)
+	if err != nil || len(claimed) < limit {
+		return claimed, err
+	}
+	keys := make([][16]byte, len(rows))
+	for i, r := range rows {
+		keys[i] = r.key()
+	}
+	claimed, err = tx.claimedAmong(ctx, audienceSeq, keys)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(claimed, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	return claimed, nil
+}
+
+// dropClaimed removes from rows the keys in claimed; both are ascending.
+func dropClaimed(rows []claimRow, claimed [][16]byte) []claimRow {
+	if len(claimed) == 0 {
+		return rows
+	}
+	out := rows[:0]
+	j := 0
+	for _, r := range rows {
+		k := r.key()
+		for j < len(claimed) && bytes.Compare(claimed[j][:], k[:]) < 0 {
+			j++
+		}
+		if j < len(claimed) && claimed[j] == k {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// --- RecordEvents
+
+// eventBatch is a batch named by events, and what they change in it.
+type eventBatch struct {
+	seq         int64
+	audienceSeq int64
+	state       BatchState
+	sentAt      time.Time // zero if not sent
+
+	events    int
+	counts    [4]int // added to delivered, bounced, dropped, deferred
+	confirmed bool   // ambiguous until now, accepted by an event
+}
+
+// recipientID is a recipient row's key.
+type recipientID struct {
+	audienceSeq int64
+	key         [16]byte
+}
+
+// eventRecipient is a recipient row named by events, as it is and as
+// they leave it.
+type eventRecipient struct {
+	id        recipientID
+	batchSeq  int64 // 0 when unreachable
+	delivery  string
+	reason    string
+	updatedAt time.Time
+	changed   bool
+}
+
+// deliveryCounters is the order of eventBatch.counts.
+var deliveryCounters = [4]string{recipientDelivered, recipientBounced, recipientDropped, recipientDeferred}
+
+func (b *eventBatch) count(delivery string, d int) {
+	if i := slices.Index(deliveryCounters[:], delivery); i >= 0 {
+		b.counts[i] += d
+	}
+}
+
+// deliveryOf is the recipient state an Event Webhook event sets, or "".
+func deliveryOf(event string) string {
+	switch event {
+	case "delivered":
+		return recipientDelivered
+	case "bounce", "blocked":
+		return recipientBounced
+	case "dropped":
+		return recipientDropped
+	case "deferred":
+		return recipientDeferred
+	}
+	return ""
+}
+
+// supersedes reports whether a state from an event at `at` replaces the
+// recipient's current one: a final state is never replaced by a deferral,
+// nor by a state from an earlier event.
+func supersedes(cur string, curAt time.Time, next string, at time.Time) bool {
+	switch {
+	case cur == "":
+		return true
+	case next == recipientDeferred:
+		return cur == recipientDeferred && !at.Before(curAt)
+	case cur == recipientDeferred:
+		return true
+	}
+	return !at.Before(curAt)
+}
+
+func (s *Store) recordEvents(ctx context.Context, events []DeliveryEvent) (applied int, err error) {
+	var keys []string
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.Batch != "" && !seen[e.Batch] {
+			seen[e.Batch] = true
+			keys = append(keys, e.Batch)
+		}
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	tx, err := s.db.beginLedger(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	batches, err := tx.eventBatches(ctx, keys)
+	if err != nil {
+		return 0, fmt.Errorf("read batches: %w", err)
+	}
+	var ids []recipientID
+	wanted := map[recipientID]bool{}
+	for _, e := range events {
+		if b := batches[e.Batch]; b != nil {
+			id := recipientID{b.audienceSeq, e.Subject}
+			if !wanted[id] {
+				wanted[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	recipients, err := tx.eventRecipients(ctx, ids)
+	if err != nil {
+		return 0, fmt.Errorf("read recipients: %w", err)
+	}
+	now := s.now()
+	applied = applyEvents(events, batches, recipients, now)
+	if applied == 0 {
+		return 0, tx.rollback(ctx)
+	}
+	var changed []*eventRecipient
+	for _, id := range ids {
+		if r := recipients[id]; r != nil && r.changed {
+			changed = append(changed, r)
+		}
+	}
+	var touched []*eventBatch
+	for _, k := range keys {
+		if b := batches[k]; b != nil && b.events > 0 {
+			touched = append(touched, b)
+		}
+	}
+	if err := tx.applyEvents(ctx, changed, touched, now); err != nil {
+		return 0, fmt.Errorf("write: %w", err)
+	}
+	if err := tx.commit(ctx); err != nil {
+		return 0, err
+	}
+	return applied, nil
+}
+
+// applyEvents works out, in order, what events change in the batches and
+// recipients they name, and returns how many applied.
+func applyEvents(events []DeliveryEvent, batches map[string]*eventBatch, recipients map[recipientID]*eventRecipient, now time.Time) (applied int) {
+	for _, e := range events {
+		b := batches[e.Batch]
+		if b == nil {
+			continue
+		}
+		r := recipients[recipientID{b.audienceSeq, e.Subject}]
+		if r == nil || r.batchSeq != b.seq {
+			continue
+		}
+		applied++
+		b.events++
+		at := now
+		if !e.At.IsZero() {
+			at = e.At.UTC().Truncate(time.Microsecond)
+		}
+		if b.state == BatchAmbiguous {
+			b.state, b.confirmed = BatchAccepted, true
+		}
+		if b.confirmed && (b.sentAt.IsZero() || at.Before(b.sentAt)) {
+			b.sentAt = at // it was sent no later than SendGrid reported on it
+		}
+		next := deliveryOf(e.Event)
+		if next == "" || !supersedes(r.delivery, r.updatedAt, next, at) {
+			continue
+		}
+		if next == r.delivery && e.Reason == r.reason && at.Equal(r.updatedAt) {
+			continue // the same event again
+		}
+		b.count(r.delivery, -1)
+		b.count(next, +1)
+		r.delivery, r.reason, r.updatedAt, r.changed = next, e.Reason, at, true
+	}
+	return applied
 }

@@ -38,6 +38,7 @@ type sqliteDB struct {
 	// connection, preparing on w while a transaction holds it would wait
 	// for ever.)
 	upsertChunk *sql.Stmt
+	ledger      sqliteLedgerStmts
 
 	mu     sync.Mutex
 	ranges map[int64]rowidRange // by snapshot seq: where its rows were appended
@@ -99,12 +100,14 @@ func openSQLite(ctx context.Context, path string) (*sqliteDB, error) {
 	return &sqliteDB{w: w, r: r, ranges: map[int64]rowidRange{}}, nil
 }
 
-// prepare prepares the statements Add uses again and again. The tables must
-// exist: it runs after the migrations.
+// prepare prepares the statements Add and Claim use again and again. The
+// tables must exist: it runs after the migrations.
 func (d *sqliteDB) prepare(ctx context.Context) error {
 	var err error
-	d.upsertChunk, err = d.w.PrepareContext(ctx, sqliteUpsertSQL(sqliteChunk))
-	return err
+	if d.upsertChunk, err = d.w.PrepareContext(ctx, sqliteUpsertSQL(sqliteChunk)); err != nil {
+		return err
+	}
+	return d.prepareLedger(ctx)
 }
 
 func (d *sqliteDB) dialect() string { return SQLite }
@@ -113,6 +116,7 @@ func (d *sqliteDB) close() error {
 	if d.upsertChunk != nil {
 		_ = d.upsertChunk.Close()
 	}
+	d.closeLedger()
 	return errors.Join(d.r.Close(), d.w.Close())
 }
 

@@ -21,7 +21,8 @@ const (
 )
 
 // ErrNotFound is wrapped by every error about a snapshot that does not exist
-// or is not committed yet. apperr.KindOf reports it as apperr.NotFound.
+// or is not committed yet, and about a notice, batch or recipient not in the
+// ledger. apperr.KindOf reports it as apperr.NotFound.
 var ErrNotFound = apperr.New(apperr.NotFound, "not found")
 
 // Store is the breachctl database. It is safe for concurrent use.
@@ -93,6 +94,8 @@ type engine interface {
 	committedSeq(ctx context.Context, id string) (int64, error)
 	read(ctx context.Context, seq int64, after [16]byte, limit int) ([]Subject, error)
 	close() error
+
+	ledgerEngine // ledger.go
 }
 
 // Open opens "sqlite:/path/to/breachctl.db" (or a bare path) or
