@@ -10,6 +10,7 @@ import (
 
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/rules"
 	"github.com/breachctl/breachctl/templates"
 )
 
@@ -70,6 +71,27 @@ func (r *run) validateApprove(req ApproveRequest) error {
 	}
 	if strings.TrimSpace(req.Texts.WhatHappened) == "" && strings.TrimSpace(r.status.Facts.Description) == "" {
 		return invalid("texts.what_happened: say what happened (the incident has no description to use)")
+	}
+	// The notice must say what its law requires: refuse now, not after
+	// the approval, naming the text that is missing.
+	probe := r.noticeSpec(req, r.status.OpenedAt)
+	probe.Data.Organisation = templates.Organisation{Name: "-", ContactName: "-", ContactEmail: "-"}
+	kind := templates.Individuals
+	switch notify {
+	case "individuals":
+	case "controller", "owner", "covered_entity":
+		kind = templates.Controller
+	default:
+		kind = templates.Authority
+	}
+	kinds := []templates.Kind{kind}
+	if kind == templates.Individuals && slices.ContainsFunc(probe.Residents, func(scope string) bool { return rules.InScope("US-CA", scope) }) {
+		kinds = append(kinds, templates.California) // Californians get California's notice
+	}
+	for _, k := range kinds {
+		if err := templates.Validate(k, probe.Data); err != nil {
+			return invalid("the notice cannot go out as approved: %s (give the texts in --file or with the flags of approve)", err.Error())
+		}
 	}
 	check := func(field string, t activities.NoticeTexts) error {
 		for name, v := range map[string]string{
