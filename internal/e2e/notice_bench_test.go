@@ -2,11 +2,11 @@ package e2e_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,8 +26,8 @@ import (
 	"github.com/breachctl/breachctl/internal/risk"
 	"github.com/breachctl/breachctl/internal/sendgridtest"
 	"github.com/breachctl/breachctl/internal/store"
-	"github.com/breachctl/breachctl/workflows"
 	"github.com/breachctl/breachctl/templates"
+	"github.com/breachctl/breachctl/workflows"
 )
 
 var benchPlaces = []struct{ country, locale string }{
