@@ -470,8 +470,8 @@ func (n *Notifier) planPage(ctx context.Context, p *preparedNotice, in PageInput
 			res.Covered++
 			continue
 		}
-		var who recipientPayload
-		if err := json.Unmarshal(s.Payload, &who); err != nil {
+		who, err := decodeRecipient(s.Payload)
+		if err != nil {
 			// The payload is written by scoping; unreadable means a bug or
 			// a wrong key, not a person to skip silently.
 			return nil, nil, fmt.Errorf("read person %d of page %d: %w", i, in.Page, err)

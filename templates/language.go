@@ -3,6 +3,8 @@ package templates
 import (
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/text/language"
 )
@@ -35,6 +37,29 @@ func Languages() []string { return slices.Clone(languages) }
 //
 // POSIX spellings (pt_BR.UTF-8) are accepted.
 func Match(locale string) string {
+	// A notice matches the locale of every person it goes to, and people
+	// share a few dozen locales: remember the answers.
+	if lang, ok := matched.Load(locale); ok {
+		return lang.(string)
+	}
+	lang := match(locale)
+	if matchedCount.Load() < maxMatched {
+		matchedCount.Add(1)
+		matched.Store(locale, lang)
+	}
+	return lang
+}
+
+var (
+	matched      sync.Map // locale -> language
+	matchedCount atomic.Int64
+)
+
+// maxMatched bounds the memory of Match: past it (a list of garbage
+// locales), answers are computed each time.
+const maxMatched = 4096
+
+func match(locale string) string {
 	locale = strings.TrimSpace(locale)
 	if i := strings.IndexAny(locale, ".@"); i >= 0 {
 		locale = locale[:i] // pt_BR.UTF-8, de_DE@euro

@@ -92,6 +92,7 @@ func Connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*orch
 
 // RunWorker runs the worker against an existing cluster until ctx ends.
 func RunWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	tuneGC()
 	deps, st, err := Deps(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -30,6 +30,7 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 	if opts.DataDir != "" {
 		cfg.DataDir = opts.DataDir // the store and the outbox live beside the server's file
 	}
+	tuneGC()
 	verifier, err := webhookVerifier(cfg)
 	if err != nil {
 		return nil, err
