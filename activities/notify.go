@@ -245,7 +245,11 @@ func (n *Notifier) PrepareNotice(ctx context.Context, spec NoticeSpec) (PrepareR
 	}
 	// Check the notice renders before anyone is mailed: a missing field
 	// fails the approval, not the 400th page.
-	for _, kind := range []templates.Kind{templates.Individuals, templates.California} {
+	kinds := []templates.Kind{templates.Individuals}
+	if p.inScope("US-CA") {
+		kinds = append(kinds, templates.California)
+	}
+	for _, kind := range kinds {
 		if _, err := templates.Render(kind, "en", p.spec.Data); err != nil {
 			return PrepareResult{}, invalidNotice(err)
 		}
