@@ -2,11 +2,11 @@ package activities
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
