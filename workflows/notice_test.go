@@ -77,7 +77,8 @@ func TestApprovedNoticeMeetsItsClockAfterARateLimit(t *testing.T) {
 		rateLimited: "1/1", retryAfter: 10 * time.Minute, now: func() time.Time { return h.env.Now() }}
 	f.register(h)
 	approve := workflows.ApproveRequest{Rules: []string{"eu-gdpr-art34"}, Actor: "cli:alice",
-		Texts: activities.NoticeTexts{WhatHappened: "An attacker copied the account table."}}
+		Texts: activities.NoticeTexts{WhatHappened: "An attacker copied the account table.", LikelyConsequences: "Passwords could be cracked.",
+			MeasuresTaken: "Passwords were reset.", WhatYouCanDo: "Choose a new password."}}
 	var refused []string
 	h.at(time.Hour, func() {
 		h.update(workflows.UpdateApprove, approve, func(_ any, err error) {
