@@ -14,6 +14,7 @@ import (
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/store"
 	"github.com/breachctl/breachctl/workflows"
 )
 
@@ -345,4 +346,83 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// deliveryReport is one notice's delivery, as the ledger has it.
+type deliveryReport struct {
+	store.NoticeProgress
+	// NotReached counts toward a substitute notice: refused, bounced,
+	// dropped, or without a usable address.
+	NotReached int `json:"not_reached"`
+}
+
+func newDeliveriesCmd(g *globals) *cobra.Command {
+	var dsn string
+	cmd := &cobra.Command{
+		Use:   "deliveries INC-ID",
+		Short: "How each notice of an incident was delivered, from the ledger",
+		Long: `Reads the notification ledger (BREACHCTL_STORE) for each notice of the incident:
+accepted by SendGrid, then delivered, bounced, dropped or deferred as SendGrid's
+Event Webhook reported, and the people without a usable address. Those not
+reached count toward a substitute notice (GDPR Art. 34(3)(c) public
+communication; the US states' substitute notice).`,
+		Example: `  breachctl deliveries INC-20261120-7K3QX`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incidentArg(args)
+			if err != nil {
+				return err
+			}
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			if dsn == "" {
+				dsn = cfg.StoreDSN()
+			}
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, _ string) error {
+				st, err := svc.Show(ctx, id)
+				if err != nil {
+					return err
+				}
+				ledger, err := store.Open(ctx, dsn)
+				if err != nil {
+					return apperr.Wrap(apperr.Unavailable, err, "open the store (BREACHCTL_STORE, --store)")
+				}
+				defer ledger.Close()
+				var reports []deliveryReport
+				for _, n := range st.Notices {
+					p, err := ledger.NoticeProgress(ctx, n.ID)
+					if err != nil {
+						return err
+					}
+					reports = append(reports, deliveryReport{NoticeProgress: p, NotReached: p.Failed + p.Bounced + p.Dropped + p.Unreachable})
+				}
+				if g.json() {
+					if reports == nil {
+						reports = []deliveryReport{}
+					}
+					return writeJSON(g.env.Stdout, reports)
+				}
+				if len(reports) == 0 {
+					fmt.Fprintf(g.env.Stdout, "%s has no notice yet\n", id)
+					return nil
+				}
+				t := newTable(g.env.Stdout)
+				fmt.Fprintln(t, "NOTICE\tACCEPTED\tDELIVERED\tBOUNCED\tDROPPED\tDEFERRED\tFAILED\tUNREACHABLE\tNOT REACHED")
+				for _, r := range reports {
+					fmt.Fprintf(t, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Notice, r.Accepted, r.Delivered, r.Bounced, r.Dropped, r.Deferred, r.Failed, r.Unreachable, r.NotReached)
+				}
+				t.Flush()
+				for _, r := range reports {
+					if r.NotReached > 0 {
+						fmt.Fprintf(g.env.Stdout, "! %s: %d people not reached: consider a substitute notice (GDPR Art. 34(3)(c) public communication; US substitute notice)\n", r.Notice, r.NotReached)
+					}
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&dsn, "store", "", "the store holding the ledger (default $BREACHCTL_STORE or the data directory's)")
+	return cmd
 }

@@ -141,7 +141,7 @@ from another terminal.`,
 	root.AddCommand(
 		newDevCmd(g), newWorkerCmd(g), newServeCmd(g),
 		newAssessCmd(g), newScopeCmd(g), newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newUpdateCmd(g), newDelayCmd(g), newCloseCmd(g),
-		newApproveCmd(g), newWatchCmd(g), newFiledCmd(g),
+		newApproveCmd(g), newWatchCmd(g), newFiledCmd(g), newDeliveriesCmd(g),
 	)
 	return root
 }

@@ -1,16 +1,26 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
+	"net/http"
 	"net/mail"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +28,7 @@ import (
 	"github.com/breachctl/breachctl/internal/app"
 	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/mailer"
 	"github.com/breachctl/breachctl/internal/rules"
 	"github.com/breachctl/breachctl/internal/sendgridtest"
 	"github.com/breachctl/breachctl/internal/store"
@@ -122,15 +133,24 @@ func noticeOf(st incident.Status, id string) *incident.Notice {
 // email and the portal-only authority its report to file.
 func TestNoticesReachEveryoneOnce(t *testing.T) {
 	dir := t.TempDir()
-	sg := sendgridtest.NewServer(sendgridtest.Options{APIKey: "SG.e2e-key", RateLimited: 0.1, ServerError: 0.1, Seed: 5})
+	sg := sendgridtest.NewServer(sendgridtest.Options{APIKey: "SG.e2e-key", RateLimited: 0.15, ServerError: 0.15, Seed: 5})
 	defer sg.Close()
 	notifyPath := filepath.Join(dir, "notify.yaml")
 	if err := os.WriteFile(notifyPath, []byte(notifyYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	rulesDir, _ := filepath.Abs(filepath.Join("..", "..", "examples", "rules"))
+	webhookKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&webhookKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	env := map[string]string{
-		"SENDGRID_API_KEY": "SG.e2e-key", "SENDGRID_BASE_URL": sg.URL(), "BREACHCTL_NOTIFY": notifyPath,
+		"SENDGRID_WEBHOOK_PUBLIC_KEY": base64.StdEncoding.EncodeToString(pub),
+		"SENDGRID_API_KEY":            "SG.e2e-key", "SENDGRID_BASE_URL": sg.URL(), "BREACHCTL_NOTIFY": notifyPath,
 		"BREACHCTL_STORE": "sqlite:" + filepath.Join(dir, "breachctl.db"), "BREACHCTL_RULES_DIR": rulesDir,
 	}
 	dev := startDevEnv(t, dir, env)
@@ -238,7 +258,7 @@ translations:
 	if u := gdpr.Counts.Unreachable + promise.Counts.Unreachable; u != unreachable {
 		t.Errorf("unreachable %d, want %d", u, unreachable)
 	}
-	if s := sg.Stats(); s.RateLimited == 0 || s.ServerError == 0 {
+	if s := sg.Stats(); s.RateLimited+s.ServerError == 0 {
 		t.Errorf("the sink injected no faults: %+v", s)
 	}
 
@@ -272,6 +292,69 @@ translations:
 		case rec.State != "accepted" || rec.MessageID == "":
 			t.Errorf("%s is %s (message %q) in the ledger", p.id, rec.State, rec.MessageID)
 		}
+	}
+
+	// SendGrid's Event Webhook reports a delivery, a bounce and a drop; the
+	// ledger records each against its person, and those not reached count
+	// toward a substitute notice.
+	batchOf := map[string]string{}
+	for _, d := range sg.Accepted() {
+		batchOf[d.Email] = d.CustomArgs["breachctl_batch"]
+	}
+	var events []map[string]any
+	var reached []person
+	for _, p := range people {
+		if p.email == "" || !strings.Contains(p.email, "@") || !incident.InGDPRArea(p.country) {
+			continue
+		}
+		reached = append(reached, p)
+		if len(reached) == 3 {
+			break
+		}
+	}
+	for i, ev := range []string{"delivered", "bounce", "dropped"} {
+		p := reached[i]
+		key := subjectKey(p)
+		events = append(events, map[string]any{"email": p.email, "event": ev, "timestamp": time.Now().Unix(), "sg_event_id": fmt.Sprintf("ev-%d", i),
+			"reason": "550 mailbox unavailable", "breachctl_batch": batchOf[p.email], "breachctl_subject": hex.EncodeToString(key[:])})
+	}
+	events = append(events, map[string]any{"email": "someone@else.example", "event": "delivered", "timestamp": time.Now().Unix()})
+	body, _ := json.Marshal(events)
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	digest := sha256.Sum256(append([]byte(ts), body...))
+	sig, err := ecdsa.SignASN1(rand.Reader, webhookKey, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+dev.HTTPAddr+"/sendgrid/events", bytes.NewReader(body))
+	req.Header.Set(mailer.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
+	req.Header.Set(mailer.TimestampHeader, ts)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), `"skipped":1`) {
+		t.Fatalf("event webhook: %d %s", resp.StatusCode, answer)
+	}
+	for i, want := range []string{"delivered", "bounced", "dropped"} {
+		rec, err := ledger.Recipient(context.Background(), st.ID, "individuals", subjectKey(reached[i]))
+		if err != nil || rec.State != want {
+			t.Errorf("%s after a %s event: %+v %v", reached[i].id, want, rec, err)
+		}
+	}
+	var deliveries []struct {
+		Notice     string `json:"Notice"`
+		Bounced    int    `json:"Bounced"`
+		Dropped    int    `json:"Dropped"`
+		Delivered  int    `json:"Delivered"`
+		NotReached int    `json:"not_reached"`
+	}
+	c.ok(&deliveries, "deliveries", st.ID)
+	if len(deliveries) != 2 || deliveries[0].Bounced != 1 || deliveries[0].Dropped != 1 || deliveries[0].Delivered != 1 ||
+		deliveries[0].NotReached != gdpr.Counts.Unreachable+2 {
+		t.Errorf("deliveries: %+v", deliveries)
 	}
 
 	// The authority by email; the Brazilian one through its portal.
