@@ -335,6 +335,16 @@ func startChild(t *testing.T, dir string, port int) *exec.Cmd {
 // captureHistories writes the histories of a real run into
 // workflows/testdata when BREACHCTL_UPDATE_HISTORIES=1, for the replay test.
 func captureHistories(t *testing.T, dev *app.Dev, ids ...string) {
+	workflowIDs := make([]string, len(ids))
+	for i, id := range ids {
+		workflowIDs[i] = incident.WorkflowID(id)
+	}
+	captureWorkflowHistories(t, dev, workflowIDs...)
+}
+
+// captureWorkflowHistories writes the histories of workflows by ID
+// ("incident/INC-...", "notice/INC-.../rule") to workflows/testdata.
+func captureWorkflowHistories(t *testing.T, dev *app.Dev, ids ...string) {
 	if os.Getenv("BREACHCTL_UPDATE_HISTORIES") != "1" {
 		return
 	}
@@ -346,7 +356,7 @@ func captureHistories(t *testing.T, dev *app.Dev, ids ...string) {
 	defer c.Close()
 	for _, id := range ids {
 		var h historypb.History
-		iter := c.GetWorkflowHistory(context.Background(), incident.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		iter := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for iter.HasNext() {
 			ev, err := iter.Next()
 			if err != nil {
@@ -358,7 +368,7 @@ func captureHistories(t *testing.T, dev *app.Dev, ids ...string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := filepath.Join("..", "..", "workflows", "testdata", "incident-"+strings.ToLower(id)+".json")
+		name := filepath.Join("..", "..", "workflows", "testdata", strings.NewReplacer("/", "-").Replace(strings.ToLower(id))+".json")
 		if err := os.WriteFile(name, data, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -29,10 +29,14 @@ import (
 	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/mailer"
+	"github.com/breachctl/breachctl/internal/orchestrator"
 	"github.com/breachctl/breachctl/internal/rules"
 	"github.com/breachctl/breachctl/internal/sendgridtest"
 	"github.com/breachctl/breachctl/internal/store"
 	"github.com/breachctl/breachctl/internal/subjects"
+	"github.com/breachctl/breachctl/workflows"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 )
 
 // startDevEnv starts `dev` in-process with extra environment.
@@ -381,6 +385,29 @@ translations:
 	if code, out, errOut := c.run("watch", st.ID, "--rule", "eu-gdpr-art34"); code != 0 || !strings.Contains(out, "accepted by SendGrid") {
 		t.Errorf("watch: exit %d: %s %s", code, out, errOut)
 	}
+	// The notice's own history holds keys and counts, never a person.
+	cl, err := orchestrator.Dial(context.Background(), config.Temporal{Address: dev.Server.FrontendAddress(), Namespace: dev.Server.Namespace()},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var h historypb.History
+	iter := cl.GetWorkflowHistory(context.Background(), workflows.NoticeWorkflowID(gdprNotice), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	raw := readableHistory(t, &h)
+	for _, p := range people[:50] {
+		if p.email != "" && strings.Contains(raw, p.email) || strings.Contains(raw, p.name+"\"") {
+			t.Errorf("the notice's history holds %s's address or name", p.id)
+		}
+	}
+	captureWorkflowHistories(t, dev, incident.WorkflowID(st.ID), workflows.NoticeWorkflowID(gdprNotice), workflows.NoticeWorkflowID(incident.NoticeID(st.ID, "br-lgpd-art48-anpd")))
 	if slices.ContainsFunc(st.Timeline, func(e incident.Entry) bool { return strings.Contains(e.Text, "@mail") }) {
 		t.Error("an address reached the timeline")
 	}
