@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -383,22 +384,35 @@ type subjectRows interface {
 	Err() error
 }
 
-// scanSubjects reads the rows of a snapshot page.
+// scanSubjects reads the rows of a snapshot page. Key, jurisdiction and
+// locale are read without a copy each (a page has a handful of distinct
+// jurisdictions and locales, shared by its rows): reading a page is on the
+// path of every person notified.
 func scanSubjects(rows subjectRows, limit int) ([]Subject, error) {
 	out := make([]Subject, 0, min(limit, 10000))
+	interned := map[string]string{}
+	intern := func(b []byte) string {
+		if s, ok := interned[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		interned[s] = s
+		return s
+	}
 	for rows.Next() {
 		var (
-			s    Subject
-			key  []byte
-			cats int64
+			s                  Subject
+			key, juris, locale sql.RawBytes
+			cats               int64
 		)
-		if err := rows.Scan(&key, &s.Jurisdiction, &cats, &s.Locale, &s.Payload); err != nil {
+		if err := rows.Scan(&key, &juris, &cats, &locale, &s.Payload); err != nil {
 			return nil, err
 		}
 		if len(key) != len(s.Key) {
 			return nil, fmt.Errorf("subject key of %d bytes in the database", len(key))
 		}
 		s.Key = [16]byte(key)
+		s.Jurisdiction, s.Locale = intern(juris), intern(locale)
 		s.Categories = uint64(cats)
 		out = append(out, s)
 	}
