@@ -71,6 +71,9 @@ type NoticeSpec struct {
 	Translations map[string]NoticeTexts `json:"translations,omitempty"`
 	ApprovedBy   string                 `json:"approved_by"`
 	ApprovedAt   time.Time              `json:"approved_at"`
+	// OwnNotice: the notice answers a law that wants its own notice; it
+	// has an audience of its own.
+	OwnNotice bool `json:"own_notice,omitempty"`
 	// Recipients are the organisations an organisation notice goes to, as
 	// configured when it was prepared.
 	Recipients []OrgRecipient `json:"recipients,omitempty"`
@@ -120,6 +123,9 @@ func (t NoticeTexts) Over(base NoticeTexts) NoticeTexts {
 // Audience is the ledger audience of the notice.
 func (s NoticeSpec) Audience() string {
 	if s.Notify == "individuals" {
+		if s.OwnNotice {
+			return AudienceIndividuals + ":" + s.Rules[0]
+		}
 		return AudienceIndividuals
 	}
 	return "org:" + s.ID // each notice to organisations stands alone

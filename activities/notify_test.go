@@ -181,3 +181,18 @@ func TestDuplicateWindow(t *testing.T) {
 		"resent %d batches; %d people (%.2f%%) mailed twice, nobody missed",
 		n, out.stats.Accepted, out.stats.Dropped, out.crashes, windows, out.mailedTwice, 100*float64(out.mailedTwice)/n)
 }
+
+func TestAudience(t *testing.T) {
+	for _, tc := range []struct {
+		spec NoticeSpec
+		want string
+	}{
+		{NoticeSpec{ID: "INC-1/eu-gdpr-art34", Notify: "individuals", Rules: []string{"eu-gdpr-art34", "br-lgpd-art48-titulares"}}, "individuals"},
+		{NoticeSpec{ID: "INC-1/x", Notify: "individuals", Rules: []string{"x"}, OwnNotice: true}, "individuals:x"},
+		{NoticeSpec{ID: "INC-1/eu-gdpr-art33", Notify: "authority", Rules: []string{"eu-gdpr-art33"}}, "org:INC-1/eu-gdpr-art33"},
+	} {
+		if got := tc.spec.Audience(); got != tc.want {
+			t.Errorf("%+v: audience %q, want %q", tc.spec, got, tc.want)
+		}
+	}
+}

@@ -52,6 +52,9 @@ func (r *run) validateApprove(req ApproveRequest) error {
 			return invalid("rules: %s is overdue and a late notice must give %s: record them first with `breachctl delay %s --rule %s`",
 				rule, c.Late, r.status.ID, rule)
 		}
+		if c.OwnNotice && len(req.Rules) > 1 {
+			return invalid("rules: %s wants a notice of its own: approve it alone", rule)
+		}
 		switch {
 		case notify == "":
 			notify = c.Notify
@@ -192,7 +195,7 @@ func (r *run) noticeSpec(req ApproveRequest, now time.Time) activities.NoticeSpe
 	d.ReasonsForDelay = strings.Join(reasons, "\n\n")
 	spec := activities.NoticeSpec{
 		ID: id, Incident: r.status.ID, Rules: slices.Clone(req.Rules), Notify: first.Notify,
-		Jurisdiction: first.Jurisdiction, Residents: residents, Data: d, Translations: req.Translations,
+		Jurisdiction: first.Jurisdiction, Residents: residents, Data: d, Translations: req.Translations, OwnNotice: first.OwnNotice,
 		ApprovedBy: req.Actor, ApprovedAt: now,
 	}
 	if first.Notify == "individuals" {

@@ -37,7 +37,9 @@ type Obligation struct {
 	Stage   string   `json:"stage"`
 	Content []string `json:"content"`
 	// Late says what a notice after the deadline must carry.
-	Late       string `json:"late,omitempty"`
+	Late string `json:"late,omitempty"`
+	// OwnNotice: the law's notice to individuals stands on its own.
+	OwnNotice  bool   `json:"own_notice,omitempty"`
 	Confidence string `json:"confidence,omitempty"`
 	// Reminders are how long before Due people are reminded.
 	Reminders []Duration `json:"reminders,omitempty"`

@@ -322,7 +322,7 @@ func (ev evaluation) apply(r Rule) (incident.Obligation, string) {
 	ob := incident.Obligation{
 		Rule: r.ID, Title: title(notify, r), Jurisdiction: r.Jurisdiction, Residents: scope, Notify: notify, Recipient: recipient,
 		Citation: r.Citation, ClockStart: r.ClockStart, ASAP: r.Deadline.ASAP, Stage: r.Stage,
-		Content: slices.Clone(r.Content), Late: r.Late, Confidence: r.Confidence,
+		Content: slices.Clone(r.Content), Late: r.Late, Confidence: r.Confidence, OwnNotice: r.OwnNotice,
 	}
 	if ob.Content == nil {
 		ob.Content = []string{}

@@ -62,7 +62,10 @@ type Rule struct {
 	Exemptions []Exemption `yaml:"exemptions"`
 	// Late says what a notice after the deadline must carry.
 	Late string `yaml:"late"`
-	Note string `yaml:"note"`
+	// OwnNotice: the law's notice to individuals must stand on its own; it
+	// neither satisfies nor is satisfied by another law's notice.
+	OwnNotice bool   `yaml:"own_notice"`
+	Note      string `yaml:"note"`
 
 	// Where the rule came from, to name its line in an error: the line is
 	// looked up only then, since a valid ruleset never needs it.
