@@ -87,7 +87,8 @@ func writeBenchSnapshot(b *testing.B, dsn, incidentID string, n int) incident.Sn
 // number of 1,000-recipient batches posted straight to a loopback sink from
 // one process, with the ratio of the two. BREACHCTL_BENCH_PEOPLE changes
 // the count; BREACHCTL_BENCH_STORE=postgres://... uses PostgreSQL for the
-// store.
+// store; BREACHCTL_BENCH_PARTITIONS, _PAGE_SIZE and _CONCURRENCY change the
+// sending settings (default 4, 10,000 and 8, the notify defaults).
 //
 //	go test ./internal/e2e/ -run '^$' -bench BenchmarkNotifyMillion -benchtime 1x -timeout 30m
 func BenchmarkNotifyMillion(b *testing.B) {
@@ -98,7 +99,9 @@ func BenchmarkNotifyMillion(b *testing.B) {
 		dir := b.TempDir()
 		sink := sendgridtest.NewServer(sendgridtest.Options{APIKey: "SG.bench"})
 		notifyPath := filepath.Join(dir, "notify.yaml")
-		if err := os.WriteFile(notifyPath, []byte(notifyYAML), 0o600); err != nil {
+		sending := fmt.Sprintf("sending: {partitions: %d, page_size: %d, concurrency: %d}\n",
+			envInt("BREACHCTL_BENCH_PARTITIONS", 4), envInt("BREACHCTL_BENCH_PAGE_SIZE", 10_000), envInt("BREACHCTL_BENCH_CONCURRENCY", 8))
+		if err := os.WriteFile(notifyPath, []byte(notifyYAML+sending), 0o600); err != nil {
 			b.Fatal(err)
 		}
 		dsn := os.Getenv("BREACHCTL_BENCH_STORE")
