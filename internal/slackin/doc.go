@@ -1,0 +1,23 @@
+// Package slackin takes Slack requests in: it verifies each request's
+// signature (slack-go's SecretsVerifier, 5-minute window), parses the
+// `/breach` slash command and interactivity payloads, checks the user's
+// role (Roles, read by ParseRoles), and turns each request into one call on
+// Incidents with the actor "slack:<user id>", so the timeline says who did
+// it.
+//
+// Slack waits 3 s for an answer. Help, refusals, malformed text and
+// `scope` are answered at once; anything that asks the incident service is
+// acknowledged at once and finished in a goroutine that posts the result to
+// the request's response_url through a Responder. Handler.Wait waits for
+// that work (tests; shutdown). Forms are opened through Views while Slack
+// waits, because a trigger ID expires within seconds.
+//
+// `/breach scope INC` answers with the CLI command: scoping reads the
+// affected people from exports or a database with the data map, and
+// people's data never passes through Slack.
+//
+// Logs carry incident IDs, Slack user IDs, action names and error kinds,
+// never what people typed: titles, notes and reasons can hold personal
+// data. Errors reach Slack users through one mapping (userMessage), without
+// their internal causes.
+package slackin

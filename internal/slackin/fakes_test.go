@@ -1,0 +1,284 @@
+package slackin
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/orchestrator"
+	"github.com/breachctl/breachctl/workflows"
+)
+
+// call is one call the fake incident service saw.
+type call struct {
+	Op, ID, Text, Actor string
+	Facts               incident.Facts
+	Rules               []string
+	Filter              orchestrator.ListFilter
+}
+
+// fakeIncidents records calls; function fields change what it answers.
+type fakeIncidents struct {
+	mu    sync.Mutex
+	calls []call
+	// known are the incidents that exist; others are not found.
+	known map[string]incident.Status
+	list  []incident.Summary
+	err   error // returned by every call when set
+}
+
+var _ Incidents = (*fakeIncidents)(nil)
+
+func newFakeIncidents() *fakeIncidents {
+	due := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	st := incident.Status{
+		ID: testID, State: incident.StateOpen, OpenedAt: due.Add(-72 * time.Hour), OpenedBy: "slack:UOPENER",
+		Facts:        incident.Facts{Title: "Export bucket public", Severity: incident.SeverityHigh},
+		NextDeadline: &due, BindingRule: "eu-gdpr-art33",
+		Clocks: []incident.Clock{
+			{Obligation: incident.Obligation{Rule: "eu-gdpr-art33", Title: "Tell the supervisory authority", Due: &due}, State: incident.ClockRunning},
+			{Obligation: incident.Obligation{Rule: "us-ca-1798.82", Title: "Tell Californians"}, State: incident.ClockMet, NoticeID: "N-1"},
+		},
+	}
+	return &fakeIncidents{
+		known: map[string]incident.Status{testID: st},
+		list:  []incident.Summary{{ID: testID, State: incident.StateOpen, Severity: incident.SeverityHigh, Title: "Export bucket public"}},
+	}
+}
+
+const testID = "INC-20261120-7K3QX"
+
+func (f *fakeIncidents) record(c call) (incident.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, c)
+	if f.err != nil {
+		return incident.Status{}, f.err
+	}
+	if c.ID == "" {
+		return incident.Status{}, nil
+	}
+	st, ok := f.known[c.ID]
+	if !ok {
+		return incident.Status{}, apperr.New(apperr.NotFound, "no incident %s in namespace default", c.ID)
+	}
+	return st, nil
+}
+
+func (f *fakeIncidents) Calls() []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]call(nil), f.calls...)
+}
+
+func (f *fakeIncidents) Open(_ context.Context, facts incident.Facts, actor string) (incident.Status, error) {
+	if _, err := f.record(call{Op: "open", Facts: facts, Actor: actor}); err != nil {
+		return incident.Status{}, err
+	}
+	st := f.known[testID]
+	st.Facts = facts
+	return st, nil
+}
+
+func (f *fakeIncidents) List(_ context.Context, flt orchestrator.ListFilter) ([]incident.Summary, error) {
+	_, err := f.record(call{Op: "list", Filter: flt})
+	return f.list, err
+}
+
+func (f *fakeIncidents) Show(_ context.Context, id string) (incident.Status, error) {
+	return f.record(call{Op: "show", ID: id})
+}
+
+func (f *fakeIncidents) Note(_ context.Context, id, text, actor string) (incident.Entry, error) {
+	_, err := f.record(call{Op: "note", ID: id, Text: text, Actor: actor})
+	return incident.Entry{Seq: 7, Text: text, Actor: actor}, err
+}
+
+func (f *fakeIncidents) Close(_ context.Context, id, reason, actor string) (incident.Status, error) {
+	return f.record(call{Op: "close", ID: id, Text: reason, Actor: actor})
+}
+
+func (f *fakeIncidents) Approve(_ context.Context, id string, req workflows.ApproveRequest) (incident.Status, error) {
+	return f.record(call{Op: "approve", ID: id, Rules: req.Rules, Actor: req.Actor})
+}
+
+// fakeViews records the modals opened and updated.
+type fakeViews struct {
+	mu      sync.Mutex
+	opened  []openedView
+	updated []slack.ModalViewRequest
+	openErr error
+}
+
+type openedView struct {
+	Trigger string
+	View    slack.ModalViewRequest
+}
+
+var _ Views = (*fakeViews)(nil)
+
+func (v *fakeViews) OpenView(_ context.Context, triggerID string, view slack.ModalViewRequest) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.openErr != nil {
+		return v.openErr
+	}
+	v.opened = append(v.opened, openedView{triggerID, view})
+	return nil
+}
+
+func (v *fakeViews) UpdateView(_ context.Context, viewID string, view slack.ModalViewRequest) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.updated = append(v.updated, view)
+	return nil
+}
+
+// fakeResponder records follow-ups by response_url.
+type fakeResponder struct {
+	mu    sync.Mutex
+	posts []posted
+}
+
+type posted struct {
+	URL string
+	Msg *slack.WebhookMessage
+}
+
+var _ Responder = (*fakeResponder)(nil)
+
+func (r *fakeResponder) Respond(_ context.Context, u string, msg *slack.WebhookMessage) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.posts = append(r.posts, posted{u, msg})
+	return nil
+}
+
+func (r *fakeResponder) Posts() []posted {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]posted(nil), r.posts...)
+}
+
+const testSecret = "8f742231b10e8888abcd99yyyzzz85a5"
+
+var testRoles = Roles{
+	Default: RoleReporter,
+	Users: map[string][]Role{
+		"URESP":  {RoleResponder},
+		"UCMDR":  {RoleCommander},
+		"UAPPR":  {RoleApprover},
+		"UADMIN": {RoleAdmin},
+	},
+}
+
+type rig struct {
+	h     *Handler
+	inc   *fakeIncidents
+	views *fakeViews
+	resp  *fakeResponder
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	r := &rig{inc: newFakeIncidents(), views: &fakeViews{}, resp: &fakeResponder{}}
+	h, err := New(Config{
+		SigningSecret: testSecret, Incidents: r.inc, Views: r.views, Roles: testRoles, Responder: r.resp,
+		Now: func() time.Time { return time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.h = h
+	return r
+}
+
+// serve sends a signed request and waits for the work carried on after it.
+func (r *rig) serve(t *testing.T, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := signedRequest(testSecret, time.Now(), body)
+	rec := httptest.NewRecorder()
+	r.h.ServeHTTP(rec, req)
+	r.wait(t)
+	return rec
+}
+
+func (r *rig) wait(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.h.Wait(ctx); err != nil {
+		t.Fatalf("background work did not finish: %v", err)
+	}
+}
+
+func sign(secret, ts, body string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(m, "v0:%s:%s", ts, body)
+	return "v0=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func signedRequest(secret string, at time.Time, body string) *http.Request {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	req := httptest.NewRequest(http.MethodPost, "/slack/commands", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", sign(secret, ts, body))
+	return req
+}
+
+// slash is the form of a slash command.
+func slash(user, text string) string {
+	return url.Values{
+		"command": {"/breach"}, "text": {text}, "user_id": {user}, "channel_id": {"C1"},
+		"response_url": {"https://hooks.slack.test/commands/1"}, "trigger_id": {"trig-1"},
+	}.Encode()
+}
+
+// interactionBody is the form Slack posts for an interaction.
+func interactionBody(t *testing.T, payload map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url.Values{"payload": {string(b)}}.Encode()
+}
+
+func buttonPayload(user, actionID, value string) map[string]any {
+	return map[string]any{
+		"type":         "block_actions",
+		"user":         map[string]any{"id": user, "name": "ada"},
+		"trigger_id":   "trig-2",
+		"response_url": "https://hooks.slack.test/actions/2",
+		"actions": []any{map[string]any{
+			"type": "button", "action_id": actionID, "block_id": "incident_actions", "value": value,
+		}},
+	}
+}
+
+func viewPayload(user, callbackID, meta string, values map[string]any) map[string]any {
+	return map[string]any{
+		"type": "view_submission",
+		"user": map[string]any{"id": user},
+		"view": map[string]any{
+			"id": "V1", "callback_id": callbackID, "private_metadata": meta,
+			"state": map[string]any{"values": values},
+		},
+	}
+}

@@ -1,0 +1,113 @@
+package slackin
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseRoles(t *testing.T) {
+	good := `# who may do what from Slack
+default_role: reporter
+users:
+  U0123ABCD: [responder, commander]   # on call
+  U0456EFGH: approver
+  "W0789IJKL":
+    - admin
+    - responder
+  U0999ZZZZ: []
+`
+	got, err := ParseRoles("roles.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Roles{Default: RoleReporter, Users: map[string][]Role{
+		"U0123ABCD": {RoleResponder, RoleCommander},
+		"U0456EFGH": {RoleApprover},
+		"W0789IJKL": {RoleAdmin, RoleResponder},
+		"U0999ZZZZ": {},
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+
+	bad := []struct{ text, want string }{
+		{"default_role: boss\n", "roles.yaml:1: default_role: \"boss\" is not a role"},
+		{"users:\n  U1AAAA: [responder, chef]\n", "roles.yaml:2: user U1AAAA: \"chef\" is not a role"},
+		{"\n\nadmins:\n", "roles.yaml:3: unknown key \"admins\""},
+		{"users:\n  alice: admin\n", "roles.yaml:2: \"alice\" is not a Slack user ID"},
+		{"users:\n  U1AAAA: admin\n  U1AAAA: reporter\n", "roles.yaml:3: user U1AAAA is given twice"},
+		{"users:\n  U1AAAA: [admin\n", "roles.yaml:2: user U1AAAA: a list opened with ["},
+		{"users:\n\tU1AAAA: admin\n", "roles.yaml:2: use spaces"},
+		{"users:\n  U1AAAA: admin\n    U2BBBB: admin\n", "roles.yaml:3: user keys must line up"},
+		{"users:\n  - admin\n", "roles.yaml:2: a \"- role\" item must follow a user key"},
+		{"  default_role: admin\n", "roles.yaml:1: unexpected indentation"},
+		{"default_role reporter\n", "roles.yaml:1: expected \"key: value\""},
+	}
+	for _, tt := range bad {
+		_, err := ParseRoles("roles.yaml", []byte(tt.text))
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%q: err = %v, want %q", tt.text, err, tt.want)
+		}
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	roles := Roles{Default: RoleReporter, Users: map[string][]Role{
+		"URESP": {RoleResponder}, "UCMDR": {RoleCommander}, "UAPPR": {RoleApprover},
+		"UADMIN": {RoleAdmin}, "UBOTH": {RoleResponder, RoleApprover}, "UNONE": {},
+	}}
+	all := []Action{ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionClose, ActionApprove}
+	allowed := map[string]string{ // user: the actions allowed, by first letters
+		"UREP":   "help open status list",
+		"URESP":  "help open status list note ack scope",
+		"UCMDR":  "help open status list note ack scope close",
+		"UAPPR":  "help open status list approve",
+		"UBOTH":  "help open status list note ack scope approve",
+		"UADMIN": "help open status list note ack scope close approve",
+		"UNONE":  "help",
+	}
+	for user, want := range allowed {
+		var got []string
+		for _, a := range all {
+			if roles.Allows(user, a) {
+				got = append(got, string(a))
+			}
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%s may %v, want %s", user, got, want)
+		}
+	}
+	if (Roles{}).Allows("UANY", ActionOpen) {
+		t.Error("no default role, yet open is allowed")
+	}
+	for a, want := range map[Action]Role{ActionOpen: RoleReporter, ActionAck: RoleResponder, ActionClose: RoleCommander, ActionApprove: RoleApprover} {
+		if got := NeededFor(a); got != want {
+			t.Errorf("NeededFor(%s) = %s, want %s", a, got, want)
+		}
+	}
+}
+
+func FuzzParseRoles(f *testing.F) {
+	f.Add("default_role: reporter\nusers:\n  U1AAAA: [admin]\n  U2BBBB:\n    - approver\n")
+	f.Add("users:\n  U1: x # c\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		r, err := ParseRoles("f", []byte(text))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "f:") {
+				t.Errorf("error without a line: %v", err)
+			}
+			return
+		}
+		for user, roles := range r.Users {
+			if !validUserID(user) {
+				t.Errorf("accepted user %q", user)
+			}
+			for _, role := range roles {
+				if _, ok := parseRole(string(role)); !ok {
+					t.Errorf("accepted role %q", role)
+				}
+			}
+		}
+	})
+}
