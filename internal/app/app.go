@@ -133,16 +133,27 @@ func RunServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 		defer st.Close()
 		events = st
 	}
+	sl, err := newSlack(cfg, orchestrator.NewIncidents(c, nil, cfg.TaskQueue, cfg.Temporal.Address, cfg.Temporal.Namespace), logger)
+	if err != nil {
+		return err
+	}
+	var slackHandler http.Handler
+	if sl != nil {
+		defer sl.Close()
+		slackHandler = sl
+	}
 	ln, err := listen(cfg.HTTPAddr)
 	if err != nil {
 		return err
 	}
-	logger.Info("http server running", "addr", ln.Addr().String(), "temporal", cfg.Temporal.Address, "sendgrid_webhook", verifier != nil)
-	return serveHTTP(ctx, ln, httpHandler(c, events, verifier, logger), logger)
+	logger.Info("http server running", "addr", ln.Addr().String(), "temporal", cfg.Temporal.Address,
+		"sendgrid_webhook", verifier != nil, "slack", sl != nil)
+	return serveHTTP(ctx, ln, httpHandler(c, events, verifier, slackHandler, logger), logger)
 }
 
-func httpHandler(c client.Client, events httpapi.EventRecorder, verifier *mailer.WebhookVerifier, logger *slog.Logger) http.Handler {
+func httpHandler(c client.Client, events httpapi.EventRecorder, verifier *mailer.WebhookVerifier, slack http.Handler, logger *slog.Logger) http.Handler {
 	return httpapi.New(httpapi.Deps{
+		Slack: slack,
 		Ready: func(ctx context.Context) error {
 			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err

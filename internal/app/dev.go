@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -73,6 +74,16 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 	}
 	d.stop = append(d.stop, w.Stop)
 
+	sl, err := newSlack(cfg, orchestrator.NewIncidents(c, nil, cfg.TaskQueue, tcfg.Address, tcfg.Namespace), logger)
+	if err != nil {
+		d.Stop()
+		return nil, err
+	}
+	var slackHandler http.Handler
+	if sl != nil {
+		d.stop = append(d.stop, sl.Close)
+		slackHandler = sl
+	}
 	ln, err := listen(opts.HTTPAddr)
 	if err != nil {
 		d.Stop()
@@ -83,7 +94,7 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = serveHTTP(httpCtx, ln, httpHandler(c, st, verifier, logger), logger)
+		_ = serveHTTP(httpCtx, ln, httpHandler(c, st, verifier, slackHandler, logger), logger)
 	}()
 	d.stop = append(d.stop, func() { cancelHTTP(); <-done })
 	return d, nil

@@ -57,6 +57,15 @@ type Config struct {
 	// SendGrid sends the emails; without an API key, notices are written
 	// as .eml files to the outbox in the data directory.
 	SendGrid SendGrid
+	Slack    Slack
+}
+
+// Slack is how breachctl talks with Slack.
+type Slack struct {
+	SigningSecret string // SLACK_SIGNING_SECRET (secret): turns the /slack endpoints on
+	BotToken      string // SLACK_BOT_TOKEN (secret)
+	Roles         string // BREACHCTL_SLACK_ROLES: the file mapping Slack users to roles
+	APIURL        string // SLACK_API_URL: another Web API base (a loopback server in tests)
 }
 
 // SendGrid is how to reach SendGrid.
@@ -139,6 +148,12 @@ func Load(getenv func(string) string) (Config, error) {
 			APIKey:           strings.TrimSpace(getenv("SENDGRID_API_KEY")),
 			BaseURL:          strings.TrimSpace(getenv("SENDGRID_BASE_URL")),
 			WebhookPublicKey: strings.TrimSpace(getenv("SENDGRID_WEBHOOK_PUBLIC_KEY")),
+		},
+		Slack: Slack{
+			SigningSecret: strings.TrimSpace(getenv("SLACK_SIGNING_SECRET")),
+			BotToken:      strings.TrimSpace(getenv("SLACK_BOT_TOKEN")),
+			Roles:         strings.TrimSpace(getenv("BREACHCTL_SLACK_ROLES")),
+			APIURL:        strings.TrimSpace(getenv("SLACK_API_URL")),
 		},
 	}
 	if v := getenv("TEMPORAL_TLS"); v != "" {

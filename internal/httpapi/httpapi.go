@@ -18,6 +18,9 @@ type Deps struct {
 	// Ready reports whether the process can do its work (Temporal reachable).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
+	// Slack answers Slack's slash commands and interactions; nil leaves
+	// the /slack endpoints off.
+	Slack http.Handler
 	// Events records SendGrid Event Webhook events in the notification
 	// ledger (the store). With WebhookVerifier, it enables POST
 	// /sendgrid/events; without either, that route answers 404.
@@ -55,6 +58,14 @@ func New(d Deps) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("POST /sendgrid/events", sendgridEvents(d))
+	slack := d.Slack
+	if slack == nil {
+		slack = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Slack is not configured: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN"})
+		})
+	}
+	mux.Handle("POST /slack/commands", slack)
+	mux.Handle("POST /slack/interactions", slack)
 	return mux
 }
 
