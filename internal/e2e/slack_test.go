@@ -1,0 +1,168 @@
+package e2e_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/slacktest"
+)
+
+const slackSecret = "e2e-signing-secret"
+
+// slackPost sends a form to dev's Slack endpoint, signed as Slack signs
+// (or not, or with an old timestamp), and returns the answer.
+func slackPost(t *testing.T, addr, path string, form url.Values, signedAt time.Time, sign bool) (int, string) {
+	t.Helper()
+	body := form.Encode()
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if sign {
+		ts := strconv.FormatInt(signedAt.Unix(), 10)
+		mac := hmac.New(sha256.New, []byte(slackSecret))
+		mac.Write([]byte("v0:" + ts + ":" + body))
+		req.Header.Set("X-Slack-Request-Timestamp", ts)
+		req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func slashCommand(user, text, trigger, responseURL string) url.Values {
+	return url.Values{"command": {"/breach"}, "text": {text}, "user_id": {user}, "user_name": {strings.ToLower(user)},
+		"team_id": {"T0001"}, "channel_id": {"C0001"}, "trigger_id": {trigger}, "response_url": {responseURL}}
+}
+
+// TestSlackDrivesAnIncident opens, follows and closes an incident from
+// Slack against dev and a loopback Slack: the form opens, its submission
+// opens the incident as the Slack user, status comes back through the
+// response URL, a reporter may not close and a commander may; an unsigned
+// or replayed request is refused and changes nothing.
+func TestSlackDrivesAnIncident(t *testing.T) {
+	dir := t.TempDir()
+	sl := slacktest.NewServer(slacktest.Options{})
+	defer sl.Close()
+	roles := filepath.Join(dir, "roles.yaml")
+	if err := os.WriteFile(roles, []byte("default_role: reporter\nusers:\n  U0COMMAND: [commander]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SLACK_SIGNING_SECRET": slackSecret, "SLACK_BOT_TOKEN": sl.Token(), "SLACK_API_URL": sl.APIURL(),
+		"BREACHCTL_SLACK_ROLES": roles}
+	dev := startDevEnv(t, dir, env)
+	defer dev.Stop()
+	c := cliRunner{t: t, address: dev.Server.FrontendAddress(), env: map[string]string{"BREACHCTL_ACTOR": "cli:e2e", "BREACHCTL_LOG_LEVEL": "warn"}}
+	incidents := func() []incident.Summary {
+		var rows []incident.Summary
+		c.ok(&rows, "list", "--state", "all")
+		return rows
+	}
+
+	// Unsigned, or signed ten minutes ago: 401, nothing done.
+	if code, _ := slackPost(t, dev.HTTPAddr, "/slack/commands", slashCommand("U0REPORT", "open", sl.IssueTrigger(), sl.NewResponseURL()), time.Now(), false); code != http.StatusUnauthorized {
+		t.Fatalf("unsigned command: %d", code)
+	}
+	if code, _ := slackPost(t, dev.HTTPAddr, "/slack/commands", slashCommand("U0REPORT", "open", sl.IssueTrigger(), sl.NewResponseURL()), time.Now().Add(-10*time.Minute), true); code != http.StatusUnauthorized {
+		t.Fatalf("replayed command: %d", code)
+	}
+	if len(sl.Views()) != 0 {
+		t.Fatalf("a refused request opened a view: %+v", sl.Views())
+	}
+
+	// /breach open shows the form; submitting it opens the incident.
+	opened := sl.NewResponseURL()
+	if code, body := slackPost(t, dev.HTTPAddr, "/slack/commands", slashCommand("U0REPORT", "open", sl.IssueTrigger(), opened), time.Now(), true); code != http.StatusOK {
+		t.Fatalf("/breach open: %d %s", code, body)
+	}
+	views := sl.Views()
+	if len(views) != 1 || views[0].CallbackID != "breach_open" {
+		t.Fatalf("views after /breach open: %+v", views)
+	}
+	var view struct {
+		PrivateMetadata string `json:"private_metadata"`
+	}
+	_ = json.Unmarshal(views[0].JSON, &view)
+	aware := time.Now().Add(-3 * time.Hour).Unix()
+	input := func(v map[string]any) map[string]any { return map[string]any{"value": v} }
+	payload, _ := json.Marshal(map[string]any{
+		"type": "view_submission", "user": map[string]any{"id": "U0REPORT", "name": "ana"}, "team": map[string]any{"id": "T0001"},
+		"view": map[string]any{"id": views[0].ID, "callback_id": "breach_open", "private_metadata": view.PrivateMetadata,
+			"state": map[string]any{"values": map[string]any{
+				"title":           input(map[string]any{"type": "plain_text_input", "value": "Export bucket public"}),
+				"description":     input(map[string]any{"type": "plain_text_input", "value": "The export bucket was listable."}),
+				"aware_at":        input(map[string]any{"type": "datetimepicker", "selected_date_time": aware}),
+				"systems":         input(map[string]any{"type": "plain_text_input", "value": "uploads"}),
+				"data_categories": input(map[string]any{"type": "multi_static_select", "selected_options": []any{map[string]any{"value": "email"}, map[string]any{"value": "name"}}}),
+				"regions":         input(map[string]any{"type": "plain_text_input", "value": "DE"}),
+				"severity":        input(map[string]any{"type": "static_select", "selected_option": map[string]any{"value": "high"}}),
+			}}},
+	})
+	if code, body := slackPost(t, dev.HTTPAddr, "/slack/interactions", url.Values{"payload": {string(payload)}}, time.Now(), true); code != http.StatusOK {
+		t.Fatalf("form submission: %d %s", code, body)
+	}
+	var id string
+	eventually(t, 30*time.Second, "the incident opened from Slack", func() bool {
+		for _, s := range incidents() {
+			if s.Title == "Export bucket public" {
+				id = s.ID
+				return true
+			}
+		}
+		return false
+	})
+	var st incident.Status
+	c.ok(&st, "show", id)
+	if st.OpenedBy != "slack:U0REPORT" || len(st.Clocks) == 0 {
+		t.Fatalf("incident opened from Slack: opened by %q, %d clocks", st.OpenedBy, len(st.Clocks))
+	}
+
+	// Status comes back through the response URL.
+	statusURL := sl.NewResponseURL()
+	if code, _ := slackPost(t, dev.HTTPAddr, "/slack/commands", slashCommand("U0REPORT", "status "+id, "", statusURL), time.Now(), true); code != http.StatusOK {
+		t.Fatalf("/breach status: %d", code)
+	}
+	eventually(t, 30*time.Second, "the status through the response URL", func() bool {
+		for _, p := range sl.Responses(statusURL) {
+			if strings.Contains(p.Text, id) || strings.Contains(string(p.Blocks), id) {
+				return true
+			}
+		}
+		return false
+	})
+
+	// A reporter may not close; a commander may, and the timeline says who.
+	refusedURL := sl.NewResponseURL()
+	code, body := slackPost(t, dev.HTTPAddr, "/slack/commands", slashCommand("U0REPORT", "close "+id+" contained", "", refusedURL), time.Now(), true)
+	if code != http.StatusOK || !strings.Contains(body, "commander") {
+		t.Fatalf("a reporter closing: %d %s", code, body)
+	}
+	closeURL := sl.NewResponseURL()
+	if code, body := slackPost(t, dev.HTTPAddr, "/slack/commands", slashCommand("U0COMMAND", "close "+id+" Contained; no notice needed", "", closeURL), time.Now(), true); code != http.StatusOK {
+		t.Fatalf("a commander closing: %d %s", code, body)
+	}
+	eventually(t, 30*time.Second, "the incident closed from Slack", func() bool {
+		c.ok(&st, "show", id)
+		return st.State == incident.StateClosed
+	})
+	if !hasEntry(st, "closed", "Contained") || st.Timeline[len(st.Timeline)-1].Actor != "slack:U0COMMAND" {
+		t.Fatalf("timeline after the close: %+v", st.Timeline[len(st.Timeline)-1])
+	}
+}
