@@ -4,6 +4,8 @@
 package worker
 
 import (
+	"context"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -17,6 +19,7 @@ import (
 type Deps struct {
 	Rules    *activities.Rules
 	Notifier *activities.Notifier // nil: this worker sends no notices
+	Slack    *activities.Slack    // nil: no Slack; incidents get no channel
 }
 
 // Registry is the part of a worker (or a test environment) that takes
@@ -31,6 +34,7 @@ func Register(r Registry, deps Deps) {
 	r.RegisterWorkflowWithOptions(workflows.IncidentWorkflow, workflow.RegisterOptions{Name: workflows.IncidentWorkflowName})
 	r.RegisterActivityWithOptions(deps.Rules.Assess, activity.RegisterOptions{Name: activities.AssessName})
 	r.RegisterWorkflowWithOptions(workflows.NoticeWorkflow, workflow.RegisterOptions{Name: workflows.NoticeWorkflowName})
+	registerSlack(r, deps.Slack)
 	if n := deps.Notifier; n != nil {
 		r.RegisterActivityWithOptions(n.PrepareNotice, activity.RegisterOptions{Name: activities.PrepareNoticeName})
 		r.RegisterActivityWithOptions(n.SendNoticePage, activity.RegisterOptions{Name: activities.SendNoticePageName})
@@ -43,4 +47,29 @@ func New(c client.Client, taskQueue string, deps Deps, opts sdkworker.Options) s
 	w := sdkworker.New(c, taskQueue, opts)
 	Register(w, deps)
 	return w
+}
+
+// registerSlack registers the Slack activities; without Slack, stand-ins
+// that answer "no channel", so an incident knows to do without one instead
+// of retrying an activity nobody serves.
+func registerSlack(r Registry, s *activities.Slack) {
+	if s != nil {
+		r.RegisterActivityWithOptions(s.SlackOpenChannel, activity.RegisterOptions{Name: activities.SlackOpenChannelName})
+		r.RegisterActivityWithOptions(s.SlackSummary, activity.RegisterOptions{Name: activities.SlackSummaryName})
+		r.RegisterActivityWithOptions(s.SlackPost, activity.RegisterOptions{Name: activities.SlackPostName})
+		r.RegisterActivityWithOptions(s.SlackDirect, activity.RegisterOptions{Name: activities.SlackDirectName})
+		return
+	}
+	r.RegisterActivityWithOptions(func(context.Context, activities.OpenChannelInput) (activities.ChannelRef, error) {
+		return activities.ChannelRef{}, nil
+	}, activity.RegisterOptions{Name: activities.SlackOpenChannelName})
+	r.RegisterActivityWithOptions(func(context.Context, activities.SummaryInput) (activities.SummaryRef, error) {
+		return activities.SummaryRef{}, nil
+	}, activity.RegisterOptions{Name: activities.SlackSummaryName})
+	r.RegisterActivityWithOptions(func(context.Context, activities.PostInput) (activities.PostRef, error) {
+		return activities.PostRef{}, nil
+	}, activity.RegisterOptions{Name: activities.SlackPostName})
+	r.RegisterActivityWithOptions(func(context.Context, activities.DirectInput) (activities.PostRef, error) {
+		return activities.PostRef{}, nil
+	}, activity.RegisterOptions{Name: activities.SlackDirectName})
 }

@@ -265,6 +265,7 @@ func (r *run) meet(ctx workflow.Context, n *incident.Notice, at time.Time) {
 		if i := r.clockIndex(rule); i >= 0 {
 			if e, ok := r.status.Clocks[i].Meet(at, n.ID); ok {
 				r.status.Timeline.AppendClockEvent(e, "")
+				r.slackClockEvent(e)
 				met = true
 			}
 		}

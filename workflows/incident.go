@@ -58,7 +58,9 @@ type run struct {
 	facts  workflow.Mutex
 	// applying counts notice reports being applied, so continue-as-new
 	// waits for them.
-	applying int
+	applying  int
+	slackOn   bool // this run keeps a Slack channel (see startSlack)
+	slackBusy bool // a Slack activity is running
 
 	search searchState // what was last upserted, to avoid needless events
 }
@@ -122,6 +124,7 @@ func (r *run) run(ctx workflow.Context) (incident.Status, error) {
 		}
 	}
 	r.upsertSearch(ctx)
+	r.startSlack(ctx)
 	for r.status.State != incident.StateClosed {
 		gen := r.wake
 		woken := func() bool { return r.wake != gen }
@@ -142,6 +145,7 @@ func (r *run) run(ctx workflow.Context) (incident.Status, error) {
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return incident.Status{}, err
 	}
+	r.settleSlack(ctx)
 	return r.snapshot(), nil
 }
 
@@ -196,6 +200,7 @@ func (r *run) advance(ctx workflow.Context) {
 	for i := range r.status.Clocks {
 		for _, e := range r.status.Clocks[i].Advance(now) {
 			r.status.Timeline.AppendClockEvent(e, "")
+			r.slackClockEvent(e)
 			// Rule and times only: the log never carries incident text.
 			logger.Info("clock event", "incident", r.status.ID, "rule", e.Rule, "event", string(e.Kind), "due", e.Due)
 		}

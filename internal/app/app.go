@@ -77,6 +77,7 @@ func Deps(ctx context.Context, cfg config.Config, logger *slog.Logger) (deps wor
 	return worker.Deps{
 		Rules:    &activities.Rules{Ruleset: rs, Config: rules.Config{Reminders: cfg.Reminders}},
 		Notifier: notifier,
+		Slack:    slackActivities(cfg),
 	}, st, nil
 }
 

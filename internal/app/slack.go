@@ -6,11 +6,35 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/orchestrator"
 	"github.com/breachctl/breachctl/internal/slackin"
 )
+
+// slackClient is the Web API client, or nil without a bot token. Temporal
+// retries the activities, so the client does not retry by itself.
+func slackClient(cfg config.Config) *slack.Client {
+	if cfg.Slack.BotToken == "" {
+		return nil
+	}
+	var opts []slack.Option
+	if cfg.Slack.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(cfg.Slack.APIURL))
+	}
+	return slack.New(cfg.Slack.BotToken, opts...)
+}
+
+// slackActivities posts to Slack from the worker, or nil without a bot
+// token: incidents then have no channel.
+func slackActivities(cfg config.Config) *activities.Slack {
+	c := slackClient(cfg)
+	if c == nil {
+		return nil
+	}
+	return activities.NewSlack(c, activities.SlackSettings{Responders: cfg.Slack.Responders})
+}
 
 // newSlack builds the handler of Slack's requests, or nil when Slack is not
 // configured (no signing secret).
@@ -32,14 +56,10 @@ func newSlack(cfg config.Config, svc *orchestrator.Incidents, logger *slog.Logge
 			return nil, err
 		}
 	}
-	var opts []slack.Option
-	if s.APIURL != "" {
-		opts = append(opts, slack.OptionAPIURL(s.APIURL))
-	}
 	return slackin.New(slackin.Config{
 		SigningSecret: s.SigningSecret,
 		Incidents:     svc,
-		Views:         slackin.SlackViews{Client: slack.New(s.BotToken, opts...)},
+		Views:         slackin.SlackViews{Client: slackClient(cfg)},
 		Roles:         roles,
 		Logger:        logger.With("component", "slack"),
 	})

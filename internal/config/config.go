@@ -66,6 +66,9 @@ type Slack struct {
 	BotToken      string // SLACK_BOT_TOKEN (secret)
 	Roles         string // BREACHCTL_SLACK_ROLES: the file mapping Slack users to roles
 	APIURL        string // SLACK_API_URL: another Web API base (a loopback server in tests)
+	// Responders are Slack user IDs invited to every incident channel
+	// (BREACHCTL_SLACK_RESPONDERS, comma-separated).
+	Responders []string
 }
 
 // SendGrid is how to reach SendGrid.
@@ -154,6 +157,7 @@ func Load(getenv func(string) string) (Config, error) {
 			BotToken:      strings.TrimSpace(getenv("SLACK_BOT_TOKEN")),
 			Roles:         strings.TrimSpace(getenv("BREACHCTL_SLACK_ROLES")),
 			APIURL:        strings.TrimSpace(getenv("SLACK_API_URL")),
+			Responders:    strings.FieldsFunc(getenv("BREACHCTL_SLACK_RESPONDERS"), func(r rune) bool { return r == ',' || r == ' ' }),
 		},
 	}
 	if v := getenv("TEMPORAL_TLS"); v != "" {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,14 +60,14 @@ func slashCommand(user, text, trigger, responseURL string) url.Values {
 // or replayed request is refused and changes nothing.
 func TestSlackDrivesAnIncident(t *testing.T) {
 	dir := t.TempDir()
-	sl := slacktest.NewServer(slacktest.Options{})
+	sl := slacktest.NewServer(slacktest.Options{Users: []slacktest.User{{ID: "U0REPORT", Name: "ana"}, {ID: "U0COMMAND", Name: "cmd"}, {ID: "U0DPO", Name: "dpo"}}})
 	defer sl.Close()
 	roles := filepath.Join(dir, "roles.yaml")
 	if err := os.WriteFile(roles, []byte("default_role: reporter\nusers:\n  U0COMMAND: [commander]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{"SLACK_SIGNING_SECRET": slackSecret, "SLACK_BOT_TOKEN": sl.Token(), "SLACK_API_URL": sl.APIURL(),
-		"BREACHCTL_SLACK_ROLES": roles}
+		"BREACHCTL_SLACK_ROLES": roles, "BREACHCTL_SLACK_RESPONDERS": "U0DPO,U0COMMAND"}
 	dev := startDevEnv(t, dir, env)
 	defer dev.Stop()
 	c := cliRunner{t: t, address: dev.Server.FrontendAddress(), env: map[string]string{"BREACHCTL_ACTOR": "cli:e2e", "BREACHCTL_LOG_LEVEL": "warn"}}
@@ -134,6 +135,29 @@ func TestSlackDrivesAnIncident(t *testing.T) {
 		t.Fatalf("incident opened from Slack: opened by %q, %d clocks", st.OpenedBy, len(st.Clocks))
 	}
 
+	// The incident has its private channel with the responders in it, and
+	// a pinned summary of its obligations.
+	channel := strings.ToLower(id) // inc-20261123-abcde
+	defer func() {
+		if t.Failed() {
+			dumpSlack(t, sl)
+		}
+	}()
+	eventually(t, 30*time.Second, "the incident channel and its pinned summary", func() bool {
+		return len(sl.Pins(channel)) == 1
+	})
+	members := sl.Members(channel)
+	if !slices.Contains(members, "U0DPO") || !slices.Contains(members, "U0COMMAND") {
+		t.Fatalf("members of #%s: %v", channel, members)
+	}
+	if pin := sl.Pins(channel)[0]; !strings.Contains(string(pin.Blocks), "eu-gdpr-art33") || !strings.Contains(string(pin.Blocks), "approve_notice") {
+		t.Fatalf("the pinned summary does not show the GDPR clock with its approve button: %s", pin.Blocks)
+	}
+	c.ok(&st, "show", id)
+	if st.Slack == nil || st.Slack.Name != channel || st.Slack.SummaryTS == "" {
+		t.Fatalf("the incident's Slack state: %+v", st.Slack)
+	}
+
 	// Status comes back through the response URL.
 	statusURL := sl.NewResponseURL()
 	if code, _ := slackPost(t, dev.HTTPAddr, "/slack/commands", slashCommand("U0REPORT", "status "+id, "", statusURL), time.Now(), true); code != http.StatusOK {
@@ -162,7 +186,27 @@ func TestSlackDrivesAnIncident(t *testing.T) {
 		c.ok(&st, "show", id)
 		return st.State == incident.StateClosed
 	})
-	if !hasEntry(st, "closed", "Contained") || st.Timeline[len(st.Timeline)-1].Actor != "slack:U0COMMAND" {
+	if !hasEntry(st, "closed", "Contained") || !slices.ContainsFunc(st.Timeline, func(e incident.Entry) bool {
+		return e.Kind == incident.EntryClosed && e.Actor == "slack:U0COMMAND"
+	}) {
 		t.Fatalf("timeline after the close: %+v", st.Timeline[len(st.Timeline)-1])
+	}
+	// The pinned summary was edited to say so, not posted again.
+	eventually(t, 30*time.Second, "the summary showing the close", func() bool {
+		pins := sl.Pins(channel)
+		return len(pins) == 1 && pins[0].Updates > 0 && strings.Contains(string(pins[0].Blocks), "closed")
+	})
+	if msgs := sl.Messages(channel); len(msgs) != 1 {
+		t.Errorf("%d messages in #%s, want the one summary", len(msgs), channel)
+	}
+	captureHistories(t, dev, id)
+}
+
+func dumpSlack(t *testing.T, sl *slacktest.Server) {
+	for _, c := range sl.Calls() {
+		t.Logf("%s %d %s", c.Method, c.Status, c.Error)
+	}
+	for _, ch := range sl.Channels() {
+		t.Logf("channel %s %s", ch.ID, ch.Name)
 	}
 }

@@ -34,6 +34,8 @@ type Status struct {
 	// Snapshots are the scoped lists of affected people, newest last; the
 	// people themselves stay in the store.
 	Snapshots []SnapshotRef `json:"snapshots,omitempty"`
+	// Slack is the incident's Slack channel, once it has one.
+	Slack *SlackChannel `json:"slack,omitempty"`
 	// Notices are the approved notices, oldest first.
 	Notices  []Notice `json:"notices,omitempty"`
 	Timeline Timeline `json:"timeline"`
@@ -90,4 +92,25 @@ type Summary struct {
 	OpenedAt     time.Time  `json:"opened_at"`
 	ClosedAt     *time.Time `json:"closed_at,omitempty"`
 	NextDeadline *time.Time `json:"next_deadline,omitempty"`
+}
+
+// SlackChannel is an incident's channel in Slack and what the workflow
+// still has to post there.
+type SlackChannel struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+	// Off: no Slack is configured (or the channel could not be made).
+	Off bool `json:"off,omitempty"`
+	// SummaryTS is the pinned summary message.
+	SummaryTS string `json:"summary_ts,omitempty"`
+	// Shown is a hash of what the pinned summary shows.
+	Shown   string      `json:"shown,omitempty"`
+	Pending []SlackPost `json:"pending,omitempty"`
+}
+
+// SlackPost is a message waiting to be posted in the channel, with the key
+// that keeps it from being posted twice.
+type SlackPost struct {
+	Key  string `json:"key"`
+	Text string `json:"text"`
 }

@@ -38,6 +38,12 @@ var handlers = map[string]handler{
 	"views.update":          (*Server).viewsUpdate,
 	"views.publish":         (*Server).viewsPublish,
 	"conversations.members": (*Server).conversationsMembers,
+	// conversations.go
+	"conversations.list":       (*Server).conversationsList,
+	"conversations.history":    (*Server).conversationsHistory,
+	"conversations.open":       (*Server).conversationsOpen,
+	"conversations.setTopic":   (*Server).conversationsSetTopic,
+	"conversations.setPurpose": (*Server).conversationsSetPurpose,
 }
 
 func (s *Server) authTest(url.Values) (map[string]any, string) {
@@ -487,13 +493,20 @@ func (s *Server) resolvePostTarget(ref string) *channel {
 	if u == nil || u.Deleted {
 		return nil
 	}
+	c, _ := s.openDM(u)
+	return c
+}
+
+// openDM returns the bot's DM with u, opening it if needed, and whether it
+// was open already.
+func (s *Server) openDM(u *User) (*channel, bool) {
 	if c := s.dms[u.ID]; c != nil {
-		return c
+		return c, true
 	}
 	c := s.newChannelWithID(s.nextID("D"), "", false, s.opts.BotUserID, []string{s.opts.BotUserID, u.ID})
 	c.IsIM = true
 	s.dms[u.ID] = c
-	return c
+	return c, false
 }
 
 func (s *Server) newChannel(name string, private bool, creator string, members []string) *channel {
@@ -578,8 +591,13 @@ func (s *Server) channelJSON(c *channel, numMembers bool) map[string]any {
 		out["name_normalized"] = c.Name
 		out["is_channel"] = true
 		out["is_group"] = false
-		out["topic"] = empty
-		out["purpose"] = empty
+		out["topic"], out["purpose"] = empty, empty
+		if c.Topic != "" {
+			out["topic"] = map[string]any{"value": c.Topic, "creator": s.opts.BotUserID, "last_set": c.Created.Unix()}
+		}
+		if c.Purpose != "" {
+			out["purpose"] = map[string]any{"value": c.Purpose, "creator": s.opts.BotUserID, "last_set": c.Created.Unix()}
+		}
 		out["previous_names"] = []string{}
 	}
 	if numMembers {

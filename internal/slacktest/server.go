@@ -9,6 +9,11 @@
 // is recorded, so a test can assert both what was done (Calls) and what the
 // workspace now looks like (Messages, Pins, Members, Views).
 //
+// Conversations can be listed (conversations.list, paged), read
+// (conversations.history, newest first, metadata only with
+// include_all_metadata), opened as DMs (conversations.open) and given a
+// topic and purpose.
+//
 // It can misbehave on purpose: answer a fraction of calls with HTTP 429,
 // deterministically from a seed; fail the next call of a method with a
 // chosen Slack error (FailNext); add latency to every answer.
@@ -117,6 +122,8 @@ type Channel struct {
 	Creator   string
 	Created   time.Time
 	Members   []string // in the order they joined
+	Topic     string   // as conversations.setTopic set it
+	Purpose   string   // as conversations.setPurpose set it
 }
 
 // Message is a message as it stands after updates.

@@ -1,0 +1,145 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/internal/incident"
+)
+
+// slackVersion marks, in a history, the runs that keep a Slack channel:
+// histories from before it replay without one.
+const slackVersion = "slack-channel"
+
+// slackOptions: Slack may be slow or down; its activities run on their own
+// coroutine so a deadline never waits for Slack, and retry for a while
+// before a message is given up (a Slack error that will not change, such as
+// a channel archived by hand, gives up at once).
+var slackOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Minute,
+		MaximumAttempts:        30,
+		NonRetryableErrorTypes: []string{activities.ErrTypeSlackPermanent},
+	},
+}
+
+// startSlack gives the incident its channel and pinned summary and keeps
+// them current, on a coroutine of its own. Runs recorded before Slack
+// existed replay without it.
+func (r *run) startSlack(ctx workflow.Context) {
+	if workflow.GetVersion(ctx, slackVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	r.slackOn = true
+	ctx = workflow.WithActivityOptions(ctx, slackOptions)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		if r.status.Slack == nil {
+			var ch activities.ChannelRef
+			err := workflow.ExecuteActivity(ctx, activities.SlackOpenChannelName, activities.OpenChannelInput{
+				Incident: r.status.ID, Title: r.status.Facts.Title,
+			}).Get(ctx, &ch)
+			if err != nil {
+				workflow.GetLogger(ctx).Warn("no Slack channel", "incident", r.status.ID, "error", err)
+				r.status.Slack = &incident.SlackChannel{Off: true}
+				return
+			}
+			r.status.Slack = &incident.SlackChannel{ID: ch.ID, Name: ch.Name, Off: ch.ID == ""}
+			if ch.ID != "" {
+				r.status.Timeline.Append(workflow.Now(ctx).UTC(), incident.EntryKind("slack_channel"), incident.SystemActor, "",
+					"Slack channel #"+ch.Name+" opened for the incident")
+			}
+		}
+		for !r.status.Slack.Off {
+			if err := workflow.Await(ctx, func() bool { return r.slackDirty() || len(r.status.Slack.Pending) > 0 }); err != nil {
+				return
+			}
+			r.slackBusy = true
+			r.syncSlack(ctx)
+			r.slackBusy = false
+		}
+	})
+}
+
+// settleSlack gives the channel a little while to show the incident's last
+// state (closed) before the run ends; Slack being down does not hold the
+// close up for longer.
+func (r *run) settleSlack(ctx workflow.Context) {
+	if !r.slackOn || r.status.Slack == nil {
+		return
+	}
+	_, _ = workflow.AwaitWithTimeout(ctx, 2*time.Minute, func() bool {
+		return r.status.Slack.Off || (!r.slackDirty() && len(r.status.Slack.Pending) == 0 && !r.slackBusy)
+	})
+}
+
+// slackDirty reports whether the summary shows something the pinned one
+// does not.
+func (r *run) slackDirty() bool {
+	return r.status.Slack != nil && !r.status.Slack.Off && r.summaryKey() != r.status.Slack.Shown
+}
+
+// summaryKey is a hash of the summary's content without the time it was
+// taken: what changed since the pinned one was written.
+func (r *run) summaryKey() string {
+	v := activities.SummaryViewOf(r.snapshot(), time.Time{})
+	b, _ := json.Marshal(v)
+	h := fnv.New64a()
+	h.Write(b)
+	return strconv.FormatUint(h.Sum64(), 16)
+}
+
+// syncSlack brings the pinned summary up to date and posts what is queued.
+func (r *run) syncSlack(ctx workflow.Context) {
+	sl := r.status.Slack
+	if key := r.summaryKey(); key != sl.Shown {
+		var ref activities.SummaryRef
+		err := workflow.ExecuteActivity(ctx, activities.SlackSummaryName, activities.SummaryInput{
+			Channel: sl.ID, TS: sl.SummaryTS, View: activities.SummaryViewOf(r.snapshot(), workflow.Now(ctx).UTC()),
+		}).Get(ctx, &ref)
+		if err != nil {
+			workflow.GetLogger(ctx).Warn("Slack summary not updated", "incident", r.status.ID, "error", err)
+		} else {
+			sl.SummaryTS = ref.TS
+		}
+		sl.Shown = key // given up or shown: try again at the next change, not in a loop
+	}
+	for len(sl.Pending) > 0 {
+		p := sl.Pending[0]
+		if err := workflow.ExecuteActivity(ctx, activities.SlackPostName, activities.PostInput{Channel: sl.ID, Key: p.Key, Text: p.Text}).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("Slack message not posted", "incident", r.status.ID, "key", p.Key, "error", err)
+		}
+		sl.Pending = sl.Pending[1:]
+	}
+}
+
+// slackClockEvent queues a message in the channel for a clock event people
+// should see there: a reminder, a deadline passed, an obligation met.
+func (r *run) slackClockEvent(e incident.ClockEvent) {
+	if !r.slackOn || r.status.Slack == nil || r.status.Slack.Off {
+		return
+	}
+	var icon string
+	switch e.Kind {
+	case incident.EventReminder:
+		icon = ":alarm_clock:"
+	case incident.EventOverdue:
+		icon = ":rotating_light:"
+	case incident.EventMet:
+		icon = ":white_check_mark:"
+	default:
+		return
+	}
+	key := fmt.Sprintf("%s/%s/%s/%d", r.status.ID, e.Kind, e.Rule, e.At.Unix())
+	text := fmt.Sprintf("%s *%s* %s: %s", icon, r.status.ID, e.Rule, e.Describe())
+	r.status.Slack.Pending = append(r.status.Slack.Pending, incident.SlackPost{Key: key, Text: text})
+}
