@@ -142,4 +142,6 @@ func (r *run) slackClockEvent(e incident.ClockEvent) {
 	key := fmt.Sprintf("%s/%s/%s/%d", r.status.ID, e.Kind, e.Rule, e.At.Unix())
 	text := fmt.Sprintf("%s *%s* %s: %s", icon, r.status.ID, e.Rule, e.Describe())
 	r.status.Slack.Pending = append(r.status.Slack.Pending, incident.SlackPost{Key: key, Text: text})
+	// The summary's "time left" is as of its last edit: edit it now too.
+	r.status.Slack.Shown = ""
 }

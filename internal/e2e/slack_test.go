@@ -172,6 +172,24 @@ func TestSlackDrivesAnIncident(t *testing.T) {
 		return false
 	})
 
+	// A note from the slash command, and Acknowledge from the summary's
+	// button: both on the timeline with who did them.
+	if code, body := slackPost(t, dev.HTTPAddr, "/slack/commands", slashCommand("U0COMMAND", "note "+id+" Bucket made private at 11:40", "", sl.NewResponseURL()), time.Now(), true); code != http.StatusOK {
+		t.Fatalf("/breach note: %d %s", code, body)
+	}
+	ack, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "user": map[string]any{"id": "U0COMMAND", "name": "cmd"}, "team": map[string]any{"id": "T0001"},
+		"channel": map[string]any{"id": "C0001"}, "response_url": sl.NewResponseURL(), "trigger_id": sl.IssueTrigger(),
+		"actions": []any{map[string]any{"action_id": "ack", "block_id": "actions", "type": "button", "value": id}},
+	})
+	if code, body := slackPost(t, dev.HTTPAddr, "/slack/interactions", url.Values{"payload": {string(ack)}}, time.Now(), true); code != http.StatusOK {
+		t.Fatalf("Acknowledge: %d %s", code, body)
+	}
+	eventually(t, 30*time.Second, "the note and the acknowledgement on the timeline", func() bool {
+		c.ok(&st, "show", id)
+		return hasEntry(st, "note", "Bucket made private") && hasEntry(st, "note", "Acknowledged by")
+	})
+
 	// A reporter may not close; a commander may, and the timeline says who.
 	refusedURL := sl.NewResponseURL()
 	code, body := slackPost(t, dev.HTTPAddr, "/slack/commands", slashCommand("U0REPORT", "close "+id+" contained", "", refusedURL), time.Now(), true)
