@@ -133,6 +133,9 @@ type ChannelRef struct {
 	// NotInvited are the people who could not be invited, with Slack's
 	// reason (user_not_found, cant_invite, user_is_restricted, ...).
 	NotInvited []NotInvited `json:"not_invited,omitempty"`
+	// Responders are the people configured to be told directly when a
+	// deadline passes (the channel's invitees from configuration).
+	Responders []string `json:"responders,omitempty"`
 }
 
 // NotInvited is a person who could not be invited to a channel.
@@ -169,7 +172,7 @@ func (s *Slack) SlackOpenChannel(ctx context.Context, in OpenChannelInput) (Chan
 	default:
 		return ChannelRef{}, classify("conversations.create", err)
 	}
-	ref := ChannelRef{ID: ch.ID, Name: ch.Name}
+	ref := ChannelRef{ID: ch.ID, Name: ch.Name, Responders: slices.Clone(s.cfg.Responders)}
 
 	if err := s.describe(ctx, in, ch); err != nil {
 		return ChannelRef{}, err

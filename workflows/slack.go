@@ -53,7 +53,7 @@ func (r *run) startSlack(ctx workflow.Context) {
 				r.status.Slack = &incident.SlackChannel{Off: true}
 				return
 			}
-			r.status.Slack = &incident.SlackChannel{ID: ch.ID, Name: ch.Name, Off: ch.ID == ""}
+			r.status.Slack = &incident.SlackChannel{ID: ch.ID, Name: ch.Name, Off: ch.ID == "", Responders: ch.Responders}
 			if ch.ID != "" {
 				r.status.Timeline.Append(workflow.Now(ctx).UTC(), incident.EntryKind("slack_channel"), incident.SystemActor, "",
 					"Slack channel #"+ch.Name+" opened for the incident")
@@ -115,7 +115,13 @@ func (r *run) syncSlack(ctx workflow.Context) {
 	}
 	for len(sl.Pending) > 0 {
 		p := sl.Pending[0]
-		if err := workflow.ExecuteActivity(ctx, activities.SlackPostName, activities.PostInput{Channel: sl.ID, Key: p.Key, Text: p.Text}).Get(ctx, nil); err != nil {
+		var send workflow.Future
+		if p.User != "" {
+			send = workflow.ExecuteActivity(ctx, activities.SlackDirectName, activities.DirectInput{User: p.User, Key: p.Key, Text: p.Text})
+		} else {
+			send = workflow.ExecuteActivity(ctx, activities.SlackPostName, activities.PostInput{Channel: sl.ID, Key: p.Key, Text: p.Text})
+		}
+		if err := send.Get(ctx, nil); err != nil {
 			workflow.GetLogger(ctx).Warn("Slack message not posted", "incident", r.status.ID, "key", p.Key, "error", err)
 		}
 		sl.Pending = sl.Pending[1:]
@@ -142,6 +148,13 @@ func (r *run) slackClockEvent(e incident.ClockEvent) {
 	key := fmt.Sprintf("%s/%s/%s/%d", r.status.ID, e.Kind, e.Rule, e.At.Unix())
 	text := fmt.Sprintf("%s *%s* %s: %s", icon, r.status.ID, e.Rule, e.Describe())
 	r.status.Slack.Pending = append(r.status.Slack.Pending, incident.SlackPost{Key: key, Text: text})
+	if e.Kind == incident.EventOverdue {
+		// A deadline passed: tell the responders directly, not only the
+		// channel they may not be watching.
+		for _, u := range r.status.Slack.Responders {
+			r.status.Slack.Pending = append(r.status.Slack.Pending, incident.SlackPost{Key: key + "/" + u, Text: text + " (#" + r.status.Slack.Name + ")", User: u})
+		}
+	}
 	// The summary's "time left" is as of its last edit: edit it now too.
 	r.status.Slack.Shown = ""
 }

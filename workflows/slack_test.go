@@ -20,6 +20,7 @@ type fakeSlack struct {
 	opened    int
 	summaries []activities.SummaryInput
 	posts     map[string]time.Time // key -> when
+	direct    []string             // user@offset
 }
 
 func (f *fakeSlack) register(h *harness) {
@@ -27,7 +28,7 @@ func (f *fakeSlack) register(h *harness) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.opened++
-		return activities.ChannelRef{ID: "C1", Name: "inc-" + strings.ToLower(strings.TrimPrefix(in.Incident, "INC-"))}, nil
+		return activities.ChannelRef{ID: "C1", Name: "inc-" + strings.ToLower(strings.TrimPrefix(in.Incident, "INC-")), Responders: []string{"U0DPO"}}, nil
 	}, activity.RegisterOptions{Name: activities.SlackOpenChannelName})
 	h.env.RegisterActivityWithOptions(func(_ context.Context, in activities.SummaryInput) (activities.SummaryRef, error) {
 		f.mu.Lock()
@@ -44,7 +45,10 @@ func (f *fakeSlack) register(h *harness) {
 		f.posts[in.Key] = f.now()
 		return activities.PostRef{TS: "2.0001"}, nil
 	}, activity.RegisterOptions{Name: activities.SlackPostName})
-	h.env.RegisterActivityWithOptions(func(context.Context, activities.DirectInput) (activities.PostRef, error) {
+	h.env.RegisterActivityWithOptions(func(_ context.Context, in activities.DirectInput) (activities.PostRef, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.direct = append(f.direct, in.User+"@"+f.now().Sub(start).String())
 		return activities.PostRef{}, nil
 	}, activity.RegisterOptions{Name: activities.SlackDirectName})
 }
@@ -78,6 +82,9 @@ func TestSlackChannelFollowsTheClock(t *testing.T) {
 		if !ok || !strings.Contains(key, "/"+kind+"/eu-gdpr-art33/") {
 			t.Errorf("posted %s at +%s", key, at.Sub(start))
 		}
+	}
+	if len(f.direct) != 1 || f.direct[0] != "U0DPO@72h0m0s" {
+		t.Errorf("direct messages: %v, want the responder told at the deadline", f.direct)
 	}
 	// Each post also edited the summary, so its time left was current.
 	if len(f.summaries) < len(want)+1 {

@@ -106,6 +106,8 @@ type SlackChannel struct {
 	// Shown is a hash of what the pinned summary shows.
 	Shown   string      `json:"shown,omitempty"`
 	Pending []SlackPost `json:"pending,omitempty"`
+	// Responders are told directly when a deadline passes.
+	Responders []string `json:"responders,omitempty"`
 }
 
 // SlackPost is a message waiting to be posted in the channel, with the key
@@ -113,4 +115,5 @@ type SlackChannel struct {
 type SlackPost struct {
 	Key  string `json:"key"`
 	Text string `json:"text"`
+	User string `json:"user,omitempty"` // a direct message to this person instead
 }
