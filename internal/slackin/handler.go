@@ -162,6 +162,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the body is not a form", http.StatusBadRequest)
 		return
 	}
+	h.dispatch(w, form)
+}
+
+// dispatch answers a request whose origin is already established: a form
+// whose signature ServeHTTP verified, or one rebuilt from a Socket Mode
+// envelope (authenticated by the app-level token of the connection).
+func (h *Handler) dispatch(w http.ResponseWriter, form url.Values) {
 	switch {
 	case form.Has("payload"):
 		h.interaction(w, form.Get("payload"))
