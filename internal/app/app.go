@@ -142,6 +142,7 @@ func RunServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 	if sl != nil {
 		defer sl.Close()
 		slackHandler = sl
+		defer startSocketMode(cfg, sl, logger)()
 	}
 	ln, err := listen(cfg.HTTPAddr)
 	if err != nil {

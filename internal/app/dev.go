@@ -83,6 +83,7 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 	if sl != nil {
 		d.stop = append(d.stop, sl.Close)
 		slackHandler = sl
+		d.stop = append(d.stop, startSocketMode(cfg, sl, logger))
 	}
 	ln, err := listen(opts.HTTPAddr)
 	if err != nil {

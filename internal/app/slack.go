@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"os"
 
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
 
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
@@ -63,4 +65,27 @@ func newSlack(cfg config.Config, svc *orchestrator.Incidents, logger *slog.Logge
 		Roles:         roles,
 		Logger:        logger.With("component", "slack"),
 	})
+}
+
+// startSocketMode runs Socket Mode, when an app token is set, until stop is
+// called; it returns stop.
+func startSocketMode(cfg config.Config, h *slackin.Handler, logger *slog.Logger) (stop func()) {
+	if h == nil || cfg.Slack.AppToken == "" {
+		return func() {}
+	}
+	opts := []slack.Option{slack.OptionAppLevelToken(cfg.Slack.AppToken)}
+	if cfg.Slack.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(cfg.Slack.APIURL))
+	}
+	client := socketmode.New(slack.New(cfg.Slack.BotToken, opts...))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := h.RunSocketMode(ctx, client); err != nil {
+			logger.Error("slack socket mode stopped", "error", err)
+		}
+	}()
+	logger.Info("slack socket mode on")
+	return func() { cancel(); <-done }
 }

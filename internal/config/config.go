@@ -64,8 +64,12 @@ type Config struct {
 type Slack struct {
 	SigningSecret string // SLACK_SIGNING_SECRET (secret): turns the /slack endpoints on
 	BotToken      string // SLACK_BOT_TOKEN (secret)
-	Roles         string // BREACHCTL_SLACK_ROLES: the file mapping Slack users to roles
-	APIURL        string // SLACK_API_URL: another Web API base (a loopback server in tests)
+	// AppToken (xapp-..., SLACK_APP_TOKEN, secret) turns on Socket Mode:
+	// Slack's requests arrive over a websocket breachctl opens, for
+	// installations with no public endpoint.
+	AppToken string
+	Roles    string // BREACHCTL_SLACK_ROLES: the file mapping Slack users to roles
+	APIURL   string // SLACK_API_URL: another Web API base (a loopback server in tests)
 	// Responders are Slack user IDs invited to every incident channel
 	// (BREACHCTL_SLACK_RESPONDERS, comma-separated).
 	Responders []string
@@ -155,6 +159,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Slack: Slack{
 			SigningSecret: strings.TrimSpace(getenv("SLACK_SIGNING_SECRET")),
 			BotToken:      strings.TrimSpace(getenv("SLACK_BOT_TOKEN")),
+			AppToken:      strings.TrimSpace(getenv("SLACK_APP_TOKEN")),
 			Roles:         strings.TrimSpace(getenv("BREACHCTL_SLACK_ROLES")),
 			APIURL:        strings.TrimSpace(getenv("SLACK_API_URL")),
 			Responders:    strings.FieldsFunc(getenv("BREACHCTL_SLACK_RESPONDERS"), func(r rune) bool { return r == ',' || r == ' ' }),
