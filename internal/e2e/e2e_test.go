@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -27,7 +26,6 @@ import (
 	"github.com/breachctl/breachctl/internal/cli"
 	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/incident"
-	"github.com/breachctl/breachctl/internal/orchestrator"
 )
 
 // TestMain lets the test binary double as the breachctl binary: with
@@ -348,23 +346,9 @@ func captureWorkflowHistories(t *testing.T, dev *app.Dev, ids ...string) {
 	if os.Getenv("BREACHCTL_UPDATE_HISTORIES") != "1" {
 		return
 	}
-	c, err := orchestrator.Dial(context.Background(), config.Temporal{Address: dev.Server.FrontendAddress(), Namespace: dev.Server.Namespace()},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	for _, id := range ids {
-		var h historypb.History
-		iter := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for iter.HasNext() {
-			ev, err := iter.Next()
-			if err != nil {
-				t.Fatalf("history of %s: %v", id, err)
-			}
-			h.Events = append(h.Events, ev)
-		}
-		data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+		h := workflowHistory(t, dev, id)
+		data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -420,22 +404,7 @@ func TestScopingAnIncidentKeepsPeopleOutOfTheHistory(t *testing.T) {
 		t.Fatalf("clocks after scoping: %v", state)
 	}
 
-	cl, err := orchestrator.Dial(context.Background(), config.Temporal{Address: dev.Server.FrontendAddress(), Namespace: dev.Server.Namespace()},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var h historypb.History
-	iter := cl.GetWorkflowHistory(context.Background(), incident.WorkflowID(st.ID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Events = append(h.Events, ev)
-	}
-	raw := readableHistory(t, &h)
+	raw := readableHistory(t, workflowHistory(t, dev, incident.WorkflowID(st.ID)))
 	for _, p := range people {
 		if strings.Contains(string(raw), p) {
 			t.Errorf("the workflow history contains %q", p)

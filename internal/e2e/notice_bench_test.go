@@ -12,14 +12,13 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/internal/benchstat"
 	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/mailer"
@@ -124,11 +123,11 @@ func BenchmarkNotifyMillion(b *testing.B) {
 			b.Fatal(err)
 		}
 		runtime.GC()
-		resetPeakRSS()
+		benchstat.ResetPeakRSS()
 		b.StartTimer()
 
 		stopHeap := sampleHeap()
-		start, cpuStart := time.Now(), cpuTime()
+		start, cpuStart := time.Now(), benchstat.CPUTime()
 		st, err = svc.Approve(ctx, st.ID, workflows.ApproveRequest{Rules: []string{"eu-gdpr-art34"}, Actor: "bench",
 			Texts: benchTexts})
 		if err != nil {
@@ -146,9 +145,9 @@ func BenchmarkNotifyMillion(b *testing.B) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		elapsed, cpu := time.Since(start), cpuTime()-cpuStart
+		elapsed, cpu := time.Since(start), benchstat.CPUTime()-cpuStart
 		b.StopTimer()
-		peak, peakHeap := peakRSS(), stopHeap()
+		peak, peakHeap := benchstat.PeakRSS(), stopHeap()
 		if p.State != incident.NoticeSent || p.Counts.Accepted != total || sink.Recipients() != total {
 			b.Fatalf("notice %s: %+v; the sink has %d recipients, want %d", p.State, p.Counts, sink.Recipients(), total)
 		}
@@ -254,30 +253,6 @@ func benchService(b *testing.B, address, namespace string) (*orchestrator.Incide
 	svc.AnswerTimeout = time.Minute
 	return svc, c.Close
 }
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func peakRSS() uint64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // sampleHeap samples the Go heap (live and not yet collected objects)
 // every 20 ms until the returned function is called, which returns the

@@ -159,11 +159,7 @@ func TestNoticesReachEveryoneOnce(t *testing.T) {
 	}
 	dev := startDevEnv(t, dir, env)
 	defer dev.Stop()
-	cliEnv := map[string]string{"BREACHCTL_ACTOR": "cli:e2e", "BREACHCTL_LOG_LEVEL": "warn"}
-	for k, v := range env {
-		cliEnv[k] = v
-	}
-	c := cliRunner{t: t, address: dev.Server.FrontendAddress(), env: cliEnv}
+	c := devCLI(t, dev, env)
 
 	aware := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
 	var st incident.Status
@@ -386,22 +382,7 @@ translations:
 		t.Errorf("watch: exit %d: %s %s", code, out, errOut)
 	}
 	// The notice's own history holds keys and counts, never a person.
-	cl, err := orchestrator.Dial(context.Background(), config.Temporal{Address: dev.Server.FrontendAddress(), Namespace: dev.Server.Namespace()},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var h historypb.History
-	iter := cl.GetWorkflowHistory(context.Background(), workflows.NoticeWorkflowID(gdprNotice), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Events = append(h.Events, ev)
-	}
-	raw := readableHistory(t, &h)
+	raw := readableHistory(t, workflowHistory(t, dev, workflows.NoticeWorkflowID(gdprNotice)))
 	for _, p := range people[:50] {
 		if p.email != "" && strings.Contains(raw, p.email) || strings.Contains(raw, p.name+"\"") {
 			t.Errorf("the notice's history holds %s's address or name", p.id)
@@ -425,11 +406,7 @@ func TestOutboxHoldsReadableNoticesInEachLanguage(t *testing.T) {
 	env := map[string]string{"BREACHCTL_NOTIFY": notifyPath, "BREACHCTL_STORE": "sqlite:" + filepath.Join(dir, "breachctl.db")}
 	dev := startDevEnv(t, dir, env)
 	defer dev.Stop()
-	cliEnv := map[string]string{"BREACHCTL_ACTOR": "cli:e2e", "BREACHCTL_LOG_LEVEL": "warn"}
-	for k, v := range env {
-		cliEnv[k] = v
-	}
-	c := cliRunner{t: t, address: dev.Server.FrontendAddress(), env: cliEnv}
+	c := devCLI(t, dev, env)
 	aware := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
 	var st incident.Status
 	c.ok(&st, "open", "--title", "Account database copied", "--aware-at", aware.Format(time.RFC3339),
@@ -524,4 +501,34 @@ func TestOutboxHoldsReadableNoticesInEachLanguage(t *testing.T) {
 	if len(files) != mailable {
 		t.Errorf("%d messages in the outbox for %d people with an address in scope of %v: %v", len(files), mailable, scopes, byAddress)
 	}
+}
+
+// devCLI runs the CLI against dev, with env added to its environment.
+func devCLI(t *testing.T, dev *app.Dev, env map[string]string) cliRunner {
+	cliEnv := map[string]string{"BREACHCTL_ACTOR": "cli:e2e", "BREACHCTL_LOG_LEVEL": "warn"}
+	for k, v := range env {
+		cliEnv[k] = v
+	}
+	return cliRunner{t: t, address: dev.Server.FrontendAddress(), env: cliEnv}
+}
+
+// workflowHistory reads a workflow's whole history from dev.
+func workflowHistory(t *testing.T, dev *app.Dev, workflowID string) *historypb.History {
+	t.Helper()
+	cl, err := orchestrator.Dial(context.Background(), config.Temporal{Address: dev.Server.FrontendAddress(), Namespace: dev.Server.Namespace()},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var h historypb.History
+	iter := cl.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatalf("history of %s: %v", workflowID, err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	return &h
 }

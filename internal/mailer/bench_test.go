@@ -5,13 +5,12 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/breachctl/breachctl/internal/benchstat"
 	"github.com/breachctl/breachctl/internal/sendgridtest"
 )
 
@@ -88,10 +87,10 @@ func BenchmarkSendMillion(b *testing.B) {
 		sink := sendgridtest.NewServer(sendgridtest.Options{APIKey: "SG.bench"})
 		m := NewSendGrid("SG.bench", SendGridOptions{BaseURL: sink.URL(), Concurrency: senders})
 		runtime.GC()
-		resetPeakRSS()
+		benchstat.ResetPeakRSS()
 		b.StartTimer()
 
-		start, cpuStart := time.Now(), cpuTime()
+		start, cpuStart := time.Now(), benchstat.CPUTime()
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		errs := make(chan error, senders)
@@ -114,10 +113,10 @@ func BenchmarkSendMillion(b *testing.B) {
 		}
 		wg.Wait()
 		elapsed += time.Since(start)
-		cpu += cpuTime() - cpuStart
+		cpu += benchstat.CPUTime() - cpuStart
 
 		b.StopTimer()
-		peak = max(peak, peakRSS())
+		peak = max(peak, benchstat.PeakRSS())
 		close(errs)
 		for err := range errs {
 			b.Fatal(err)
@@ -139,33 +138,3 @@ func BenchmarkSendMillion(b *testing.B) {
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/send")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MB")
 }
-
-// cpuTime is the CPU time (user and system) the process has used: on a
-// shared machine it varies less than the wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// peakRSS is the process's peak resident set (VmHWM) in bytes, 0 where
-// /proc/self/status is not there.
-func peakRSS() uint64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-// resetPeakRSS starts VmHWM again from the current RSS, so each run
-// measures its own peak (Linux; ignored elsewhere).
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }

@@ -26,7 +26,7 @@ const Usage = "*Usage* of `/breach`:\n" +
 	"• `/breach note INC-ID text`: add a note to the timeline\n" +
 	"• `/breach scope INC-ID`: how to scope the affected people\n" +
 	"• `/breach close INC-ID reason`: close an incident\n" +
-	"• `/breach approve INC-ID RULE...`: approve the notice under one or more obligations\n" +
+	"• `/breach approve INC-ID RULE...`: write the notice's texts and approve it under one or more obligations\n" +
 	"• `/breach help`: this text"
 
 // usageError is malformed command text: the answer says what is wrong, then

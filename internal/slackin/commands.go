@@ -10,7 +10,6 @@ import (
 
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/orchestrator"
-	"github.com/breachctl/breachctl/workflows"
 )
 
 // command answers a slash command within Slack's 3 s: at once for help,
@@ -76,10 +75,13 @@ func (h *Handler) command(w http.ResponseWriter, s slack.SlashCommand) {
 			return inChannel(fmt.Sprintf(":white_check_mark: %s was closed by <@%s>.", c.Incident, user)), nil
 		})
 	case ActionApprove:
-		writeEphemeral(w, fmt.Sprintf("Approving the notice under %s for %s…", strings.Join(c.Rules, ", "), c.Incident))
-		h.later(s.ResponseURL, c.Action, c.Incident, user, func(ctx context.Context) (*slack.WebhookMessage, error) {
-			return h.approve(ctx, c.Incident, c.Rules, user)
-		})
+		meta := formMeta{ResponseURL: s.ResponseURL, Channel: s.ChannelID, Incident: c.Incident, Rules: c.Rules}
+		again := fmt.Sprintf("Run `%s approve %s %s` again.", h.cfg.Command, c.Incident, strings.Join(c.Rules, " "))
+		if msg := h.approveForm(s.TriggerID, meta, user, again); msg != "" {
+			writeEphemeral(w, msg)
+			return
+		}
+		w.WriteHeader(http.StatusOK) // nothing to say: the form is open
 	}
 }
 
@@ -101,21 +103,6 @@ func (h *Handler) status(ctx context.Context, id string) (*slack.WebhookMessage,
 		return nil, err
 	}
 	return statusMessage(st), nil
-}
-
-func (h *Handler) approve(ctx context.Context, id string, rules []string, user string) (*slack.WebhookMessage, error) {
-	st, err := h.cfg.Incidents.Approve(ctx, id, workflows.ApproveRequest{Rules: rules, Actor: actor(user)})
-	if err != nil {
-		return nil, err
-	}
-	notice := ""
-	for _, c := range st.Clocks {
-		if c.Rule == rules[0] && c.NoticeID != "" {
-			notice = " " + c.NoticeID
-		}
-	}
-	return inChannel(fmt.Sprintf(":envelope: <@%s> approved notice%s for %s under %s: sending has started.",
-		user, notice, id, strings.Join(rules, ", "))), nil
 }
 
 // scopeAnswer says how to scope. Scoping reads the affected people from

@@ -5,6 +5,9 @@
 // Incidents with the actor "slack:<user id>", so the timeline says who did
 // it.
 //
+// Approving a notice (the approve_notice button, `/breach approve`) opens
+// a form for its texts; approve.go says how refusals reach the person.
+//
 // Slack waits 3 s for an answer. Help, refusals, malformed text and
 // `scope` are answered at once; anything that asks the incident service is
 // acknowledged at once and finished in a goroutine that posts the result to

@@ -18,6 +18,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/orchestrator"
@@ -29,6 +30,7 @@ type call struct {
 	Op, ID, Text, Actor string
 	Facts               incident.Facts
 	Rules               []string
+	Texts               activities.NoticeTexts
 	Filter              orchestrator.ListFilter
 }
 
@@ -40,6 +42,8 @@ type fakeIncidents struct {
 	known map[string]incident.Status
 	list  []incident.Summary
 	err   error // returned by every call when set
+	// approveErr is returned by Approve when set.
+	approveErr error
 }
 
 var _ Incidents = (*fakeIncidents)(nil)
@@ -48,7 +52,7 @@ func newFakeIncidents() *fakeIncidents {
 	due := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	st := incident.Status{
 		ID: testID, State: incident.StateOpen, OpenedAt: due.Add(-72 * time.Hour), OpenedBy: "slack:UOPENER",
-		Facts:        incident.Facts{Title: "Export bucket public", Severity: incident.SeverityHigh},
+		Facts:        incident.Facts{Title: "Export bucket public", Description: "The export bucket was listable.", Severity: incident.SeverityHigh},
 		NextDeadline: &due, BindingRule: "eu-gdpr-art33",
 		Clocks: []incident.Clock{
 			{Obligation: incident.Obligation{Rule: "eu-gdpr-art33", Title: "Tell the supervisory authority", Due: &due}, State: incident.ClockRunning},
@@ -114,7 +118,11 @@ func (f *fakeIncidents) Close(_ context.Context, id, reason, actor string) (inci
 }
 
 func (f *fakeIncidents) Approve(_ context.Context, id string, req workflows.ApproveRequest) (incident.Status, error) {
-	return f.record(call{Op: "approve", ID: id, Rules: req.Rules, Actor: req.Actor})
+	st, err := f.record(call{Op: "approve", ID: id, Rules: req.Rules, Texts: req.Texts, Actor: req.Actor})
+	if err == nil && f.approveErr != nil {
+		return incident.Status{}, f.approveErr
+	}
+	return st, err
 }
 
 // fakeViews records the modals opened and updated.

@@ -30,6 +30,8 @@ func (h *Handler) interaction(w http.ResponseWriter, payload string) {
 			h.submitOpen(w, cb)
 		case callbackNote:
 			h.submitNote(w, cb)
+		case callbackApprove:
+			h.submitApprove(w, cb)
 		default:
 			h.log.Warn("slack view not ours", "callback", truncate(cb.View.CallbackID, 40))
 			w.WriteHeader(http.StatusOK)
@@ -244,10 +246,10 @@ func (h *Handler) blockAction(cb slack.InteractionCallback, a *slack.BlockAction
 			return inChannel(fmt.Sprintf(":eyes: <@%s> acknowledged %s.", user, id)), nil
 		})
 	case ActionApprove:
-		rule = strings.TrimSpace(rule)
-		h.later(cb.ResponseURL, act, id, user, func(ctx context.Context) (*slack.WebhookMessage, error) {
-			return h.approve(ctx, id, []string{rule}, user)
-		})
+		meta := formMeta{ResponseURL: cb.ResponseURL, Channel: cb.Channel.ID, Incident: id, Rules: []string{strings.TrimSpace(rule)}}
+		if msg := h.approveForm(cb.TriggerID, meta, user, "Press *Approve "+meta.Rules[0]+"* again."); msg != "" {
+			h.tell(cb.ResponseURL, ephemeral(msg))
+		}
 	case ActionNote:
 		ctx, cancel := context.WithTimeout(h.ctx, viewTimeout)
 		defer cancel()

@@ -39,11 +39,13 @@ const (
 )
 
 // formMeta rides in a modal's private_metadata: where to answer once the
-// form is submitted, and which incident a note is for.
+// form is submitted, which incident a note or an approval is for, and the
+// rules an approval answers.
 type formMeta struct {
-	ResponseURL string `json:"r,omitempty"`
-	Channel     string `json:"c,omitempty"`
-	Incident    string `json:"i,omitempty"`
+	ResponseURL string   `json:"r,omitempty"`
+	Channel     string   `json:"c,omitempty"`
+	Incident    string   `json:"i,omitempty"`
+	Rules       []string `json:"u,omitempty"`
 }
 
 func (m formMeta) encode() string {
@@ -213,12 +215,11 @@ func statusMessage(st incident.Status) *slack.WebhookMessage {
 	return msg
 }
 
+// approveButton opens the approval form (approveModal), whose submit
+// button is the confirmation: nothing is approved by the press itself.
 func approveButton(id, rule string) *slack.ButtonBlockElement {
-	confirm := slack.NewConfirmationBlockObject(plain("Approve and send?"),
-		mrkdwn(fmt.Sprintf("The notice under `%s` for %s is approved in your name and sending starts.", rule, id)),
-		plain("Approve and send"), plain("Cancel"))
 	return slack.NewButtonBlockElement(ActionIDApprove, id+"|"+rule, plain(truncate("Approve "+rule, 75))).
-		WithStyle(slack.StyleDanger).WithConfirm(confirm)
+		WithStyle(slack.StyleDanger)
 }
 
 // slackDate shows a time in the reader's own time zone, with UTC as the
