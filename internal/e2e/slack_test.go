@@ -63,10 +63,15 @@ func TestSlackDrivesAnIncident(t *testing.T) {
 	sl := slacktest.NewServer(slacktest.Options{Users: []slacktest.User{{ID: "U0REPORT", Name: "ana"}, {ID: "U0COMMAND", Name: "cmd"}, {ID: "U0DPO", Name: "dpo"}}})
 	defer sl.Close()
 	roles := filepath.Join(dir, "roles.yaml")
-	if err := os.WriteFile(roles, []byte("default_role: reporter\nusers:\n  U0COMMAND: [commander]\n"), 0o600); err != nil {
+	if err := os.WriteFile(roles, []byte("default_role: reporter\nusers:\n  U0COMMAND: [commander]\n  U0DPO: [approver]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notifyPath := filepath.Join(dir, "notify.yaml")
+	if err := os.WriteFile(notifyPath, []byte(notifyYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{"SLACK_SIGNING_SECRET": slackSecret, "SLACK_BOT_TOKEN": sl.Token(), "SLACK_API_URL": sl.APIURL(),
+		"BREACHCTL_NOTIFY": notifyPath,
 		"BREACHCTL_SLACK_ROLES": roles, "BREACHCTL_SLACK_RESPONDERS": "U0DPO,U0COMMAND"}
 	dev := startDevEnv(t, dir, env)
 	defer dev.Stop()
@@ -190,6 +195,52 @@ func TestSlackDrivesAnIncident(t *testing.T) {
 		return hasEntry(st, "note", "Bucket made private") && hasEntry(st, "note", "Acknowledged by")
 	})
 
+	// The DPO presses Approve notice on the summary, fills in the form, and
+	// the notice to the authority goes out (the outbox of dev, no SendGrid
+	// key): the obligation is met.
+	press, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "user": map[string]any{"id": "U0DPO", "name": "dpo"}, "team": map[string]any{"id": "T0001"},
+		"channel": map[string]any{"id": "C0001"}, "response_url": sl.NewResponseURL(), "trigger_id": sl.IssueTrigger(),
+		"actions": []any{map[string]any{"action_id": "approve_notice", "block_id": "actions", "type": "button", "value": id + "|eu-gdpr-art33"}},
+	})
+	if code, body := slackPost(t, dev.HTTPAddr, "/slack/interactions", url.Values{"payload": {string(press)}}, time.Now(), true); code != http.StatusOK {
+		t.Fatalf("Approve notice: %d %s", code, body)
+	}
+	var form slacktest.View
+	for _, v := range sl.Views() {
+		if v.CallbackID == "breach_approve" {
+			form = v
+		}
+	}
+	if form.ID == "" {
+		t.Fatalf("no approval form opened: %+v", sl.Views())
+	}
+	_ = json.Unmarshal(form.JSON, &view)
+	text := func(v string) map[string]any {
+		return map[string]any{"value": map[string]any{"type": "plain_text_input", "value": v}}
+	}
+	approval, _ := json.Marshal(map[string]any{
+		"type": "view_submission", "user": map[string]any{"id": "U0DPO", "name": "dpo"}, "team": map[string]any{"id": "T0001"},
+		"view": map[string]any{"id": form.ID, "callback_id": "breach_approve", "private_metadata": view.PrivateMetadata,
+			"state": map[string]any{"values": map[string]any{
+				"what_happened":       text("The export bucket was listable for five hours."),
+				"likely_consequences": text("Addresses could receive phishing."),
+				"measures_taken":      text("The bucket is private; access logs reviewed."),
+				"what_you_can_do":     text("Be wary of messages about your exports."),
+			}}},
+	})
+	if code, body := slackPost(t, dev.HTTPAddr, "/slack/interactions", url.Values{"payload": {string(approval)}}, time.Now(), true); code != http.StatusOK {
+		t.Fatalf("approval form: %d %s", code, body)
+	}
+	eventually(t, 60*time.Second, "the authority notified after an approval from Slack", func() bool {
+		c.ok(&st, "show", id)
+		cl := clockOf(st, "eu-gdpr-art33")
+		return cl != nil && cl.State == incident.ClockMet
+	})
+	if n := st.Notices[0]; n.ApprovedBy != "slack:U0DPO" || len(n.Deliveries) != 1 || n.Deliveries[0].MessageID == "" {
+		t.Fatalf("notice approved from Slack: %+v", n)
+	}
+
 	// A reporter may not close; a commander may, and the timeline says who.
 	refusedURL := sl.NewResponseURL()
 	code, body := slackPost(t, dev.HTTPAddr, "/slack/commands", slashCommand("U0REPORT", "close "+id+" contained", "", refusedURL), time.Now(), true)
@@ -214,8 +265,9 @@ func TestSlackDrivesAnIncident(t *testing.T) {
 		pins := sl.Pins(channel)
 		return len(pins) == 1 && pins[0].Updates > 0 && strings.Contains(string(pins[0].Blocks), "closed")
 	})
-	if msgs := sl.Messages(channel); len(msgs) != 1 {
-		t.Errorf("%d messages in #%s, want the one summary", len(msgs), channel)
+	// In the channel: the summary, and the obligation met, once.
+	if msgs := sl.Messages(channel); len(msgs) != 2 || !strings.Contains(msgs[1].Text, "Obligation met") {
+		t.Errorf("messages in #%s: %+v, want the summary and the obligation met", channel, msgs)
 	}
 	captureHistories(t, dev, id)
 }
