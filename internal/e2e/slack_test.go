@@ -71,7 +71,7 @@ func TestSlackDrivesAnIncident(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"SLACK_SIGNING_SECRET": slackSecret, "SLACK_BOT_TOKEN": sl.Token(), "SLACK_API_URL": sl.APIURL(),
-		"BREACHCTL_NOTIFY": notifyPath,
+		"BREACHCTL_NOTIFY":      notifyPath,
 		"BREACHCTL_SLACK_ROLES": roles, "BREACHCTL_SLACK_RESPONDERS": "U0DPO,U0COMMAND"}
 	dev := startDevEnv(t, dir, env)
 	defer dev.Stop()
