@@ -301,6 +301,14 @@ func progressLine(p workflows.NoticeProgress, perSecond float64, bar bool) strin
 		frac = float64(c.Done()) / float64(expected)
 	}
 	var b strings.Builder
+	if p.State == incident.NoticeSending && c.Expected == 0 && c.Done() == 0 {
+		// Not prepared yet: nothing to measure against.
+		fmt.Fprintf(&b, "%s preparing", p.Notice)
+		if bar {
+			b.WriteString("\033[K")
+		}
+		return b.String()
+	}
 	if bar {
 		const width = 30
 		filled := int(frac * width)

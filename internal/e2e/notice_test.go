@@ -378,7 +378,7 @@ translations:
 		t.Error("the timeline does not record an obligation met")
 	}
 	// `watch` on a finished incident prints how the last notice went.
-	if code, out, errOut := c.run("watch", st.ID, "--rule", "eu-gdpr-art34"); code != 0 || !strings.Contains(out, "accepted by SendGrid") {
+	if code, out, errOut := c.run("watch", st.ID, "--rule", "eu-gdpr-art34"); code != 0 || !strings.Contains(out, "accepted for delivery") {
 		t.Errorf("watch: exit %d: %s %s", code, out, errOut)
 	}
 	// The notice's own history holds keys and counts, never a person.
@@ -437,7 +437,7 @@ func TestOutboxHoldsReadableNoticesInEachLanguage(t *testing.T) {
 	code, out, errOut = c.run(append([]string{"approve", st.ID}, append(individuals, "--watch", "--interval", "200ms",
 		"--consequences", "Someone could sign in to your account.", "--measures", "We reset every password.",
 		"--what-you-can-do", "Choose a new password.")...)...)
-	if code != 0 || !strings.Contains(out, "accepted by SendGrid") {
+	if code != 0 || !strings.Contains(out, "accepted for delivery") {
 		t.Fatalf("approve --watch: exit %d\n%s\n%s", code, out, errOut)
 	}
 

@@ -95,7 +95,7 @@ func (n Notice) Summary() string {
 	case n.State == NoticeFailed:
 		return "Notice " + n.ID + " failed: " + n.Error
 	case n.Notify == "individuals":
-		text := fmt.Sprintf("Notice %s sent: %d accepted by SendGrid", n.ID, c.Accepted)
+		text := fmt.Sprintf("Notice %s sent: %d accepted for delivery", n.ID, c.Accepted)
 		var more []string
 		if c.Covered > 0 {
 			more = append(more, fmt.Sprintf("%d already notified under another notice", c.Covered))
