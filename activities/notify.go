@@ -291,6 +291,7 @@ type renderKey struct {
 	kind       templates.Kind
 	lang       string
 	categories uint64
+	anonymous  bool // no name to greet the person by
 }
 
 func (p *preparedNotice) inScope(region string) bool {
@@ -318,6 +319,7 @@ func (p *preparedNotice) render(k renderKey) (templates.Rendered, error) {
 			}
 		}
 	}
+	d.Anonymous = k.anonymous
 	r, err := templates.Render(k.kind, k.lang, d)
 	if err != nil {
 		return templates.Rendered{}, invalidNotice(err)
@@ -502,13 +504,14 @@ func (n *Notifier) planPage(ctx context.Context, p *preparedNotice, in PageInput
 		members = append(members, member{
 			key:  s.Key,
 			to:   mailer.Recipient{Email: strings.TrimSpace(who.Email), Name: who.Name, ID: hex.EncodeToString(s.Key[:])},
-			sort: renderKey{kind: kind, lang: templates.Match(locale), categories: s.Categories},
+			sort: renderKey{kind: kind, lang: templates.Match(locale), categories: s.Categories, anonymous: strings.TrimSpace(who.Name) == ""},
 		})
 	}
 	res.Unreachable = len(unreachable)
 	// Stable: within a group, people stay in key order.
 	slices.SortStableFunc(members, func(a, b member) int {
-		return cmp.Or(cmp.Compare(a.sort.kind, b.sort.kind), cmp.Compare(a.sort.lang, b.sort.lang), cmp.Compare(a.sort.categories, b.sort.categories))
+		return cmp.Or(cmp.Compare(a.sort.kind, b.sort.kind), cmp.Compare(a.sort.lang, b.sort.lang), cmp.Compare(a.sort.categories, b.sort.categories),
+			boolCompare(a.sort.anonymous, b.sort.anonymous))
 	})
 	var batches []pageBatch
 	for i := 0; i < len(members); {
@@ -793,4 +796,14 @@ func parseKey(s string) ([16]byte, error) {
 		return k, fmt.Errorf("key %q is not 32 hex digits", s)
 	}
 	return [16]byte(b), nil
+}
+
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
 }

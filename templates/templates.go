@@ -129,6 +129,10 @@ type NoticeData struct {
 	Citation string `json:"citation,omitempty"`
 	// Recipient is who an Authority or Controller notice is addressed to.
 	Recipient string `json:"recipient,omitempty"`
+	// Anonymous renders a notice to people whose name is not known: it
+	// greets without one ("Hello,", "Guten Tag,") and carries no
+	// NamePlaceholder.
+	Anonymous bool `json:"anonymous,omitempty"`
 }
 
 // Rendered is a notice ready to send.

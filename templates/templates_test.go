@@ -634,3 +634,25 @@ func TestStaysPure(t *testing.T) {
 		}
 	}
 }
+
+// TestAnonymousGreeting: a notice to people whose name is unknown greets
+// without one, in every language, and leaves no placeholder to fill.
+func TestAnonymousGreeting(t *testing.T) {
+	want := map[string]string{"en": "Hello,", "de": "Guten Tag,", "fr": "Bonjour,", "es": "Estimado/a cliente:", "pt-BR": "Prezado(a) cliente,"}
+	for _, kind := range []Kind{Individuals, California} {
+		for _, lang := range Languages() {
+			d := fixture(kind, lang)
+			d.Anonymous = true
+			r, err := Render(kind, lang, d)
+			if err != nil {
+				t.Fatalf("%s/%s: %v", kind, lang, err)
+			}
+			if strings.Contains(r.Text+r.HTML, NamePlaceholder) {
+				t.Errorf("%s/%s: an anonymous notice still carries %s", kind, lang, NamePlaceholder)
+			}
+			if !strings.Contains(r.Text, "\n"+want[lang]+"\n") || !strings.Contains(r.HTML, ">"+want[lang]+"</p>") {
+				t.Errorf("%s/%s: no greeting %q in\n%s", kind, lang, want[lang], r.Text)
+			}
+		}
+	}
+}

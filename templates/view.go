@@ -16,6 +16,7 @@ import (
 type view struct {
 	Lang, Subject string
 	Placeholder   string
+	Anonymous     bool // greet without a name (NoticeData.Anonymous)
 	Org           Organisation
 	IncidentID    string
 	Citation      string
@@ -57,6 +58,7 @@ func (b *bundle) view(kind Kind, lang string, d NoticeData) *view {
 	v := &view{
 		Lang:                lang,
 		Placeholder:         NamePlaceholder,
+		Anonymous:           d.Anonymous,
 		Org:                 o,
 		IncidentID:          strings.TrimSpace(d.IncidentID),
 		Citation:            strings.TrimSpace(d.Citation),
