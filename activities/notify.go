@@ -154,6 +154,11 @@ type Sending struct {
 	PageSize    int // people per page activity
 	Partitions  int // key ranges sent in parallel per notice
 	Sandbox     bool
+	// AmbiguousWait is how long a page waits, after a batch SendGrid may
+	// or may not have taken, before trying it again: time for the Event
+	// Webhook to say SendGrid had it. Zero retries with the usual backoff
+	// (no webhook, nothing to wait for).
+	AmbiguousWait time.Duration
 }
 
 // Ledger is the part of the store the notifier uses (an interface so a
@@ -579,7 +584,7 @@ func (n *Notifier) sendBatches(ctx context.Context, p *preparedNotice, batches [
 		}()
 	}
 	wg.Wait()
-	return total, retryError(errs)
+	return total, n.retryError(errs)
 }
 
 // sendBatch sends one batch and records the outcome in the ledger.
@@ -617,7 +622,7 @@ func (n *Notifier) sendBatch(ctx context.Context, b *mailer.Batch) (accepted, fa
 // retryError picks what the activity returns for its failed batches: a rate
 // limit retries at SendGrid's reset (the latest one), anything else with the
 // activity's backoff.
-func retryError(errs []error) error {
+func (n *Notifier) retryError(errs []error) error {
 	if len(errs) == 0 {
 		return nil
 	}
@@ -638,9 +643,17 @@ func retryError(errs []error) error {
 			NextRetryDelay: max(wait, time.Second),
 		})
 	}
-	var ambiguous *mailer.AmbiguousError
-	if errors.As(errs[0], &ambiguous) {
-		return temporal.NewApplicationError(msg, ErrTypeAmbiguous)
+	for _, err := range errs {
+		var ambiguous *mailer.AmbiguousError
+		if errors.As(err, &ambiguous) {
+			// SendGrid may have the batch. With the Event Webhook on, wait
+			// for its events: one naming the batch marks it accepted in
+			// the ledger, and the retry then skips it instead of mailing
+			// its people again.
+			return temporal.NewApplicationErrorWithOptions(msg, ErrTypeAmbiguous, temporal.ApplicationErrorOptions{
+				NextRetryDelay: n.sending.AmbiguousWait,
+			})
+		}
 	}
 	return errors.New(msg)
 }
@@ -719,7 +732,7 @@ func (n *Notifier) sendOrg(ctx context.Context, p *preparedNotice, i int, r OrgR
 	}
 	accepted, _, err := n.sendBatch(ctx, &b)
 	if err != nil {
-		return incident.OrgDelivery{}, retryError([]error{err})
+		return incident.OrgDelivery{}, n.retryError([]error{err})
 	}
 	after, err := n.ledgerBatch(ctx, key)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/breachctl/breachctl/internal/mailer"
@@ -194,5 +195,28 @@ func TestAudience(t *testing.T) {
 		if got := tc.spec.Audience(); got != tc.want {
 			t.Errorf("%+v: audience %q, want %q", tc.spec, got, tc.want)
 		}
+	}
+}
+
+// TestRetryDelays: a rate limit waits for SendGrid's reset; an ambiguous
+// batch waits for the Event Webhook when it is on.
+func TestRetryDelays(t *testing.T) {
+	n := NewNotifier(nil, nil, Sending{AmbiguousWait: 2 * time.Minute})
+	delay := func(err error) time.Duration {
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) {
+			t.Fatalf("%v is not an application error", err)
+		}
+		return app.NextRetryDelay()
+	}
+	limited := n.retryError([]error{&mailer.TemporaryError{Status: 500}, &mailer.RateLimitedError{RetryAt: time.Now().Add(30 * time.Second)}})
+	if d := delay(limited); d < 29*time.Second || d > 30*time.Second {
+		t.Errorf("rate limited: next retry in %s, want SendGrid's 30 s", d)
+	}
+	if d := delay(n.retryError([]error{&mailer.AmbiguousError{Err: errors.New("EOF")}})); d != 2*time.Minute {
+		t.Errorf("ambiguous: next retry in %s, want the 2 minutes the webhook gets", d)
+	}
+	if err := n.retryError([]error{&mailer.TemporaryError{Status: 503}}); err == nil {
+		t.Error("a 503 is not retried")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"time"
 
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
@@ -50,6 +51,11 @@ func newMailer(cfg config.Config, nc *notifyconfig.Config, logger *slog.Logger) 
 }
 
 // newNotifier builds the notification activities.
+// ambiguousWait is how long a batch SendGrid may have taken waits for the
+// Event Webhook's word before it is sent again; its events usually arrive
+// within a minute.
+const ambiguousWait = 2 * time.Minute
+
 func newNotifier(cfg config.Config, rs *rules.Ruleset, st *store.Store, logger *slog.Logger) (*activities.Notifier, error) {
 	nc, err := loadNotify(cfg, rs)
 	if err != nil {
@@ -59,7 +65,11 @@ func newNotifier(cfg config.Config, rs *rules.Ruleset, st *store.Store, logger *
 	if err != nil {
 		return nil, err
 	}
-	return activities.NewNotifier(st, m, sending(nc)), nil
+	s := sending(nc)
+	if cfg.SendGrid.WebhookPublicKey != "" && cfg.SendGrid.APIKey != "" {
+		s.AmbiguousWait = ambiguousWait
+	}
+	return activities.NewNotifier(st, m, s), nil
 }
 
 func sending(nc *notifyconfig.Config) activities.Sending {
