@@ -49,7 +49,7 @@ func (r *run) validateApprove(req ApproveRequest) error {
 			return conflict("%s is already answered by notice %s (%s)", rule, n.ID, n.State)
 		}
 		if c.NeedsDelayReasons() {
-			return invalid("rules: %s is overdue and a late notice must give %s: record them first with `breachctl delay %s --rule %s`",
+			return invalid("rules: %s is overdue and a late notice must give %s: record them first with `breachctl delay %s %s \"...\"`",
 				rule, c.Late, r.status.ID, rule)
 		}
 		if c.OwnNotice && len(req.Rules) > 1 {

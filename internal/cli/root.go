@@ -142,6 +142,7 @@ from another terminal.`,
 		newDevCmd(g), newWorkerCmd(g), newServeCmd(g),
 		newAssessCmd(g), newScopeCmd(g), newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newUpdateCmd(g), newDelayCmd(g), newCloseCmd(g),
 		newApproveCmd(g), newWatchCmd(g), newFiledCmd(g), newDeliveriesCmd(g),
+		newDrillCmd(g),
 	)
 	return root
 }
