@@ -77,6 +77,7 @@ type Handler struct {
 	log    *slog.Logger
 	now    func() time.Time
 	resp   Responder
+	seen   *seenEnvelopes // Socket Mode envelopes already handled
 	wg     sync.WaitGroup
 	ctx    context.Context // parent of background work
 	cancel context.CancelFunc
@@ -101,7 +102,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.WorkTimeout <= 0 {
 		cfg.WorkTimeout = DefaultWorkTimeout
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now, resp: cfg.Responder}
+	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now, resp: cfg.Responder, seen: newSeenEnvelopes(maxSeenEnvelopes)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

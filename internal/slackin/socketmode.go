@@ -31,6 +31,11 @@ import (
 // acknowledgement. Work carried on after the answer runs as over HTTP, and
 // Handler.Wait waits for it.
 //
+// Slack sends an envelope again (retry_attempt > 0) when it missed the
+// ack. The handler remembers the IDs of the last maxSeenEnvelopes envelopes
+// it took, across reconnections, and answers one it has already taken with
+// a plain ack instead of acting twice (two incidents, two notes).
+//
 // RunSocketMode returns nil when ctx ends, after the envelopes in hand are
 // acknowledged, and an error when the client gives up (a revoked or invalid
 // app-level token). It reconnects by itself when Slack asks it to.
@@ -80,6 +85,11 @@ func (h *Handler) envelope(ctx context.Context, client *socketmode.Client, typ s
 			}
 		}
 	}
+	if !h.seen.add(req.EnvelopeID) {
+		h.log.Info("slack socket mode envelope already handled", "envelope", req.EnvelopeID)
+		ack(nil)
+		return
+	}
 	if int64(len(req.Payload)) > h.cfg.MaxBody {
 		h.log.Warn("slack request refused", "transport", "socket mode", "reason", "body too large")
 		ack(nil)
@@ -117,6 +127,45 @@ func (h *Handler) envelope(ctx context.Context, client *socketmode.Client, typ s
 	default:
 		ack(json.RawMessage(body))
 	}
+}
+
+// maxSeenEnvelopes is how many envelope IDs the handler remembers. Slack
+// retries within minutes, a few times, so the last few hundred are plenty.
+const maxSeenEnvelopes = 512
+
+// seenEnvelopes is a bounded set of envelope IDs, safe for concurrent use:
+// when it is full, the oldest ID is forgotten.
+type seenEnvelopes struct {
+	mu   sync.Mutex
+	ids  map[string]struct{}
+	ring []string // in the order added; next is the oldest once full
+	next int
+}
+
+func newSeenEnvelopes(n int) *seenEnvelopes {
+	return &seenEnvelopes{ids: make(map[string]struct{}, n), ring: make([]string, 0, n)}
+}
+
+// add records id and reports whether it was new. An empty ID is always
+// new: there is nothing to tell it apart by.
+func (s *seenEnvelopes) add(id string) bool {
+	if id == "" {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ids[id]; ok {
+		return false
+	}
+	if len(s.ring) < cap(s.ring) {
+		s.ring = append(s.ring, id)
+	} else {
+		delete(s.ids, s.ring[s.next])
+		s.ring[s.next] = id
+		s.next = (s.next + 1) % len(s.ring)
+	}
+	s.ids[id] = struct{}{}
+	return true
 }
 
 // commandForm rebuilds the form Slack posts for a slash command from the

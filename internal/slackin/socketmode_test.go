@@ -112,11 +112,19 @@ func (f *fakeSocketSlack) run(t *testing.T, r *rig, appToken string) {
 // exchange sends one envelope and returns the client's ack of it.
 func (f *fakeSocketSlack) exchange(t *testing.T, id, typ string, payload any, acceptsPayload bool) socketAck {
 	t.Helper()
-	f.send <- map[string]any{"envelope_id": id, "type": typ, "payload": payload, "accepts_response_payload": acceptsPayload}
+	return f.exchangeEnvelope(t, map[string]any{"envelope_id": id, "type": typ, "payload": payload, "accepts_response_payload": acceptsPayload})
+}
+
+// exchangeEnvelope sends an envelope as given and returns the client's ack
+// of it.
+func (f *fakeSocketSlack) exchangeEnvelope(t *testing.T, env map[string]any) socketAck {
+	t.Helper()
+	id := env["envelope_id"]
+	f.send <- env
 	select {
 	case a := <-f.acks:
 		if a.EnvelopeID != id {
-			t.Fatalf("ack for envelope %q, want %q", a.EnvelopeID, id)
+			t.Fatalf("ack for envelope %q, want %v", a.EnvelopeID, id)
 		}
 		return a
 	case <-time.After(10 * time.Second):
@@ -266,6 +274,84 @@ func TestSocketModeInteractions(t *testing.T) {
 	}
 	if calls := r.inc.Calls(); len(calls) != 1 {
 		t.Errorf("the refused note reached the service: %+v", calls)
+	}
+}
+
+func TestSocketModeResentEnvelope(t *testing.T) {
+	fake := newFakeSocketSlack(t)
+	r := newRig(t)
+	logs := logTo(r)
+	fake.run(t, r, testAppToken)
+
+	env := map[string]any{"envelope_id": "b-twice", "type": "interactive", "payload": buttonPayload("URESP", ActionIDAck, testID)}
+	first := fake.exchangeEnvelope(t, env)
+	r.wait(t)
+	// The ack was lost: Slack sends the same envelope again.
+	env["retry_attempt"], env["retry_reason"] = 1, "timeout"
+	second := fake.exchangeEnvelope(t, env)
+	r.wait(t)
+
+	if len(first.Payload) != 0 || len(second.Payload) != 0 {
+		t.Errorf("ack payloads %s and %s, want plain acks", first.Payload, second.Payload)
+	}
+	if calls := r.inc.Calls(); len(calls) != 1 {
+		t.Errorf("calls = %+v, want the acknowledgement once", calls)
+	}
+	if posts := r.resp.Posts(); len(posts) != 1 {
+		t.Errorf("posts = %+v, want one", posts)
+	}
+	l := logs.String()
+	if !strings.Contains(l, "envelope already handled") || !strings.Contains(l, "envelope=b-twice") {
+		t.Errorf("the resent envelope was not logged by its ID:\n%s", l)
+	}
+
+	// Another envelope is still handled.
+	fake.exchange(t, "b-other", "interactive", buttonPayload("URESP", ActionIDAck, testID), false)
+	r.wait(t)
+	if calls := r.inc.Calls(); len(calls) != 2 {
+		t.Errorf("calls = %+v, want a second acknowledgement for a new envelope", calls)
+	}
+}
+
+func TestSeenEnvelopes(t *testing.T) {
+	s := newSeenEnvelopes(3)
+	for _, id := range []string{"a", "b", "c", "d"} {
+		if !s.add(id) {
+			t.Fatalf("%s seen before it was added", id)
+		}
+	}
+	if !s.add("a") {
+		t.Error("a is still remembered past the bound") // and now "b" is forgotten
+	}
+	for _, id := range []string{"c", "d", "a"} {
+		if s.add(id) {
+			t.Errorf("%s forgotten too early", id)
+		}
+	}
+	if len(s.ids) != 3 {
+		t.Errorf("remembers %d IDs, want at most 3", len(s.ids))
+	}
+	if !s.add("") || !s.add("") {
+		t.Error("an empty ID counts as seen")
+	}
+
+	// Concurrent adds of one ID: exactly one is new.
+	s = newSeenEnvelopes(maxSeenEnvelopes)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	fresh := 0
+	for range 50 {
+		wg.Go(func() {
+			if s.add("same") {
+				mu.Lock()
+				fresh++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if fresh != 1 {
+		t.Errorf("%d concurrent adds of one ID were new, want 1", fresh)
 	}
 }
 
