@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/risk"
 	"github.com/breachctl/breachctl/internal/rules"
@@ -31,6 +32,10 @@ type AssessResult struct {
 	NotTriggered   []rules.NotTriggered  `json:"not_triggered"`
 	Risk           risk.Assessment       `json:"risk"`
 	RulesetVersion string                `json:"ruleset_version"`
+	// Policies are the escalation chains of the obligations, by rule: in
+	// the result, so the workflow follows what was configured when the
+	// obligation was assessed.
+	Policies map[string]escalation.Policy `json:"policies,omitempty"`
 }
 
 // Rules runs the rules engine. It reads no outside state, so it is safe to
@@ -38,6 +43,9 @@ type AssessResult struct {
 type Rules struct {
 	Ruleset *rules.Ruleset
 	Config  rules.Config
+	// Escalation chooses each obligation's chain; nil pages the incident
+	// channel only (escalation.DefaultPolicy).
+	Escalation *escalation.Config
 }
 
 // Assess works out the obligations for the facts.
@@ -61,5 +69,12 @@ func (r *Rules) Assess(_ context.Context, in AssessInput) (AssessResult, error) 
 	if err != nil {
 		return AssessResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidFacts, nil)
 	}
-	return AssessResult{Obligations: a.Obligations, NotTriggered: a.NotTriggered, Risk: a.Risk, RulesetVersion: a.RulesetVersion}, nil
+	res := AssessResult{Obligations: a.Obligations, NotTriggered: a.NotTriggered, Risk: a.Risk, RulesetVersion: a.RulesetVersion}
+	if len(a.Obligations) > 0 {
+		res.Policies = map[string]escalation.Policy{}
+		for _, ob := range a.Obligations {
+			res.Policies[ob.Rule] = r.Escalation.PolicyFor(string(facts.Severity), ob.Notify)
+		}
+	}
+	return res, nil
 }

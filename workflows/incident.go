@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/incident"
 )
 
@@ -58,9 +59,14 @@ type run struct {
 	facts  workflow.Mutex
 	// applying counts notice reports being applied, so continue-as-new
 	// waits for them.
-	applying  int
-	slackOn   bool // this run keeps a Slack channel (see startSlack)
-	slackBusy bool // a Slack activity is running
+	applying int
+	slackOn  bool // this run keeps a Slack channel (see startSlack)
+	// escalateOn: this run pages people along escalation chains; pages
+	// are by rule, policies the last assessment's.
+	escalateOn bool
+	pages      map[string]escalation.Page
+	policies   map[string]escalation.Policy
+	slackBusy  bool // a Slack activity is running
 
 	search searchState // what was last upserted, to avoid needless events
 }
@@ -74,7 +80,7 @@ type searchState struct {
 
 func newRun(in IncidentInput) *run {
 	if in.Carry != nil {
-		return &run{status: *in.Carry, ready: true}
+		return &run{status: *in.Carry, ready: true, pages: in.Pages, policies: in.Policies}
 	}
 	return &run{status: incident.Status{
 		ID:       in.ID,
@@ -107,6 +113,7 @@ func (r *run) setup(ctx workflow.Context) error {
 		{UpdateScope, r.scope, r.validateScope},
 		{UpdateApprove, r.approve, r.validateApprove},
 		{UpdateFiled, r.filed, r.validateFiled},
+		{UpdateAcknowledge, r.acknowledge, r.validateAck},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
@@ -125,10 +132,15 @@ func (r *run) run(ctx workflow.Context) (incident.Status, error) {
 	}
 	r.upsertSearch(ctx)
 	r.startSlack(ctx)
+	r.escalateOn = workflow.GetVersion(ctx, escalationVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 	for r.status.State != incident.StateClosed {
 		gen := r.wake
 		woken := func() bool { return r.wake != gen }
-		if next, ok := incident.NextEvent(r.status.Clocks); ok {
+		next, ok := incident.NextEvent(r.status.Clocks)
+		if page, pok := r.nextPage(workflow.Now(ctx)); pok && (!ok || page.Before(next)) {
+			next, ok = page, true
+		}
+		if ok {
 			if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
 				if _, err := workflow.AwaitWithTimeout(ctx, wait, woken); err != nil {
 					return incident.Status{}, err
@@ -138,6 +150,7 @@ func (r *run) run(ctx workflow.Context) (incident.Status, error) {
 			return incident.Status{}, err
 		}
 		r.advance(ctx)
+		r.firePages(ctx)
 		if r.status.State != incident.StateClosed && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			return r.continueAsNew(ctx)
 		}
@@ -186,6 +199,9 @@ func (r *run) assess(ctx workflow.Context, cause string) error {
 	assessed := res.Risk
 	r.status.Risk = &assessed
 	r.status.NotTriggered = res.NotTriggered
+	if res.Policies != nil {
+		r.policies = res.Policies
+	}
 	for _, e := range events {
 		r.status.Timeline.AppendClockEvent(e, cause)
 	}
@@ -201,6 +217,7 @@ func (r *run) advance(ctx workflow.Context) {
 		for _, e := range r.status.Clocks[i].Advance(now) {
 			r.status.Timeline.AppendClockEvent(e, "")
 			r.slackClockEvent(e)
+			r.startPage(e)
 			// Rule and times only: the log never carries incident text.
 			logger.Info("clock event", "incident", r.status.ID, "rule", e.Rule, "event", string(e.Kind), "due", e.Due)
 		}
@@ -277,7 +294,7 @@ func (r *run) continueAsNew(ctx workflow.Context) (incident.Status, error) {
 		r.noticeDone(ctx, res)
 	}
 	carry := r.status
-	return incident.Status{}, workflow.NewContinueAsNewError(ctx, IncidentWorkflowName, IncidentInput{ID: carry.ID, Carry: &carry})
+	return incident.Status{}, workflow.NewContinueAsNewError(ctx, IncidentWorkflowName, IncidentInput{ID: carry.ID, Carry: &carry, Pages: r.pages, Policies: r.policies})
 }
 
 // describe answers once the first assessment is done, so `open` can print

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/risk"
 	"github.com/breachctl/breachctl/internal/rules"
@@ -30,7 +31,10 @@ type harness struct {
 	pending int
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
+
+// newHarnessWith is newHarness with escalation policies.
+func newHarnessWith(t *testing.T, esc *escalation.Config) *harness {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
@@ -40,7 +44,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	worker.Register(env, worker.Deps{Rules: &activities.Rules{Ruleset: rs}})
+	worker.Register(env, worker.Deps{Rules: &activities.Rules{Ruleset: rs, Escalation: esc}})
 	return &harness{t: t, env: env}
 }
 

@@ -5,6 +5,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/incident"
 )
 
@@ -22,6 +23,8 @@ const (
 	UpdateScope    = "scope"
 	UpdateApprove  = "approve"
 	UpdateFiled    = "filed"
+	// UpdateAcknowledge stops the paging of an escalation, never a clock.
+	UpdateAcknowledge = "acknowledge"
 
 	// SignalNoticeDone carries a NoticeResult from a notice's workflow to
 	// its incident.
@@ -60,6 +63,10 @@ type IncidentInput struct {
 	// Carry is the whole state handed over by continue-as-new; nil on the
 	// first run.
 	Carry *incident.Status `json:"carry,omitempty"`
+	// Pages and Policies are the escalations in flight and the chains of
+	// the obligations, handed over by continue-as-new.
+	Pages    map[string]escalation.Page   `json:"pages,omitempty"`
+	Policies map[string]escalation.Policy `json:"policies,omitempty"`
 }
 
 // NoteRequest adds a note to the timeline.
@@ -125,4 +132,12 @@ type FiledRequest struct {
 	Recipient string `json:"recipient,omitempty"` // which filing, when the notice has several
 	Reference string `json:"reference"`
 	Actor     string `json:"actor"`
+}
+
+// AckRequest acknowledges the incident's pages: someone is on it. Rule
+// narrows it to one obligation's page; empty acknowledges them all.
+type AckRequest struct {
+	Rule  string `json:"rule,omitempty"`
+	Text  string `json:"text,omitempty"` // optional, for the timeline
+	Actor string `json:"actor"`
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -119,7 +120,7 @@ func (r *run) syncSlack(ctx workflow.Context) {
 		if p.User != "" {
 			send = workflow.ExecuteActivity(ctx, activities.SlackDirectName, activities.DirectInput{User: p.User, Key: p.Key, Text: p.Text})
 		} else {
-			send = workflow.ExecuteActivity(ctx, activities.SlackPostName, activities.PostInput{Channel: sl.ID, Key: p.Key, Text: p.Text})
+			send = workflow.ExecuteActivity(ctx, activities.SlackPostName, activities.PostInput{Channel: cmp.Or(p.Channel, sl.ID), Key: p.Key, Text: p.Text})
 		}
 		if err := send.Get(ctx, nil); err != nil {
 			workflow.GetLogger(ctx).Warn("Slack message not posted", "incident", r.status.ID, "key", p.Key, "error", err)
@@ -147,7 +148,11 @@ func (r *run) slackClockEvent(e incident.ClockEvent) {
 	}
 	key := fmt.Sprintf("%s/%s/%s/%d", r.status.ID, e.Kind, e.Rule, e.At.Unix())
 	text := fmt.Sprintf("%s *%s* %s: %s", icon, r.status.ID, e.Rule, e.Describe())
-	r.status.Slack.Pending = append(r.status.Slack.Pending, incident.SlackPost{Key: key, Text: text})
+	// With escalation, the page posts reminders and deadlines (to whom
+	// its chain says); without, the channel hears of them here.
+	if !r.escalateOn || e.Kind == incident.EventMet {
+		r.status.Slack.Pending = append(r.status.Slack.Pending, incident.SlackPost{Key: key, Text: text})
+	}
 	if e.Kind == incident.EventOverdue {
 		// A deadline passed: tell the responders directly, not only the
 		// channel they may not be watching.

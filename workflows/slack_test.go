@@ -79,7 +79,7 @@ func TestSlackChannelFollowsTheClock(t *testing.T) {
 	}
 	for key, at := range f.posts {
 		kind, ok := want[at.Sub(start)]
-		if !ok || !strings.Contains(key, "/"+kind+"/eu-gdpr-art33/") {
+		if !ok || !strings.Contains(key, "/eu-gdpr-art33/"+kind+"/") {
 			t.Errorf("posted %s at +%s", key, at.Sub(start))
 		}
 	}

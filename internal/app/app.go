@@ -19,6 +19,7 @@ import (
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/config"
+	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/httpapi"
 	"github.com/breachctl/breachctl/internal/mailer"
 	"github.com/breachctl/breachctl/internal/orchestrator"
@@ -65,6 +66,12 @@ func Deps(ctx context.Context, cfg config.Config, logger *slog.Logger) (deps wor
 	if err != nil {
 		return worker.Deps{}, nil, err
 	}
+	esc := escalation.Default()
+	if cfg.Escalation != "" {
+		if esc, err = escalation.Load(cfg.Escalation); err != nil {
+			return worker.Deps{}, nil, err
+		}
+	}
 	st, err = openStore(ctx, cfg)
 	if err != nil {
 		return worker.Deps{}, nil, err
@@ -75,7 +82,7 @@ func Deps(ctx context.Context, cfg config.Config, logger *slog.Logger) (deps wor
 		return worker.Deps{}, nil, err
 	}
 	return worker.Deps{
-		Rules:    &activities.Rules{Ruleset: rs, Config: rules.Config{Reminders: cfg.Reminders}},
+		Rules:    &activities.Rules{Ruleset: rs, Config: rules.Config{Reminders: cfg.Reminders}, Escalation: esc},
 		Notifier: notifier,
 		Slack:    slackActivities(cfg),
 	}, st, nil

@@ -30,6 +30,7 @@ type fakeIncidents struct {
 	scope       func(id string, sn incident.SnapshotRef) (incident.Status, error)
 	approve     func(id string, req workflows.ApproveRequest) (incident.Status, error)
 	filed       func(id string, req workflows.FiledRequest) (incident.Status, error)
+	ack         func(id string, req workflows.AckRequest) (incident.Status, error)
 	progress    func(noticeID string) (workflows.NoticeProgress, error)
 }
 
@@ -65,6 +66,9 @@ func (f *fakeIncidents) Approve(_ context.Context, id string, req workflows.Appr
 }
 func (f *fakeIncidents) Filed(_ context.Context, id string, req workflows.FiledRequest) (incident.Status, error) {
 	return f.filed(id, req)
+}
+func (f *fakeIncidents) Acknowledge(_ context.Context, id string, req workflows.AckRequest) (incident.Status, error) {
+	return f.ack(id, req)
 }
 func (f *fakeIncidents) NoticeProgress(_ context.Context, noticeID string) (workflows.NoticeProgress, error) {
 	return f.progress(noticeID)
@@ -258,5 +262,82 @@ func TestIncidentFileErrorsNameTheLine(t *testing.T) {
 		if code != ExitInvalid || !strings.Contains(errOut, c.want) {
 			t.Errorf("%q: exit %d, %q; want %q", c.body, code, errOut, c.want)
 		}
+	}
+}
+
+func TestAckParsesTheArguments(t *testing.T) {
+	tests := []struct {
+		args    []string
+		rule    string
+		wantID  string
+		wantReq workflows.AckRequest
+		wantErr string
+	}{
+		{args: []string{"inc-20261121-ab12c"}, wantID: "INC-20261121-AB12C"},
+		{args: []string{"INC-20261121-AB12C", "on it,", " pulling logs "}, rule: " eu-gdpr-art33 ", wantID: "INC-20261121-AB12C",
+			wantReq: workflows.AckRequest{Rule: "eu-gdpr-art33", Text: "on it,  pulling logs"}},
+		{args: []string{"INC-1"}, wantErr: "INC-1"},
+		{args: []string{"INC-20261121-AB12C"}, rule: "  ", wantErr: "--rule"},
+	}
+	for _, tt := range tests {
+		o := &ackOptions{rule: tt.rule}
+		id, req, err := o.request(tt.args)
+		if tt.wantErr != "" {
+			if err == nil || apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: err = %v, want invalid naming %q", tt.args, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || id != tt.wantID || req != tt.wantReq {
+			t.Errorf("%q --rule %q: %q %+v %v; want %q %+v", tt.args, tt.rule, id, req, err, tt.wantID, tt.wantReq)
+		}
+	}
+}
+
+func TestAckSendsTheUpdateAndSaysWhetherPagingStopped(t *testing.T) {
+	var gotID string
+	var got workflows.AckRequest
+	stopped := true
+	svc := &fakeIncidents{ack: func(id string, req workflows.AckRequest) (incident.Status, error) {
+		gotID, got = id, req
+		st := statusFor(incident.Facts{Title: "t", AwareAt: now})
+		text := "Acknowledged by " + req.Actor
+		if stopped {
+			text += "; paging stopped"
+		}
+		st.Timeline.Append(now, "acknowledged", req.Actor, req.Rule, text)
+		return st, nil
+	}}
+	env := map[string]string{"BREACHCTL_ACTOR": "cli:alice"}
+	code, out, errOut := run(t, svc, env, "ack", "INC-20261121-AB12C", "--rule", "eu-gdpr-art33", "on", "it")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if want := (workflows.AckRequest{Rule: "eu-gdpr-art33", Text: "on it", Actor: "cli:alice"}); gotID != "INC-20261121-AB12C" || got != want {
+		t.Errorf("sent %s %+v, want %+v", gotID, got, want)
+	}
+	if want := "Acknowledged INC-20261121-AB12C for eu-gdpr-art33 (paging stopped)\n"; out != want {
+		t.Errorf("out = %q, want %q", out, want)
+	}
+
+	stopped = false
+	if _, out, _ := run(t, svc, env, "ack", "INC-20261121-AB12C"); out != "Acknowledged INC-20261121-AB12C (nothing was paging)\n" {
+		t.Errorf("without a page: out = %q", out)
+	}
+
+	code, out, _ = run(t, svc, env, "ack", "INC-20261121-AB12C", "-o", "json")
+	var st incident.Status
+	if code != ExitOK || json.Unmarshal([]byte(out), &st) != nil || st.Timeline[len(st.Timeline)-1].Kind != "acknowledged" {
+		t.Errorf("json: exit %d, %s", code, out)
+	}
+
+	svc.ack = func(id string, _ workflows.AckRequest) (incident.Status, error) {
+		return incident.Status{}, apperr.New(apperr.Conflict, "incident %s is closed", id)
+	}
+	if code, _, errOut := run(t, svc, env, "ack", "INC-20261121-AB12C"); code != ExitConflict || !strings.Contains(errOut, "is closed") {
+		t.Errorf("closed incident: exit %d, %q; want %d", code, errOut, ExitConflict)
+	}
+	if code, _, _ := run(t, &fakeIncidents{}, env, "ack"); code != ExitInvalid {
+		t.Errorf("no ID: exit %d, want %d", code, ExitInvalid)
 	}
 }

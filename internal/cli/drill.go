@@ -10,13 +10,15 @@ import (
 
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/drill"
+	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/rules"
 )
 
 // drillOptions are the arguments of `breachctl drill`.
 type drillOptions struct {
-	file     string
-	rulesDir string
+	file       string
+	rulesDir   string
+	escalation string
 }
 
 func newDrillCmd(g *globals) *cobra.Command {
@@ -44,6 +46,7 @@ stays 0. The drill closes the incident at 'until' if the scenario did not.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.rulesDir, "rules", "", "a folder of rule files to load on top of the built-in ruleset (default $BREACHCTL_RULES_DIR)")
+	cmd.Flags().StringVar(&opts.escalation, "escalation", "", "escalation policies to rehearse (default $BREACHCTL_ESCALATION; none: the incident channel only)")
 	return cmd
 }
 
@@ -54,6 +57,15 @@ func runDrill(g *globals, opts *drillOptions) error {
 	}
 	if opts.rulesDir == "" {
 		opts.rulesDir = cfg.RulesDir
+	}
+	if opts.escalation == "" {
+		opts.escalation = cfg.Escalation
+	}
+	var esc *escalation.Config
+	if opts.escalation != "" {
+		if esc, err = escalation.Load(opts.escalation); err != nil {
+			return err
+		}
 	}
 	raw, err := os.ReadFile(opts.file)
 	if err != nil {
@@ -67,7 +79,7 @@ func runDrill(g *globals, opts *drillOptions) error {
 	if err != nil {
 		return err
 	}
-	r, err := drill.Run(s, drill.Options{Ruleset: rs, Reminders: cfg.Reminders})
+	r, err := drill.Run(s, drill.Options{Ruleset: rs, Reminders: cfg.Reminders, Escalation: esc})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ func TestDrillPrintsTheTimelineAndRefusalsAndExitsZero(t *testing.T) {
 	for _, want := range []string{
 		"+24h00m  2026-01-06T09:00:00Z  reminder",
 		"+72h00m  2026-01-08T09:00:00Z  overdue",
+		"+80h00m  2026-01-08T17:00:00Z  acknowledged     -              slack:U0DPO     Acknowledged by slack:U0DPO: back from leave, taking this over",
 		"REFUSED          eu-gdpr-art33  slack:U0DPO     approve refused (line 30)",
 		"REFUSED (1)",
 		"notice_approved",

@@ -35,6 +35,7 @@ type Incidents interface {
 	Scope(ctx context.Context, id string, sn incident.SnapshotRef, actor string) (incident.Status, error)
 	Approve(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
 	Filed(ctx context.Context, id string, req workflows.FiledRequest) (incident.Status, error)
+	Acknowledge(ctx context.Context, id string, req workflows.AckRequest) (incident.Status, error)
 	NoticeProgress(ctx context.Context, noticeID string) (workflows.NoticeProgress, error)
 }
 
@@ -140,7 +141,7 @@ from another terminal.`,
 	})
 	root.AddCommand(
 		newDevCmd(g), newWorkerCmd(g), newServeCmd(g),
-		newAssessCmd(g), newScopeCmd(g), newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newUpdateCmd(g), newDelayCmd(g), newCloseCmd(g),
+		newAssessCmd(g), newScopeCmd(g), newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newAckCmd(g), newUpdateCmd(g), newDelayCmd(g), newCloseCmd(g),
 		newApproveCmd(g), newWatchCmd(g), newFiledCmd(g), newDeliveriesCmd(g),
 		newDrillCmd(g),
 	)

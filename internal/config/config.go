@@ -54,6 +54,10 @@ type Config struct {
 	// authorities and customers they go to (BREACHCTL_NOTIFY; default
 	// notify.yaml in the data directory, if there is one).
 	Notify string
+	// Escalation is the escalation policies file (BREACHCTL_ESCALATION):
+	// who is paged, how and after how long; without it, reminders page the
+	// incident channel only.
+	Escalation string
 	// SendGrid sends the emails; without an API key, notices are written
 	// as .eml files to the outbox in the data directory.
 	SendGrid SendGrid
@@ -151,6 +155,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Store:      getenv("BREACHCTL_STORE"),
 		SourcesDSN: getenv("BREACHCTL_SOURCES_DSN"),
 		Notify:     getenv("BREACHCTL_NOTIFY"),
+		Escalation: getenv("BREACHCTL_ESCALATION"),
 		SendGrid: SendGrid{
 			APIKey:           strings.TrimSpace(getenv("SENDGRID_API_KEY")),
 			BaseURL:          strings.TrimSpace(getenv("SENDGRID_BASE_URL")),

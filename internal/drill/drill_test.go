@@ -2,12 +2,14 @@ package drill
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/incident"
 )
 
@@ -76,6 +78,17 @@ func TestNobodyAnswers(t *testing.T) {
 	if want := []string{"ack accepted", "approve refused", "delay accepted", "approve accepted"}; !slices.Equal(results, want) {
 		t.Fatalf("actions %v, want %v", results, want)
 	}
+	if got := offsets(r, "acknowledged"); !slices.Equal(got, []time.Duration{80 * time.Hour}) {
+		t.Errorf("acknowledged at %v, want [80h]", got)
+	}
+	for _, e := range r.Timeline {
+		if e.Kind == "acknowledged" && e.Text != "Acknowledged by slack:U0DPO: back from leave, taking this over" {
+			t.Errorf("acknowledgement = %q", e.Text)
+		}
+	}
+	if got := offsets(r, "note"); len(got) != 0 {
+		t.Errorf("notes at %v, want none: an ack is no note", got)
+	}
 	if len(r.Refusals) != 1 {
 		t.Fatalf("refusals = %+v, want one", r.Refusals)
 	}
@@ -120,6 +133,9 @@ func TestQuickResponse(t *testing.T) {
 			t.Errorf("%s = %s (overdue at %v), want met in time", rule, c.State, c.OverdueAt)
 		}
 	}
+	if got := offsets(r, "acknowledged"); !slices.Equal(got, []time.Duration{30 * time.Minute}) {
+		t.Errorf("acknowledged at %v, want [30m]", got)
+	}
 	if got := offsets(r, "reminder"); !slices.Equal(got, []time.Duration{24 * time.Hour}) {
 		t.Errorf("reminders at %v, want only the first, at 24h, before the approval", got)
 	}
@@ -161,6 +177,37 @@ actions:
 	}
 }
 
+func TestAckSendsTheAcknowledgement(t *testing.T) {
+	r := runYAML(t, "ack.yaml", euFacts+`
+actions:
+  - {at: 1h, actor: slack:U0ONCALL, do: ack}
+  - {at: 2h, actor: cli:dpo, do: ack, rule: eu-gdpr-art33, text: on it}
+  - {at: 3h, actor: cli:dpo, do: ack, rule: us-ca-1798.82}
+`)
+	var results []string
+	for _, o := range r.Actions {
+		results = append(results, o.Do+" "+o.Rule+" "+o.Result)
+	}
+	if want := []string{"ack  accepted", "ack eu-gdpr-art33 accepted", "ack us-ca-1798.82 refused"}; !slices.Equal(results, want) {
+		t.Fatalf("actions %v, want %v", results, want)
+	}
+	if !strings.Contains(r.Refusals[0].Error, `no obligation "us-ca-1798.82"`) {
+		t.Errorf("refusal = %+v, want the unknown rule named", r.Refusals[0])
+	}
+	var acks []string
+	for _, e := range r.Timeline {
+		if e.Kind == "acknowledged" {
+			acks = append(acks, e.Offset.String()+" "+e.Rule+" "+e.Text)
+		}
+	}
+	if want := []string{
+		"+1h00m  Acknowledged by slack:U0ONCALL",
+		"+2h00m eu-gdpr-art33 Acknowledged by cli:dpo for eu-gdpr-art33: on it",
+	}; !slices.Equal(acks, want) {
+		t.Errorf("acknowledgements %q, want %q", acks, want)
+	}
+}
+
 func TestParseErrorsNameTheLine(t *testing.T) {
 	for _, tc := range []struct {
 		name, src, want string
@@ -185,6 +232,10 @@ actions:
     do: note
     reasons: hello
 `, `bad.yaml:12: actions[0].reasons: note takes text, not reasons`},
+		{"ack with reasons", euFacts + `
+actions:
+  - {at: 1h, actor: a, do: ack, reasons: x}
+`, `bad.yaml:9: actions[0].reasons: ack takes rule, text, not reasons`},
 		{"bad offset", euFacts + `
 actions:
   - {at: tomorrow, actor: a, do: note, text: x}
@@ -262,4 +313,58 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNobodyAnswersClimbsTheChain is the issue's drill: with the example
+// escalation policies, nobody answers, the chain climbs at its configured
+// times on every reminder, the deadline passing pages the top of the chain,
+// the approval without reasons for the delay is refused, and once someone
+// acknowledges no page of that reminder fires again.
+func TestNobodyAnswersClimbsTheChain(t *testing.T) {
+	esc, err := escalation.Load(filepath.Join("..", "..", "examples", "escalation.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "examples", "drills", "nobody-answers.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("nobody-answers.yaml", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(s, Options{Escalation: esc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at []time.Duration
+	var top []string
+	for _, e := range r.Timeline {
+		if e.Kind == "escalated" {
+			at = append(at, time.Duration(e.Offset))
+			if strings.Contains(e.Text, "top of the chain") {
+				top = append(top, e.Offset.String())
+			}
+		}
+	}
+	pol := esc.PolicyFor("high", "authority")
+	first := escalation.NewPage(escalation.ReasonReminder, "eu-gdpr-art33", 48*time.Hour, pol, s.Start.Add(24*time.Hour))
+	var want []time.Duration
+	for _, f := range escalation.Schedule(first) {
+		want = append(want, f.At.Sub(s.Start))
+	}
+	if len(at) < len(want) || !slices.Equal(at[:len(want)], want) {
+		t.Fatalf("the first reminder's chain fired at %v, want %v", at, want)
+	}
+	if len(top) == 0 || top[0] != "+72h00m" {
+		t.Fatalf("the top of the chain was paged at %v, want first at +72h00m", top)
+	}
+	for _, d := range at {
+		if d > 80*time.Hour { // acknowledged at +80h, and the page was the deadline's
+			t.Errorf("paged at +%s after the acknowledgement", d)
+		}
+	}
+	if len(r.Refusals) != 1 || !strings.Contains(r.Refusals[0].Error, "reasons for the delay") {
+		t.Errorf("refusals: %+v", r.Refusals)
+	}
 }

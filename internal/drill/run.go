@@ -17,6 +17,7 @@ import (
 
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/rules"
 	"github.com/breachctl/breachctl/worker"
@@ -32,6 +33,9 @@ type Options struct {
 	// Reminders are the configured reminder offsets (nil: the defaults); a
 	// scenario's own reminders take precedence.
 	Reminders []incident.Duration
+	// Escalation are the escalation policies to rehearse (nil: the
+	// built-in one, the incident channel).
+	Escalation *escalation.Config
 }
 
 // Run plays the scenario in virtual time and reports what happened. A
@@ -54,7 +58,7 @@ func Run(s Scenario, opts Options) (Report, error) {
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(s.Start)
 	env.SetTestTimeout(5 * time.Minute) // wall time; a drill takes milliseconds
-	worker.Register(env, worker.Deps{Rules: &activities.Rules{Ruleset: rs, Config: rules.Config{Reminders: reminders}}})
+	worker.Register(env, worker.Deps{Rules: &activities.Rules{Ruleset: rs, Config: rules.Config{Reminders: reminders}, Escalation: opts.Escalation}})
 	send := &standIn{now: env.Now, portals: s.Portals, specs: map[string]activities.NoticeSpec{}}
 	send.register(env)
 

@@ -61,7 +61,7 @@ type Action struct {
 // Kinds of action and the arguments each takes besides at, actor and do.
 var actionArgs = map[string][]string{
 	"note":    {"text"},
-	"ack":     {"text"},
+	"ack":     {"rule", "text"},
 	"update":  {"facts", "reason"},
 	"delay":   {"rule", "reasons"},
 	"approve": {"rules", "texts", "translations", "subject_categories"},
@@ -260,12 +260,8 @@ func (a actionFile) action(at locator, p path, s Scenario) (Action, error) {
 	case "note":
 		act.Update, act.Request = workflows.UpdateNote, workflows.NoteRequest{Text: a.Text, Actor: act.Actor}
 	case "ack":
-		// The workflow has no acknowledgement yet: it is recorded as a note.
-		text := "Acknowledged by " + act.Actor
-		if t := strings.TrimSpace(a.Text); t != "" {
-			text += ": " + t
-		}
-		act.Update, act.Request = workflows.UpdateNote, workflows.NoteRequest{Text: text, Actor: act.Actor}
+		act.Rule = a.Rule
+		act.Update, act.Request = workflows.UpdateAcknowledge, workflows.AckRequest{Rule: a.Rule, Text: a.Text, Actor: act.Actor}
 	case "update":
 		if a.Facts == nil {
 			return act, at.errorf(p.key("facts"), "update needs the facts that change")

@@ -192,7 +192,7 @@ func TestSlackDrivesAnIncident(t *testing.T) {
 	}
 	eventually(t, 30*time.Second, "the note and the acknowledgement on the timeline", func() bool {
 		c.ok(&st, "show", id)
-		return hasEntry(st, "note", "Bucket made private") && hasEntry(st, "note", "Acknowledged by")
+		return hasEntry(st, "note", "Bucket made private") && hasEntry(st, "acknowledged", "Acknowledged by slack:U0COMMAND")
 	})
 
 	// The DPO presses Approve notice on the summary, fills in the form, and

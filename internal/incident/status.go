@@ -113,7 +113,8 @@ type SlackChannel struct {
 // SlackPost is a message waiting to be posted in the channel, with the key
 // that keeps it from being posted twice.
 type SlackPost struct {
-	Key  string `json:"key"`
-	Text string `json:"text"`
-	User string `json:"user,omitempty"` // a direct message to this person instead
+	Key     string `json:"key"`
+	Text    string `json:"text"`
+	User    string `json:"user,omitempty"`    // a direct message to this person instead
+	Channel string `json:"channel,omitempty"` // another channel than the incident's
 }

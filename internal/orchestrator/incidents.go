@@ -371,6 +371,15 @@ func (o *Incidents) Filed(ctx context.Context, id string, req workflows.FiledReq
 	return st, err
 }
 
+// Acknowledge records that someone is on the incident and stops the paging
+// of its escalations (of one obligation when req.Rule is set); it never
+// stops a clock.
+func (o *Incidents) Acknowledge(ctx context.Context, id string, req workflows.AckRequest) (incident.Status, error) {
+	var st incident.Status
+	err := o.update(ctx, id, workflows.UpdateAcknowledge, req, &st)
+	return st, err
+}
+
 // NoticeProgress asks a notice's workflow how far sending has got; once it
 // has finished, its result says.
 func (o *Incidents) NoticeProgress(ctx context.Context, noticeID string) (workflows.NoticeProgress, error) {

@@ -13,7 +13,7 @@ import (
 type command struct {
 	Action   Action
 	Incident string   // canonical ID, when the subcommand names one
-	Text     string   // note text or close reason
+	Text     string   // note text, close reason, or ack's [RULE] [text]
 	Rules    []string // approve
 	State    string   // list: open, overdue, closed or all
 }
@@ -24,6 +24,7 @@ const Usage = "*Usage* of `/breach`:\n" +
 	"• `/breach status [INC-ID]`: where an incident stands (without an ID: the open ones)\n" +
 	"• `/breach list [open|overdue|closed|all]`: incidents, open ones by default\n" +
 	"• `/breach note INC-ID text`: add a note to the timeline\n" +
+	"• `/breach ack INC-ID [RULE] [text]`: you are on it: stops the paging (of one obligation with RULE), never a clock\n" +
 	"• `/breach scope INC-ID`: how to scope the affected people\n" +
 	"• `/breach close INC-ID reason`: close an incident\n" +
 	"• `/breach approve INC-ID RULE...`: write the notice's texts and approve it under one or more obligations\n" +
@@ -80,6 +81,12 @@ func parseCommand(text string) (command, error) {
 			return command{}, usagef("`note` needs an incident ID and the text of the note")
 		}
 		return withID(command{Action: ActionNote, Text: note}, id)
+	case "ack":
+		id, text := nextWord(rest)
+		if id == "" {
+			return command{}, usagef("`ack` needs an incident ID")
+		}
+		return withID(command{Action: ActionAck, Text: text}, id)
 	case "scope":
 		id, extra := nextWord(rest)
 		if id == "" || extra != "" {

@@ -66,6 +66,15 @@ func (h *Handler) command(w http.ResponseWriter, s slack.SlashCommand) {
 			}
 			return ephemeral(fmt.Sprintf(":memo: Note %d added to %s.", e.Seq, c.Incident)), nil
 		})
+	case ActionAck:
+		writeEphemeral(w, "Acknowledging "+c.Incident+"…")
+		h.later(s.ResponseURL, c.Action, c.Incident, user, func(ctx context.Context) (*slack.WebhookMessage, error) {
+			rule, text, err := h.ackRule(ctx, c.Incident, c.Text)
+			if err != nil {
+				return nil, err
+			}
+			return h.acknowledge(ctx, c.Incident, rule, text, user)
+		})
 	case ActionClose:
 		writeEphemeral(w, "Closing "+c.Incident+"…")
 		h.later(s.ResponseURL, c.Action, c.Incident, user, func(ctx context.Context) (*slack.WebhookMessage, error) {

@@ -36,6 +36,10 @@ func TestParseCommand(t *testing.T) {
 		{"note " + testID + "  bucket  was &lt;public&gt; &amp; listed", command{Action: ActionNote, Incident: testID, Text: "bucket  was <public> & listed"}, ""},
 		{"note " + testID, command{}, "text of the note"},
 		{"note", command{}, "needs an incident ID"},
+		{"ack " + testID, command{Action: ActionAck, Incident: testID}, ""},
+		{"ACK " + testID + " eu-gdpr-art33  on it", command{Action: ActionAck, Incident: testID, Text: "eu-gdpr-art33  on it"}, ""},
+		{"ack", command{}, "needs an incident ID"},
+		{"ack INC-1 on it", command{}, "is not an incident ID"},
 		{"scope " + testID, command{Action: ActionScope, Incident: testID}, ""},
 		{"scope", command{}, "one incident ID"},
 		{"close " + testID + " false alarm", command{Action: ActionClose, Incident: testID, Text: "false alarm"}, ""},
@@ -77,6 +81,10 @@ func FuzzParseCommand(f *testing.F) {
 			if c.Incident == "" || c.Text == "" {
 				t.Errorf("%q parsed without ID or text: %+v", text, c)
 			}
+		case ActionAck:
+			if c.Incident == "" {
+				t.Errorf("%q parsed without ID: %+v", text, c)
+			}
 		case ActionApprove:
 			if c.Incident == "" || len(c.Rules) == 0 {
 				t.Errorf("%q parsed without ID or rules: %+v", text, c)
@@ -108,7 +116,7 @@ func TestCommands(t *testing.T) {
 		wantPost         string // in the follow-up on response_url ("" = none)
 		wantInChannel    bool
 	}{
-		{name: "help", user: "UREP", text: "help", wantNow: "/breach note INC-ID text"},
+		{name: "help", user: "UREP", text: "help", wantNow: "/breach ack INC-ID [RULE] [text]"},
 		{name: "unknown subcommand", user: "UADMIN", text: "frobnicate", wantNow: `"frobnicate" is not a /breach subcommand`},
 		{name: "malformed ID", user: "UADMIN", text: "status INC-1", wantNow: "Usage"},
 		{name: "status", user: "UREP", text: "status " + testID, wantNow: "Looking up " + testID,
@@ -122,6 +130,15 @@ func TestCommands(t *testing.T) {
 		{name: "note", user: "URESP", text: "note " + testID + " rotated the keys", wantNow: "Adding your note",
 			wantCall: &call{Op: "note", ID: testID, Text: "rotated the keys", Actor: "slack:URESP"}, wantPost: "Note 7 added to " + testID},
 		{name: "note by a reporter is refused", user: "UREP", text: "note " + testID + " x", wantNow: "needs the *responder* role"},
+		{name: "ack", user: "URESP", text: "ack " + testID, wantNow: "Acknowledging " + testID,
+			wantCall: &call{Op: "ack", ID: testID, Actor: "slack:URESP"}, wantPost: "<@URESP> acknowledged " + testID + ".", wantInChannel: true},
+		{name: "ack of one obligation", user: "UCMDR", text: "ack " + testID + " EU-GDPR-ART33 on it, pulling logs", wantNow: "Acknowledging",
+			wantCall: &call{Op: "ack", ID: testID, Rule: "eu-gdpr-art33", Text: "on it, pulling logs", Actor: "slack:UCMDR"}, wantPost: "acknowledged " + testID + " for eu-gdpr-art33.", wantInChannel: true},
+		{name: "ack whose text is not a rule", user: "URESP", text: "ack " + testID + " on it", wantNow: "Acknowledging",
+			wantCall: &call{Op: "ack", ID: testID, Text: "on it", Actor: "slack:URESP"}, wantPost: "acknowledged " + testID + ".", wantInChannel: true},
+		{name: "ack of an unknown incident with text", user: "URESP", text: "ack INC-20261120-00000 on it", wantNow: "Acknowledging",
+			wantCall: &call{Op: "show", ID: "INC-20261120-00000"}, wantPost: "No incident INC-20261120-00000."},
+		{name: "ack by a reporter is refused", user: "UREP", text: "ack " + testID, wantNow: "needs the *responder* role"},
 		{name: "scope points to the CLI", user: "URESP", text: "scope " + testID, wantNow: "breachctl scope " + testID + " --source"},
 		{name: "scope by a reporter is refused", user: "UREP", text: "scope " + testID, wantNow: "needs the *responder* role"},
 		{name: "close", user: "UCMDR", text: "close " + testID + " not personal data", wantNow: "Closing",

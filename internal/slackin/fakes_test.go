@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ import (
 // call is one call the fake incident service saw.
 type call struct {
 	Op, ID, Text, Actor string
+	Rule                string // ack
 	Facts               incident.Facts
 	Rules               []string
 	Texts               activities.NoticeTexts
@@ -44,6 +46,8 @@ type fakeIncidents struct {
 	err   error // returned by every call when set
 	// approveErr is returned by Approve when set.
 	approveErr error
+	// paging makes Acknowledge stop a page.
+	paging bool
 }
 
 var _ Incidents = (*fakeIncidents)(nil)
@@ -123,6 +127,19 @@ func (f *fakeIncidents) Approve(_ context.Context, id string, req workflows.Appr
 		return incident.Status{}, f.approveErr
 	}
 	return st, err
+}
+
+func (f *fakeIncidents) Acknowledge(_ context.Context, id string, req workflows.AckRequest) (incident.Status, error) {
+	st, err := f.record(call{Op: "ack", ID: id, Rule: req.Rule, Text: req.Text, Actor: req.Actor})
+	if err != nil {
+		return st, err
+	}
+	text := "Acknowledged by " + req.Actor
+	if f.paging {
+		text += "; paging stopped"
+	}
+	st.Timeline = append(slices.Clone(st.Timeline), incident.Entry{Seq: len(st.Timeline) + 1, Kind: entryAcknowledged, Actor: req.Actor, Rule: req.Rule, Text: text})
+	return st, nil
 }
 
 // fakeViews records the modals opened and updated.

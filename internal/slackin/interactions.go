@@ -240,10 +240,7 @@ func (h *Handler) blockAction(cb slack.InteractionCallback, a *slack.BlockAction
 	switch act {
 	case ActionAck:
 		h.later(cb.ResponseURL, act, id, user, func(ctx context.Context) (*slack.WebhookMessage, error) {
-			if _, err := h.cfg.Incidents.Note(ctx, id, "Acknowledged by "+displayName(cb.User), actor(user)); err != nil {
-				return nil, err
-			}
-			return inChannel(fmt.Sprintf(":eyes: <@%s> acknowledged %s.", user, id)), nil
+			return h.acknowledge(ctx, id, "", "", user)
 		})
 	case ActionApprove:
 		meta := formMeta{ResponseURL: cb.ResponseURL, Channel: cb.Channel.ID, Incident: id, Rules: []string{strings.TrimSpace(rule)}}
@@ -264,15 +261,6 @@ func (h *Handler) blockAction(cb slack.InteractionCallback, a *slack.BlockAction
 			h.tell(cb.ResponseURL, ephemeral(fmt.Sprintf(":x: The note form could not be opened. Try again, or use `/breach note %s text`.", id)))
 		}
 	}
-}
-
-// displayName is how a note names a Slack user: the handle when Slack gave
-// it, else the actor.
-func displayName(u slack.User) string {
-	if u.Name != "" {
-		return "@" + u.Name + " (" + actor(u.ID) + ")"
-	}
-	return actor(u.ID)
 }
 
 // tell posts a message to responseURL after Slack has been answered.

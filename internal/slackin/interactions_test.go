@@ -115,13 +115,13 @@ func TestButtons(t *testing.T) {
 		wantPost                    string
 	}{
 		{"ack", "URESP", ActionIDAck, testID,
-			&call{Op: "note", ID: testID, Text: "Acknowledged by @ada (slack:URESP)", Actor: "slack:URESP"}, "<@URESP> acknowledged " + testID},
+			&call{Op: "ack", ID: testID, Actor: "slack:URESP"}, "<@URESP> acknowledged " + testID + "."},
 		{"ack by a reporter is refused", "UREP", ActionIDAck, testID, nil, "needs the *responder* role"},
 		{"approve by a reporter is refused", "UREP", ActionIDApprove, testID + "|eu-gdpr-art33", nil, "needs the *approver* role"},
 		{"approve by a responder is refused", "URESP", ActionIDApprove, testID + "|eu-gdpr-art33", nil, "needs the *approver* role"},
 		{"approve without a rule", "UAPPR", ActionIDApprove, testID, nil, "malformed"},
 		{"ack of an unknown incident", "URESP", ActionIDAck, "INC-20261120-00000",
-			&call{Op: "note", ID: "INC-20261120-00000", Text: "Acknowledged by @ada (slack:URESP)", Actor: "slack:URESP"}, "No incident INC-20261120-00000."},
+			&call{Op: "ack", ID: "INC-20261120-00000", Actor: "slack:URESP"}, "No incident INC-20261120-00000."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,5 +262,17 @@ func TestEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized || len(inc.Calls()) != 1 {
 		t.Errorf("replay: status %d, calls %d", resp.StatusCode, len(inc.Calls()))
+	}
+}
+
+func TestAckButtonSaysWhenPagingStopped(t *testing.T) {
+	r := newRig(t)
+	r.inc.paging = true
+	r.serve(t, interactionBody(t, buttonPayload("URESP", ActionIDAck, testID)))
+	r.wait(t)
+	posts := r.resp.Posts()
+	if len(posts) != 1 || posts[0].Msg.ResponseType != slack.ResponseTypeInChannel ||
+		posts[0].Msg.Text != ":eyes: <@URESP> acknowledged "+testID+". Paging stopped." {
+		t.Errorf("posts = %+v", posts)
 	}
 }

@@ -254,7 +254,7 @@ func TestSocketModeInteractions(t *testing.T) {
 	if len(ack.Payload) != 0 {
 		t.Errorf("button ack payload %s, want none", ack.Payload)
 	}
-	want := call{Op: "note", ID: testID, Text: "Acknowledged by @ada (slack:URESP)", Actor: "slack:URESP"}
+	want := call{Op: "ack", ID: testID, Actor: "slack:URESP"}
 	if calls := r.inc.Calls(); len(calls) != 1 || !reflect.DeepEqual(calls[0], want) {
 		t.Errorf("calls = %+v, want %+v", calls, want)
 	}

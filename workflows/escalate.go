@@ -1,0 +1,152 @@
+package workflows
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/breachctl/breachctl/internal/escalation"
+	"github.com/breachctl/breachctl/internal/incident"
+)
+
+// escalationVersion marks the runs that page people along escalation
+// chains; histories from before replay without paging.
+const escalationVersion = "escalation"
+
+const entryEscalated incident.EntryKind = "escalated"
+
+// startPage begins paging for a reminder or a deadline passed: a reminder
+// climbs the obligation's chain from its first step, an overdue clock hits
+// the top at once. A new page replaces the obligation's earlier one, even
+// an acknowledged one: acknowledging stops the paging, never the clock.
+func (r *run) startPage(e incident.ClockEvent) {
+	if !r.escalateOn || (e.Kind != incident.EventReminder && e.Kind != incident.EventOverdue) {
+		return
+	}
+	pol, ok := r.policies[e.Rule]
+	if !ok {
+		pol = escalation.DefaultPolicy()
+	}
+	before := time.Duration(0)
+	if e.Kind == incident.EventReminder {
+		before = e.Left
+	}
+	if r.pages == nil {
+		r.pages = map[string]escalation.Page{}
+	}
+	r.pages[e.Rule] = escalation.NewPage(string(e.Kind), e.Rule, before, pol, e.At)
+}
+
+// nextPage is the earliest instant a page needs to fire.
+func (r *run) nextPage(now time.Time) (time.Time, bool) {
+	var next time.Time
+	found := false
+	for _, rule := range slices.Sorted(maps.Keys(r.pages)) {
+		if t, ok := escalation.NextAt(r.pages[rule], now); ok && (!found || t.Before(next)) {
+			next, found = t, true
+		}
+	}
+	return next, found
+}
+
+// firePages sends what is due on every page, in rule order, and drops the
+// pages of clocks that are no longer open.
+func (r *run) firePages(ctx workflow.Context) {
+	if !r.escalateOn || len(r.pages) == 0 {
+		return
+	}
+	now := workflow.Now(ctx).UTC()
+	for _, rule := range slices.Sorted(maps.Keys(r.pages)) {
+		p := r.pages[rule]
+		if i := r.clockIndex(rule); i < 0 || !r.status.Clocks[i].State.Open() {
+			delete(r.pages, rule)
+			continue
+		}
+		fs := escalation.Due(p, now)
+		if len(fs) == 0 {
+			continue
+		}
+		last := fs[len(fs)-1]
+		targets := escalation.Targets(fs)
+		var names []string
+		for _, t := range targets {
+			names = append(names, t.String())
+		}
+		what := "reminder"
+		if p.Top {
+			what = "deadline passed, top of the chain"
+		}
+		r.status.Timeline.Append(now, entryEscalated, incident.SystemActor, rule, fmt.Sprintf(
+			"Escalation %q (%s), step %d of %d, round %d: paged %s", p.Policy.Name, what, last.Step+1, len(p.Policy.Steps), last.Round+1,
+			strings.Join(names, ", ")))
+		r.slackPage(r.status.ID+"/"+p.Key(last), r.pageText(p, last), targets)
+		p.Record(fs...)
+		r.pages[rule] = p
+	}
+}
+
+// ackPages acknowledges the open pages of rule (all when empty) and says
+// how many it stopped.
+func (r *run) ackPages(rule, actor string, now time.Time) int {
+	n := 0
+	for _, k := range slices.Sorted(maps.Keys(r.pages)) {
+		if rule != "" && k != rule {
+			continue
+		}
+		p := r.pages[k]
+		if _, more := escalation.NextAt(p, now); more && p.Ack(actor, now) {
+			n++
+		}
+		r.pages[k] = p
+	}
+	return n
+}
+
+// slackPage queues a page's Slack messages: direct messages to people, a
+// post in a named channel, a mention of a group or a post in the incident
+// channel. Email targets are on the timeline; they are not mailed yet.
+func (r *run) slackPage(key, text string, targets []escalation.Target) {
+	sl := r.status.Slack
+	if !r.slackOn || sl == nil || sl.Off {
+		return
+	}
+	var mentions []string
+	inChannel := false
+	for _, t := range targets {
+		switch t.Kind {
+		case escalation.SlackUser:
+			sl.Pending = append(sl.Pending, incident.SlackPost{Key: key + "/" + t.ID, Text: text, User: t.ID})
+		case escalation.SlackChannel:
+			sl.Pending = append(sl.Pending, incident.SlackPost{Key: key + "/" + t.ID, Text: text, Channel: t.ID})
+		case escalation.SlackGroup:
+			mentions = append(mentions, "<!subteam^"+t.ID+">")
+			inChannel = true
+		case escalation.IncidentChannel:
+			inChannel = true
+		}
+	}
+	if inChannel {
+		sl.Pending = append(sl.Pending, incident.SlackPost{Key: key, Text: strings.TrimSpace(strings.Join(mentions, " ") + " " + text)})
+	}
+}
+
+// pageText says what a page is about, for Slack: the reminder or the
+// deadline passed, the step of the chain, and how to stop it.
+func (r *run) pageText(p escalation.Page, f escalation.Firing) string {
+	due := "no fixed deadline"
+	if i := r.clockIndex(p.Rule); i >= 0 && r.status.Clocks[i].Due != nil {
+		due = r.status.Clocks[i].Due.UTC().Format(time.RFC3339)
+	}
+	text := fmt.Sprintf(":alarm_clock: *%s* %s: Reminder: %s left until the deadline at %s", r.status.ID, p.Rule, incident.FormatDuration(time.Duration(p.Before)), due)
+	if p.Top {
+		text = fmt.Sprintf(":rotating_light: *%s* %s: Deadline %s passed with no notice: overdue", r.status.ID, p.Rule, due)
+	}
+	if f.Step > 0 || f.Round > 0 {
+		text += fmt.Sprintf(" (escalation %q, step %d, round %d: nobody has acknowledged)", p.Policy.Name, f.Step+1, f.Round+1)
+	}
+	return text + fmt.Sprintf(". Acknowledge with the button in the incident channel, `/breach ack %s` or `breachctl ack %s`.", r.status.ID, r.status.ID)
+}

@@ -1,0 +1,118 @@
+package workflows_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/breachctl/breachctl/internal/escalation"
+	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/workflows"
+)
+
+// chain: a responder at once, the DPO after 30 minutes, the whole chain
+// once more an hour later.
+const chainYAML = `policies:
+  - name: gdpr
+    steps:
+      - delay: 0m
+        targets: [slack:U0RESP]
+      - delay: 30m
+        targets: [slack:U0DPO, email:dpo@example.com]
+    repeat: 1
+    repeat_delay: 1h
+`
+
+func chain(t *testing.T) *escalation.Config {
+	t.Helper()
+	c, err := escalation.Parse([]byte(chainYAML), "escalation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// escalations lists the escalated entries as "+offset text".
+func escalations(s incident.Status) []string {
+	var out []string
+	for _, e := range s.Timeline {
+		if e.Kind == "escalated" {
+			out = append(out, "+"+e.At.Sub(start).String()+" "+e.Text)
+		}
+	}
+	return out
+}
+
+func firedAt(s incident.Status) []time.Duration {
+	var out []time.Duration
+	for _, e := range s.Timeline {
+		if e.Kind == "escalated" {
+			out = append(out, e.At.Sub(start))
+		}
+	}
+	return out
+}
+
+// TestNobodyAnswers: each reminder climbs the chain at the configured
+// times until the next reminder starts it again; the deadline passing pages
+// the top of the chain at once, then repeats.
+func TestNobodyAnswers(t *testing.T) {
+	h := newHarnessWith(t, chain(t))
+	h.at(80*time.Hour, func() { h.close("Notified") })
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(facts(start, "EU")))
+	final := h.result()
+
+	h24, h48, h66, h71, h72 := 24*time.Hour, 48*time.Hour, 66*time.Hour, 71*time.Hour, 72*time.Hour
+	m := time.Minute
+	want := []time.Duration{
+		h24, h24 + 30*m, h24 + 90*m, h24 + 120*m, // a round, and its repeat an hour after the last step
+		h48, h48 + 30*m, h48 + 90*m, h48 + 120*m,
+		h66, h66 + 30*m, h66 + 90*m, h66 + 120*m,
+		h71, h71 + 30*m, // the deadline's page replaces the 1h reminder's before it climbs further
+		h72, h72 + 60*m, // top of the chain at once, then its repeat
+	}
+	if got := firedAt(final); !slices.Equal(got, want) {
+		t.Fatalf("escalations at %v\nwant %v\n%s", got, want, strings.Join(escalations(final), "\n"))
+	}
+	top := escalations(final)[14]
+	if !strings.Contains(top, "top of the chain") || !strings.Contains(top, "slack:U0RESP") || !strings.Contains(top, "email:dpo@example.com") {
+		t.Errorf("the deadline's page does not hit the whole chain: %s", top)
+	}
+}
+
+// TestAcknowledgedEarly: an acknowledgement stops the climb, not the clock:
+// the next reminder pages again from the first step.
+func TestAcknowledgedEarly(t *testing.T) {
+	h := newHarnessWith(t, chain(t))
+	h.at(24*time.Hour+10*time.Minute, func() {
+		h.update(workflows.UpdateAcknowledge, workflows.AckRequest{Rule: "eu-gdpr-art33", Actor: "slack:U0RESP", Text: "on it"}, h.must("ack", nil))
+	})
+	h.at(24*time.Hour+20*time.Minute, func() {
+		h.update(workflows.UpdateAcknowledge, workflows.AckRequest{Rule: "no-such-rule", Actor: "slack:U0RESP"}, func(_ any, err error) {
+			if err == nil {
+				t.Error("acknowledging an obligation the incident does not have was accepted")
+			}
+		})
+	})
+	h.at(49*time.Hour, func() { h.close("Notified") })
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(facts(start, "EU")))
+	final := h.result()
+
+	want := []time.Duration{24 * time.Hour, 48 * time.Hour, 48*time.Hour + 30*time.Minute}
+	if got := firedAt(final); !slices.Equal(got, want) {
+		t.Fatalf("escalations at %v, want %v", got, want)
+	}
+	var acks []incident.Entry
+	for _, e := range final.Timeline {
+		if e.Kind == "acknowledged" {
+			acks = append(acks, e)
+		}
+	}
+	if len(acks) != 1 || acks[0].Actor != "slack:U0RESP" || !strings.Contains(acks[0].Text, "paging stopped") || !strings.Contains(acks[0].Text, "on it") {
+		t.Fatalf("acknowledgements: %+v", acks)
+	}
+	if c := final.Clocks[0]; c.State != incident.ClockStopped || c.OverdueAt != nil {
+		t.Errorf("the clock after the acknowledgement: %s", c.State)
+	}
+}
