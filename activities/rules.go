@@ -36,6 +36,9 @@ type AssessResult struct {
 	// the result, so the workflow follows what was configured when the
 	// obligation was assessed.
 	Policies map[string]escalation.Policy `json:"policies,omitempty"`
+	// OnCall is who takes each role on a new incident, from configuration
+	// (role -> slack:U... or email:...).
+	OnCall map[string]string `json:"on_call,omitempty"`
 }
 
 // Rules runs the rules engine. It reads no outside state, so it is safe to
@@ -74,6 +77,12 @@ func (r *Rules) Assess(_ context.Context, in AssessInput) (AssessResult, error) 
 		res.Policies = map[string]escalation.Policy{}
 		for _, ob := range a.Obligations {
 			res.Policies[ob.Rule] = r.Escalation.PolicyFor(string(facts.Severity), ob.Notify)
+		}
+	}
+	if r.Escalation != nil && len(r.Escalation.OnCall) > 0 {
+		res.OnCall = map[string]string{}
+		for role, t := range r.Escalation.OnCall {
+			res.OnCall[role] = t.String()
 		}
 	}
 	return res, nil

@@ -116,3 +116,77 @@ func TestAcknowledgedEarly(t *testing.T) {
 		t.Errorf("the clock after the acknowledgement: %s", c.State)
 	}
 }
+
+// TestRolesOnTheRecord: roles are assigned and reassigned on the timeline,
+// and a role that does not exist, or no person, is refused.
+func TestRolesOnTheRecord(t *testing.T) {
+	h := newHarness(t)
+	var refusals []string
+	refused := func(what string) func(any, error) {
+		return func(_ any, err error) {
+			if err == nil {
+				t.Errorf("%s was accepted", what)
+			}
+			refusals = append(refusals, what)
+		}
+	}
+	h.at(time.Hour, func() {
+		h.update(workflows.UpdateAssign, workflows.AssignRequest{Role: "commander", Person: "slack:U0ALICE", Actor: "cli:bob"}, h.must("assign", nil))
+		h.update(workflows.UpdateAssign, workflows.AssignRequest{Role: "dpo", Person: "dpo@example.com", Actor: "cli:bob"}, h.must("assign dpo", nil))
+		h.update(workflows.UpdateAssign, workflows.AssignRequest{Role: "janitor", Person: "x", Actor: "cli:bob"}, refused("an unknown role"))
+		h.update(workflows.UpdateAssign, workflows.AssignRequest{Role: "scribe", Person: " ", Actor: "cli:bob"}, refused("nobody"))
+	})
+	h.at(2*time.Hour, func() {
+		h.update(workflows.UpdateAssign, workflows.AssignRequest{Role: "commander", Person: "slack:U0CAROL", Actor: "slack:U0ALICE"}, h.must("reassign", nil))
+		h.update(workflows.UpdateAssign, workflows.AssignRequest{Role: "dpo", Person: "dpo@example.com", Actor: "cli:bob"}, refused("the same person again"))
+	})
+	h.at(3*time.Hour, func() { h.close("done") })
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(facts(start, "EU")))
+	final := h.result()
+
+	if final.Roles["commander"] != "slack:U0CAROL" || final.Roles["dpo"] != "dpo@example.com" || len(final.Roles) != 2 {
+		t.Fatalf("roles: %v", final.Roles)
+	}
+	if len(refusals) != 3 {
+		t.Fatalf("refusals: %v", refusals)
+	}
+	var texts []string
+	for _, e := range final.Timeline {
+		if e.Kind == "role_assigned" {
+			texts = append(texts, e.Actor+": "+e.Text)
+		}
+	}
+	want := []string{
+		"cli:bob: slack:U0ALICE is now the incident commander",
+		"cli:bob: dpo@example.com is now the privacy lead (DPO)",
+		"slack:U0ALICE: slack:U0CAROL is now the incident commander (was slack:U0ALICE)",
+	}
+	if !slices.Equal(texts, want) {
+		t.Fatalf("timeline:\n%s\nwant\n%s", strings.Join(texts, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestOnCallTakesTheRoles: whoever configuration puts on call holds the
+// roles when the incident opens.
+func TestOnCallTakesTheRoles(t *testing.T) {
+	esc, err := escalation.Parse([]byte("on_call:\n  commander: slack:U0ONCALL\n  dpo: email:dpo@example.com\npolicies: []\n"), "e.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, esc)
+	h.at(time.Hour, func() { h.close("done") })
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(facts(start, "EU")))
+	final := h.result()
+	if final.Roles["commander"] != "slack:U0ONCALL" || final.Roles["dpo"] != "email:dpo@example.com" {
+		t.Fatalf("roles at open: %v", final.Roles)
+	}
+	n := 0
+	for _, e := range final.Timeline {
+		if e.Kind == "role_assigned" && strings.Contains(e.Text, "(from configuration)") && e.At.Equal(start) {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d on-call entries at open, want 2", n)
+	}
+}

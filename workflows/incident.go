@@ -66,7 +66,8 @@ type run struct {
 	escalateOn bool
 	pages      map[string]escalation.Page
 	policies   map[string]escalation.Policy
-	slackBusy  bool // a Slack activity is running
+	onCall     map[string]string // role -> person, from the last assessment
+	slackBusy  bool              // a Slack activity is running
 
 	search searchState // what was last upserted, to avoid needless events
 }
@@ -114,6 +115,7 @@ func (r *run) setup(ctx workflow.Context) error {
 		{UpdateApprove, r.approve, r.validateApprove},
 		{UpdateFiled, r.filed, r.validateFiled},
 		{UpdateAcknowledge, r.acknowledge, r.validateAck},
+		{UpdateAssign, r.assign, r.validateAssign},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
@@ -179,6 +181,7 @@ func (r *run) open(ctx workflow.Context) error {
 	if err := r.assess(ctx, ""); err != nil {
 		return err
 	}
+	r.takeOnCall(now)
 	r.ready = true
 	return nil
 }
@@ -199,6 +202,7 @@ func (r *run) assess(ctx workflow.Context, cause string) error {
 	assessed := res.Risk
 	r.status.Risk = &assessed
 	r.status.NotTriggered = res.NotTriggered
+	r.onCall = res.OnCall
 	if res.Policies != nil {
 		r.policies = res.Policies
 	}

@@ -25,6 +25,8 @@ const (
 	UpdateFiled    = "filed"
 	// UpdateAcknowledge stops the paging of an escalation, never a clock.
 	UpdateAcknowledge = "acknowledge"
+	// UpdateAssign gives a person a role on the incident.
+	UpdateAssign = "assign"
 
 	// SignalNoticeDone carries a NoticeResult from a notice's workflow to
 	// its incident.
@@ -140,4 +142,12 @@ type AckRequest struct {
 	Rule  string `json:"rule,omitempty"`
 	Text  string `json:"text,omitempty"` // optional, for the timeline
 	Actor string `json:"actor"`
+}
+
+// AssignRequest gives Person a role on the incident (see incident.Roles):
+// a Slack user (slack:U0123ABCD), an email address or a name.
+type AssignRequest struct {
+	Role   string `json:"role"`
+	Person string `json:"person"`
+	Actor  string `json:"actor"`
 }

@@ -31,6 +31,7 @@ type fakeIncidents struct {
 	approve     func(id string, req workflows.ApproveRequest) (incident.Status, error)
 	filed       func(id string, req workflows.FiledRequest) (incident.Status, error)
 	ack         func(id string, req workflows.AckRequest) (incident.Status, error)
+	assign      func(id string, req workflows.AssignRequest) (incident.Status, error)
 	progress    func(noticeID string) (workflows.NoticeProgress, error)
 }
 
@@ -69,6 +70,9 @@ func (f *fakeIncidents) Filed(_ context.Context, id string, req workflows.FiledR
 }
 func (f *fakeIncidents) Acknowledge(_ context.Context, id string, req workflows.AckRequest) (incident.Status, error) {
 	return f.ack(id, req)
+}
+func (f *fakeIncidents) Assign(_ context.Context, id string, req workflows.AssignRequest) (incident.Status, error) {
+	return f.assign(id, req)
 }
 func (f *fakeIncidents) NoticeProgress(_ context.Context, noticeID string) (workflows.NoticeProgress, error) {
 	return f.progress(noticeID)
@@ -339,5 +343,87 @@ func TestAckSendsTheUpdateAndSaysWhetherPagingStopped(t *testing.T) {
 	}
 	if code, _, _ := run(t, &fakeIncidents{}, env, "ack"); code != ExitInvalid {
 		t.Errorf("no ID: exit %d, want %d", code, ExitInvalid)
+	}
+}
+
+func TestAssignRequestFromArgs(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantReq workflows.AssignRequest
+		wantErr bool
+	}{
+		{args: []string{"INC-20261121-AB12C", "commander", "alice@example.com"}, wantReq: workflows.AssignRequest{Role: "commander", Person: "alice@example.com"}},
+		{args: []string{"INC-20261121-AB12C", "DPO", "Dana", "Okafor"}, wantReq: workflows.AssignRequest{Role: "dpo", Person: "Dana Okafor"}},
+		{args: []string{"INC-20261121-AB12C", "scribe", " slack:U0123ABCD "}, wantReq: workflows.AssignRequest{Role: "scribe", Person: "slack:U0123ABCD"}},
+		{args: []string{"INC-20261121-AB12C", "janitor", "bob"}, wantErr: true},
+		{args: []string{"INC-20261121-AB12C", "legal"}, wantErr: true},
+		{args: []string{"INC-20261121-AB12C", "legal", " "}, wantErr: true},
+		{args: []string{"INC-20261121-AB12C"}, wantErr: true},
+		{args: []string{"not-an-id", "legal", "bob"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		id, req, err := assignRequest(tt.args)
+		if tt.wantErr {
+			if !apperr.Is(err, apperr.Invalid) {
+				t.Errorf("%q: err = %v, want invalid", tt.args, err)
+			}
+			continue
+		}
+		if err != nil || id != "INC-20261121-AB12C" || req != tt.wantReq {
+			t.Errorf("%q: %q %+v %v; want %+v", tt.args, id, req, err, tt.wantReq)
+		}
+	}
+}
+
+func TestAssignSendsTheUpdateAndSaysWhatChanged(t *testing.T) {
+	var gotID string
+	var got workflows.AssignRequest
+	svc := &fakeIncidents{assign: func(id string, req workflows.AssignRequest) (incident.Status, error) {
+		gotID, got = id, req
+		st := statusFor(incident.Facts{Title: "t", AwareAt: now})
+		st.Roles = map[string]string{req.Role: req.Person}
+		st.Timeline.Append(now, "role_assigned", req.Actor, "", req.Person+" is now the incident commander (was bob)")
+		return st, nil
+	}}
+	env := map[string]string{"BREACHCTL_ACTOR": "cli:alice"}
+	code, out, errOut := run(t, svc, env, "assign", "INC-20261121-AB12C", "commander", "alice@example.com")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if want := (workflows.AssignRequest{Role: "commander", Person: "alice@example.com", Actor: "cli:alice"}); gotID != "INC-20261121-AB12C" || got != want {
+		t.Errorf("sent %s %+v, want %+v", gotID, got, want)
+	}
+	if want := "INC-20261121-AB12C: alice@example.com is now the incident commander (was bob)\n"; out != want {
+		t.Errorf("out = %q, want %q", out, want)
+	}
+
+	code, out, _ = run(t, svc, env, "assign", "INC-20261121-AB12C", "commander", "alice@example.com", "-o", "json")
+	var st incident.Status
+	if code != ExitOK || json.Unmarshal([]byte(out), &st) != nil || st.Roles["commander"] != "alice@example.com" {
+		t.Errorf("json: exit %d, %s", code, out)
+	}
+
+	svc.assign = func(string, workflows.AssignRequest) (incident.Status, error) {
+		return incident.Status{}, apperr.New(apperr.Conflict, "alice@example.com is already the incident commander")
+	}
+	if code, _, errOut := run(t, svc, env, "assign", "INC-20261121-AB12C", "commander", "alice@example.com"); code != ExitConflict || !strings.Contains(errOut, "already") {
+		t.Errorf("no change: exit %d, %q; want %d", code, errOut, ExitConflict)
+	}
+	if code, _, _ := run(t, &fakeIncidents{}, env, "assign", "INC-20261121-AB12C", "janitor", "bob"); code != ExitInvalid {
+		t.Errorf("unknown role: exit %d, want %d", code, ExitInvalid)
+	}
+}
+
+func TestShowPrintsRolesWhenSet(t *testing.T) {
+	st := statusFor(incident.Facts{Title: "t", AwareAt: now})
+	svc := &fakeIncidents{show: func(string) (incident.Status, error) { return st, nil }}
+	if _, out, _ := run(t, svc, nil, "show", "INC-20261121-AB12C"); strings.Contains(out, "ROLES") {
+		t.Errorf("no roles, yet a ROLES section:\n%s", out)
+	}
+	st.Roles = map[string]string{"scribe": "Sam", "commander": "alice@example.com"}
+	_, out, _ := run(t, svc, nil, "show", "INC-20261121-AB12C")
+	want := "\nROLES\n  commander  alice@example.com  (incident commander)\n  scribe     Sam                (scribe)\n\nCLOCKS\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("show lacks %q:\n%s", want, out)
 	}
 }

@@ -28,10 +28,10 @@ func newDrillCmd(g *globals) *cobra.Command {
 		Short: "Rehearse a whole incident in virtual time (offline, no server)",
 		Long: `Runs an incident from its opening facts to its close in virtual time, in
 Temporal's test environment: people act at the offsets the scenario scripts
-(acknowledge, note, update the facts, record reasons for a delay, approve a
-notice, record a filing, close), or nobody does. Prints the timeline with every
-reminder, overdue, approval, refusal and notice at its virtual time, then each
-clock's final state and each notice. Notices are not sent: a stand-in reports
+(acknowledge, assign a role, note, update the facts, record reasons for a delay,
+approve a notice, record a filing, close), or nobody does. Prints the timeline
+with every reminder, overdue, approval, refusal and notice at its virtual time,
+then each clock's final state and each notice. Notices are not sent: a stand-in reports
 them delivered at once.
 
 A refused action is part of the rehearsal: it is printed, and the exit code

@@ -84,6 +84,15 @@ func printStatus(w io.Writer, s incident.Status, now time.Time) {
 		fmt.Fprintf(w, "\n%s\n", f.Description)
 	}
 
+	if len(s.Roles) > 0 {
+		fmt.Fprintln(w, "\nROLES")
+		t = newTable(w)
+		for _, r := range incident.RoleOrder(s.Roles) {
+			fmt.Fprintf(t, "  %s\t%s\t(%s)\n", r, s.Roles[r], incident.RoleTitle(r))
+		}
+		t.Flush()
+	}
+
 	fmt.Fprintln(w, "\nCLOCKS")
 	if len(s.Clocks) == 0 {
 		fmt.Fprintln(w, "  none: no notification obligation is triggered by the facts so far (regions, categories)")

@@ -36,6 +36,7 @@ type Incidents interface {
 	Approve(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
 	Filed(ctx context.Context, id string, req workflows.FiledRequest) (incident.Status, error)
 	Acknowledge(ctx context.Context, id string, req workflows.AckRequest) (incident.Status, error)
+	Assign(ctx context.Context, id string, req workflows.AssignRequest) (incident.Status, error)
 	NoticeProgress(ctx context.Context, noticeID string) (workflows.NoticeProgress, error)
 }
 
@@ -141,7 +142,7 @@ from another terminal.`,
 	})
 	root.AddCommand(
 		newDevCmd(g), newWorkerCmd(g), newServeCmd(g),
-		newAssessCmd(g), newScopeCmd(g), newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newAckCmd(g), newUpdateCmd(g), newDelayCmd(g), newCloseCmd(g),
+		newAssessCmd(g), newScopeCmd(g), newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newAckCmd(g), newAssignCmd(g), newUpdateCmd(g), newDelayCmd(g), newCloseCmd(g),
 		newApproveCmd(g), newWatchCmd(g), newFiledCmd(g), newDeliveriesCmd(g),
 		newDrillCmd(g),
 	)

@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -208,6 +209,42 @@ actions:
 	}
 }
 
+func TestAssignGivesRoles(t *testing.T) {
+	r := runYAML(t, "assign.yaml", euFacts+`
+actions:
+  - {at: 1h, actor: slack:U0ONCALL, do: assign, role: commander, person: slack:U0ONCALL}
+  - {at: 2h, actor: slack:U0ONCALL, do: assign, role: DPO, person: dana@example.com}
+  - {at: 3h, actor: slack:U0ONCALL, do: assign, role: commander, person: slack:U0ONCALL}
+  - {at: 4h, actor: cli:dana, do: assign, role: commander, person: slack:U0LEAD}
+`)
+	var results []string
+	for _, o := range r.Actions {
+		results = append(results, o.Do+" "+o.Result)
+	}
+	if want := []string{"assign accepted", "assign accepted", "assign refused", "assign accepted"}; !slices.Equal(results, want) {
+		t.Fatalf("actions %v, want %v (%+v)", results, want, r.Actions)
+	}
+	if !strings.Contains(r.Refusals[0].Error, "already the incident commander") {
+		t.Errorf("refusal = %+v, want no change named", r.Refusals[0])
+	}
+	var assigned []string
+	for _, e := range r.Timeline {
+		if e.Kind == "role_assigned" {
+			assigned = append(assigned, e.Offset.String()+" "+e.Actor+" "+e.Text)
+		}
+	}
+	if want := []string{
+		"+1h00m slack:U0ONCALL slack:U0ONCALL is now the incident commander",
+		"+2h00m slack:U0ONCALL dana@example.com is now the privacy lead (DPO)",
+		"+4h00m cli:dana slack:U0LEAD is now the incident commander (was slack:U0ONCALL)",
+	}; !slices.Equal(assigned, want) {
+		t.Errorf("assignments %q, want %q", assigned, want)
+	}
+	if want := map[string]string{"commander": "slack:U0LEAD", "dpo": "dana@example.com"}; !maps.Equal(r.Roles, want) {
+		t.Errorf("roles at the end = %v, want %v", r.Roles, want)
+	}
+}
+
 func TestParseErrorsNameTheLine(t *testing.T) {
 	for _, tc := range []struct {
 		name, src, want string
@@ -236,6 +273,22 @@ actions:
 actions:
   - {at: 1h, actor: a, do: ack, reasons: x}
 `, `bad.yaml:9: actions[0].reasons: ack takes rule, text, not reasons`},
+		{"assign without a role", euFacts + `
+actions:
+  - {at: 1h, actor: a, do: assign, person: b}
+`, `bad.yaml:9: actions[0].role: assign needs a role: commander, dpo, legal, scribe`},
+		{"assign an unknown role", euFacts + `
+actions:
+  - {at: 1h, actor: a, do: assign, role: janitor, person: b}
+`, `bad.yaml:9: actions[0].role: assign needs a role`},
+		{"assign without a person", euFacts + `
+actions:
+  - {at: 1h, actor: a, do: assign, role: scribe}
+`, `bad.yaml:9: actions[0].person: assign needs the person`},
+		{"assign with text", euFacts + `
+actions:
+  - {at: 1h, actor: a, do: assign, role: scribe, person: b, text: x}
+`, `bad.yaml:9: actions[0].text: assign takes role, person, not text`},
 		{"bad offset", euFacts + `
 actions:
   - {at: tomorrow, actor: a, do: note, text: x}

@@ -51,11 +51,13 @@ type Report struct {
 	State          incident.State `json:"state"`
 	ClosedByDrill  bool           `json:"closed_by_drill"`
 	RulesetVersion string         `json:"ruleset_version"`
-	Timeline       []Entry        `json:"timeline"`
-	Actions        []Outcome      `json:"actions"`
-	Refusals       []Outcome      `json:"refusals"`
-	Clocks         []Clock        `json:"clocks"`
-	Notices        []Notice       `json:"notices"`
+	// Roles are who held each role at the end (role → person).
+	Roles    map[string]string `json:"roles,omitempty"`
+	Timeline []Entry           `json:"timeline"`
+	Actions  []Outcome         `json:"actions"`
+	Refusals []Outcome         `json:"refusals"`
+	Clocks   []Clock           `json:"clocks"`
+	Notices  []Notice          `json:"notices"`
 }
 
 // Entry is one line of the timeline at its virtual time.
@@ -132,7 +134,7 @@ func newReport(s Scenario, id string, st incident.Status, outcomes []Outcome, cl
 	}
 	r := Report{
 		Name: s.Title, File: s.Name, Incident: id, Start: s.Start, End: s.Start, State: st.State, ClosedByDrill: closedByDrill,
-		RulesetVersion: st.RulesetVersion, Actions: outcomes, Refusals: []Outcome{}, Clocks: []Clock{}, Notices: []Notice{},
+		RulesetVersion: st.RulesetVersion, Roles: st.Roles, Actions: outcomes, Refusals: []Outcome{}, Clocks: []Clock{}, Notices: []Notice{},
 	}
 	if st.ClosedAt != nil {
 		r.End = *st.ClosedAt

@@ -62,6 +62,7 @@ type Action struct {
 var actionArgs = map[string][]string{
 	"note":    {"text"},
 	"ack":     {"rule", "text"},
+	"assign":  {"role", "person"},
 	"update":  {"facts", "reason"},
 	"delay":   {"rule", "reasons"},
 	"approve": {"rules", "texts", "translations", "subject_categories"},
@@ -146,6 +147,8 @@ type actionFile struct {
 	SubjectCategories yamlList                          `yaml:"subject_categories"`
 	Recipient         string                            `yaml:"recipient"`
 	Reference         string                            `yaml:"reference"`
+	Role              string                            `yaml:"role"`
+	Person            string                            `yaml:"person"`
 }
 
 // Parse reads a scenario; every error names the file, the line and the field.
@@ -262,6 +265,15 @@ func (a actionFile) action(at locator, p path, s Scenario) (Action, error) {
 	case "ack":
 		act.Rule = a.Rule
 		act.Update, act.Request = workflows.UpdateAcknowledge, workflows.AckRequest{Rule: a.Rule, Text: a.Text, Actor: act.Actor}
+	case "assign":
+		role := strings.ToLower(strings.TrimSpace(a.Role))
+		if !slices.Contains(incident.TeamRoles, role) {
+			return act, at.errorf(p.key("role"), "assign needs a role: %s", strings.Join(incident.TeamRoles, ", "))
+		}
+		if strings.TrimSpace(a.Person) == "" {
+			return act, at.errorf(p.key("person"), "assign needs the person who takes the role, like slack:U0DPO or dana@example.com")
+		}
+		act.Update, act.Request = workflows.UpdateAssign, workflows.AssignRequest{Role: role, Person: a.Person, Actor: act.Actor}
 	case "update":
 		if a.Facts == nil {
 			return act, at.errorf(p.key("facts"), "update needs the facts that change")

@@ -17,6 +17,10 @@ type Config struct {
 	File string
 	// Policies in file order; PolicyFor picks one.
 	Policies []Policy
+	// OnCall is who takes each role on a new incident (commander, dpo,
+	// legal, scribe), until someone assigns another: a Slack user
+	// (slack:U...) or an email address (email:...).
+	OnCall map[string]Target
 }
 
 // Policy is one escalation chain. It is plain data: a workflow keeps the

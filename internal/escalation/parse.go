@@ -16,7 +16,7 @@ import (
 )
 
 var (
-	topKeys    = []string{"policies"}
+	topKeys    = []string{"policies", "on_call"}
 	policyKeys = []string{"name", "match", "steps", "repeat", "repeat_delay"}
 	matchKeys  = []string{"severity", "notify"}
 	stepKeys   = []string{"delay", "targets"}
@@ -147,6 +147,9 @@ func (p *parser) config(root *yaml.Node, c *Config) {
 	f, ok := p.fields(root, "", topKeys)
 	if !ok {
 		return
+	}
+	if oc, ok := f["on_call"]; ok && !isNull(oc) {
+		p.onCall(oc, c)
 	}
 	n, ok := f["policies"]
 	if !ok {
@@ -415,4 +418,32 @@ func sameTarget(a, b Target) bool {
 		return strings.EqualFold(a.ID, b.ID)
 	}
 	return a == b
+}
+
+// onCall reads who is on call for each role on an incident.
+func (p *parser) onCall(n *yaml.Node, c *Config) {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		p.errf(n, "on_call", "must map roles (%s) to a person", strings.Join(incident.TeamRoles, ", "))
+		return
+	}
+	c.OnCall = map[string]Target{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], deref(n.Content[i+1])
+		path := join("on_call", k.Value)
+		if !slices.Contains(incident.TeamRoles, k.Value) {
+			p.errf(k, path, "%q is not a role on an incident (%s)", k.Value, strings.Join(incident.TeamRoles, ", "))
+			continue
+		}
+		if _, dup := c.OnCall[k.Value]; dup {
+			p.errf(k, path, "given twice")
+			continue
+		}
+		t, err := ParseTarget(v.Value)
+		if err != nil || (t.Kind != SlackUser && t.Kind != Email) {
+			p.errf(v, path, "%q is not a person: slack:U0123ABCD or email:someone@example.com", v.Value)
+			continue
+		}
+		c.OnCall[k.Value] = t
+	}
 }

@@ -83,8 +83,8 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", []string{"f.yaml:1: the file is empty: it needs policies"}},
 		{"syntax", "policies:\n  - name: [a\n", []string{"f.yaml:2: did not find expected ',' or ']'"}},
-		{"not a mapping", "- a\n", []string{"f.yaml:1: the file must be a mapping (policies)"}},
-		{"unknown top field", "policies: []\npolicy: x\n", []string{"f.yaml:2: policy: unknown field (known: policies)"}},
+		{"not a mapping", "- a\n", []string{"f.yaml:1: the file must be a mapping (policies, on_call)"}},
+		{"unknown top field", "policies: []\npolicy: x\n", []string{"f.yaml:2: policy: unknown field (known: policies, on_call)"}},
 		{"no policies field", "{}\n", []string{"f.yaml:1: policies: required: the escalation policies (an empty list for the built-in one)"}},
 		{"policies not a list", "policies: {a: 1}\n", []string{"f.yaml:1: policies: must be a list of policies"}},
 		{"unknown and missing fields", "policies:\n  - nme: a\n    match: {severity: urgent, notify: [authority, Authority], kind: x}\n", []string{
@@ -315,4 +315,23 @@ func FuzzParseTarget(f *testing.F) {
 			t.Fatalf("%q parsed to %v, which does not round-trip: %v, %v", s, tt, back, err)
 		}
 	})
+}
+
+func TestOnCall(t *testing.T) {
+	c, err := Parse([]byte("on_call:\n  commander: slack:U0ALICE1\n  dpo: email:dpo@example.com\npolicies: []\n"), "f.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OnCall["commander"] != (Target{Kind: SlackUser, ID: "U0ALICE1"}) || c.OnCall["dpo"] != (Target{Kind: Email, ID: "dpo@example.com"}) {
+		t.Fatalf("on call: %v", c.OnCall)
+	}
+	for src, want := range map[string]string{
+		"on_call:\n  janitor: slack:U0ALICE1\npolicies: []\n":        `f.yaml:2: on_call.janitor: "janitor" is not a role on an incident`,
+		"on_call:\n  commander: slack-channel:C0123\npolicies: []\n": `f.yaml:2: on_call.commander: "slack-channel:C0123" is not a person`,
+		"on_call: [slack:U0ALICE1]\npolicies: []\n":                  `f.yaml:1: on_call: must map roles`,
+	} {
+		if _, err := Parse([]byte(src), "f.yaml"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", src, err, want)
+		}
+	}
 }

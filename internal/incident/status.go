@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"slices"
 	"time"
 
 	"github.com/breachctl/breachctl/internal/risk"
@@ -34,6 +35,9 @@ type Status struct {
 	// Snapshots are the scoped lists of affected people, newest last; the
 	// people themselves stay in the store.
 	Snapshots []SnapshotRef `json:"snapshots,omitempty"`
+	// Roles are who holds each role on the incident (commander, dpo,
+	// legal, scribe), by role.
+	Roles map[string]string `json:"roles,omitempty"`
 	// Slack is the incident's Slack channel, once it has one.
 	Slack *SlackChannel `json:"slack,omitempty"`
 	// Notices are the approved notices, oldest first.
@@ -117,4 +121,40 @@ type SlackPost struct {
 	Text    string `json:"text"`
 	User    string `json:"user,omitempty"`    // a direct message to this person instead
 	Channel string `json:"channel,omitempty"` // another channel than the incident's
+}
+
+// TeamRoles are the roles a person can hold on an incident.
+var TeamRoles = []string{"commander", "dpo", "legal", "scribe"}
+
+// RoleTitle names a role for people.
+func RoleTitle(role string) string {
+	switch role {
+	case "commander":
+		return "incident commander"
+	case "dpo":
+		return "privacy lead (DPO)"
+	case "legal":
+		return "legal approver"
+	case "scribe":
+		return "scribe"
+	}
+	return role
+}
+
+// RoleOrder lists the roles someone holds, in the order of TeamRoles, then
+// any other role, sorted.
+func RoleOrder(roles map[string]string) []string {
+	var order, others []string
+	for _, r := range TeamRoles {
+		if roles[r] != "" {
+			order = append(order, r)
+		}
+	}
+	for r, p := range roles {
+		if p != "" && !slices.Contains(TeamRoles, r) {
+			others = append(others, r)
+		}
+	}
+	slices.Sort(others)
+	return append(order, others...)
 }

@@ -380,6 +380,14 @@ func (o *Incidents) Acknowledge(ctx context.Context, id string, req workflows.Ac
 	return st, err
 }
 
+// Assign gives a person a role on the incident (commander, dpo, legal,
+// scribe), replacing whoever held it.
+func (o *Incidents) Assign(ctx context.Context, id string, req workflows.AssignRequest) (incident.Status, error) {
+	var st incident.Status
+	err := o.update(ctx, id, workflows.UpdateAssign, req, &st)
+	return st, err
+}
+
 // NoticeProgress asks a notice's workflow how far sending has got; once it
 // has finished, its result says.
 func (o *Incidents) NoticeProgress(ctx context.Context, noticeID string) (workflows.NoticeProgress, error) {

@@ -15,6 +15,8 @@ type command struct {
 	Incident string   // canonical ID, when the subcommand names one
 	Text     string   // note text, close reason, or ack's [RULE] [text]
 	Rules    []string // approve
+	Role     string   // assign: one of incident.TeamRoles
+	Person   string   // assign: slack:USERID, an email address or a name
 	State    string   // list: open, overdue, closed or all
 }
 
@@ -27,6 +29,7 @@ const Usage = "*Usage* of `/breach`:\n" +
 	"• `/breach ack INC-ID [RULE] [text]`: you are on it: stops the paging (of one obligation with RULE), never a clock\n" +
 	"• `/breach scope INC-ID`: how to scope the affected people\n" +
 	"• `/breach close INC-ID reason`: close an incident\n" +
+	"• `/breach assign INC-ID ROLE @person`: give someone a role: commander, dpo, legal or scribe\n" +
 	"• `/breach approve INC-ID RULE...`: write the notice's texts and approve it under one or more obligations\n" +
 	"• `/breach help`: this text"
 
@@ -99,6 +102,20 @@ func parseCommand(text string) (command, error) {
 			return command{}, usagef("`close` needs an incident ID and the reason, which is kept on the timeline")
 		}
 		return withID(command{Action: ActionClose, Text: reason}, id)
+	case "assign":
+		id, rest := nextWord(rest)
+		if id == "" {
+			return command{}, usagef("`assign` needs an incident ID, a role and the person")
+		}
+		c, err := withID(command{Action: ActionAssign}, id)
+		if err != nil {
+			return command{}, err
+		}
+		c.Role, c.Person, err = parseAssign(rest)
+		if err != nil {
+			return command{}, err
+		}
+		return c, nil
 	case "approve":
 		id, rules := nextWord(rest)
 		if id == "" || rules == "" {

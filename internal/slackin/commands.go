@@ -83,6 +83,11 @@ func (h *Handler) command(w http.ResponseWriter, s slack.SlashCommand) {
 			}
 			return inChannel(fmt.Sprintf(":white_check_mark: %s was closed by <@%s>.", c.Incident, user)), nil
 		})
+	case ActionAssign:
+		writeEphemeral(w, fmt.Sprintf("Assigning the %s on %s…", incident.RoleTitle(c.Role), c.Incident))
+		h.later(s.ResponseURL, c.Action, c.Incident, user, func(ctx context.Context) (*slack.WebhookMessage, error) {
+			return h.assign(ctx, c.Incident, c.Role, c.Person, user)
+		})
 	case ActionApprove:
 		meta := formMeta{ResponseURL: s.ResponseURL, Channel: s.ChannelID, Incident: c.Incident, Rules: c.Rules}
 		again := fmt.Sprintf("Run `%s approve %s %s` again.", h.cfg.Command, c.Incident, strings.Join(c.Rules, " "))

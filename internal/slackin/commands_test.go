@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/slack-go/slack"
 
 	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/orchestrator"
 )
 
@@ -46,6 +48,19 @@ func TestParseCommand(t *testing.T) {
 		{"close " + testID, command{}, "the reason"},
 		{"approve " + testID + " eu-gdpr-art33 eu-gdpr-art34", command{Action: ActionApprove, Incident: testID, Rules: []string{"eu-gdpr-art33", "eu-gdpr-art34"}}, ""},
 		{"approve " + testID, command{}, "at least one obligation"},
+		{"assign " + testID + " Commander <@U0123ABCD|alice>", command{Action: ActionAssign, Incident: testID, Role: "commander", Person: "slack:U0123ABCD"}, ""},
+		{"assign " + testID + " dpo <@W0456EFGH>", command{Action: ActionAssign, Incident: testID, Role: "dpo", Person: "slack:W0456EFGH"}, ""},
+		{"assign " + testID + " legal <mailto:lee@example.com|lee@example.com>", command{Action: ActionAssign, Incident: testID, Role: "legal", Person: "lee@example.com"}, ""},
+		{"assign " + testID + " scribe Sam  Doe", command{Action: ActionAssign, Incident: testID, Role: "scribe", Person: "Sam  Doe"}, ""},
+		{"assign " + testID + " janitor <@U0123ABCD|alice>", command{}, "commander, dpo, legal, scribe"},
+		{"assign " + testID + " commander", command{}, "needs the person"},
+		{"assign " + testID + " commander @alice", command{}, "not a mention Slack resolved"},
+		{"assign " + testID + " commander <@U0123ABCD> <@U0456EFGH>", command{}, "takes one person"},
+		{"assign " + testID + " commander <@alice|alice>", command{}, "takes one person"},
+		{"assign " + testID + " commander <#C0123|general>", command{}, "takes one person"},
+		{"assign " + testID + " scribe Sam &lt;temp&gt;", command{}, "takes one person"},
+		{"assign", command{}, "needs an incident ID"},
+		{"assign INC-1 commander <@U0123ABCD>", command{}, "is not an incident ID"},
 		{"delete " + testID, command{}, `"delete" is not a /breach subcommand`},
 	}
 	for _, tt := range tests {
@@ -68,7 +83,7 @@ func TestParseCommand(t *testing.T) {
 }
 
 func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"", "note INC-20261120-7K3QX hi", "approve inc-20261120-7k3qx a b", "list all", "close \u00a0x"} {
+	for _, s := range []string{"", "note INC-20261120-7K3QX hi", "approve inc-20261120-7k3qx a b", "list all", "close \u00a0x", "assign INC-20261120-7K3QX dpo <@U0123ABCD|dana>"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
@@ -84,6 +99,13 @@ func FuzzParseCommand(f *testing.F) {
 		case ActionAck:
 			if c.Incident == "" {
 				t.Errorf("%q parsed without ID: %+v", text, c)
+			}
+		case ActionAssign:
+			if c.Incident == "" || !slices.Contains(incident.TeamRoles, c.Role) || strings.TrimSpace(c.Person) == "" || strings.ContainsAny(c.Person, "<>") {
+				t.Errorf("%q parsed without ID, role or person: %+v", text, c)
+			}
+			if id, ok := strings.CutPrefix(c.Person, "slack:"); ok && !validUserID(id) {
+				t.Errorf("%q parsed to a bad user %q", text, c.Person)
 			}
 		case ActionApprove:
 			if c.Incident == "" || len(c.Rules) == 0 {
@@ -144,6 +166,16 @@ func TestCommands(t *testing.T) {
 		{name: "close", user: "UCMDR", text: "close " + testID + " not personal data", wantNow: "Closing",
 			wantCall: &call{Op: "close", ID: testID, Text: "not personal data", Actor: "slack:UCMDR"}, wantPost: "closed by <@UCMDR>", wantInChannel: true},
 		{name: "close by a responder is refused", user: "URESP", text: "close " + testID + " x", wantNow: "needs the *commander* role"},
+		{name: "assign", user: "UCMDR", text: "assign " + testID + " dpo <@U0123ABCD|dana>", wantNow: "Assigning the privacy lead (DPO) on " + testID,
+			wantCall: &call{Op: "assign", ID: testID, Role: "dpo", Person: "slack:U0123ABCD", Actor: "slack:UCMDR"},
+			wantPost: "<@UCMDR> made <@U0123ABCD> the privacy lead (DPO) on " + testID + ".", wantInChannel: true},
+		{name: "assign by name", user: "UADMIN", text: "assign " + testID + " scribe Sam &amp; Co", wantNow: "Assigning the scribe",
+			wantCall: &call{Op: "assign", ID: testID, Role: "scribe", Person: "Sam & Co", Actor: "slack:UADMIN"},
+			wantPost: "made Sam &amp; Co the scribe on " + testID + ".", wantInChannel: true},
+		{name: "assign of an unknown incident", user: "UCMDR", text: "assign INC-20261120-00000 legal <@U0123ABCD>", wantNow: "Assigning",
+			wantCall: &call{Op: "assign", ID: "INC-20261120-00000", Role: "legal", Person: "slack:U0123ABCD", Actor: "slack:UCMDR"}, wantPost: "No incident INC-20261120-00000."},
+		{name: "assign by a responder is refused", user: "URESP", text: "assign " + testID + " dpo <@U0123ABCD>", wantNow: "needs the *commander* role"},
+		{name: "help names assign", user: "UREP", text: "help", wantNow: "/breach assign INC-ID ROLE @person"},
 		{name: "approve by a commander is refused", user: "UCMDR", text: "approve " + testID + " eu-gdpr-art33", wantNow: "needs the *approver* role"},
 	}
 	for _, tt := range tests {

@@ -15,6 +15,10 @@
 // that work (tests; shutdown). Forms are opened through Views while Slack
 // waits, because a trigger ID expires within seconds.
 //
+// `/breach assign INC ROLE @person` gives someone a role on the incident;
+// Slack sends the mention as <@U0123ABCD|name>, which becomes the person
+// slack:U0123ABCD (assign.go).
+//
 // `/breach scope INC` answers with the CLI command: scoping reads the
 // affected people from exports or a database with the data map, and
 // people's data never passes through Slack.

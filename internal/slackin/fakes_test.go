@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,6 +31,7 @@ import (
 type call struct {
 	Op, ID, Text, Actor string
 	Rule                string // ack
+	Role, Person        string // assign
 	Facts               incident.Facts
 	Rules               []string
 	Texts               activities.NoticeTexts
@@ -139,6 +141,19 @@ func (f *fakeIncidents) Acknowledge(_ context.Context, id string, req workflows.
 		text += "; paging stopped"
 	}
 	st.Timeline = append(slices.Clone(st.Timeline), incident.Entry{Seq: len(st.Timeline) + 1, Kind: entryAcknowledged, Actor: req.Actor, Rule: req.Rule, Text: text})
+	return st, nil
+}
+
+func (f *fakeIncidents) Assign(_ context.Context, id string, req workflows.AssignRequest) (incident.Status, error) {
+	st, err := f.record(call{Op: "assign", ID: id, Role: req.Role, Person: req.Person, Actor: req.Actor})
+	if err != nil {
+		return st, err
+	}
+	st.Roles = maps.Clone(st.Roles)
+	if st.Roles == nil {
+		st.Roles = map[string]string{}
+	}
+	st.Roles[req.Role] = req.Person
 	return st, nil
 }
 

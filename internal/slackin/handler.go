@@ -31,6 +31,7 @@ type Incidents interface {
 	Close(ctx context.Context, id, reason, actor string) (incident.Status, error)
 	Approve(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
 	Acknowledge(ctx context.Context, id string, req workflows.AckRequest) (incident.Status, error)
+	Assign(ctx context.Context, id string, req workflows.AssignRequest) (incident.Status, error)
 }
 
 var _ Incidents = (*orchestrator.Incidents)(nil)

@@ -201,6 +201,13 @@ func statusMessage(st incident.Status) *slack.WebhookMessage {
 			buttons = append(buttons, approveButton(st.ID, c.Rule))
 		}
 	}
+	if len(st.Roles) > 0 {
+		var team strings.Builder
+		for _, r := range incident.RoleOrder(st.Roles) {
+			fmt.Fprintf(&team, "• %s: %s\n", capitalize(incident.RoleTitle(r)), personText(st.Roles[r]))
+		}
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate("*Roles*\n"+strings.TrimSuffix(team.String(), "\n"), 3000)), nil, nil))
+	}
 	if clocks.Len() > 0 {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate("*Obligations*\n"+clocks.String(), 3000)), nil, nil))
 	} else {

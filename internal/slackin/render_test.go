@@ -67,6 +67,7 @@ func representativeStatus() incident.Status {
 				State: incident.ClockMet, NoticeID: "N-20261119-0002", ClosedAt: at(20 * time.Hour)},
 		},
 		NextDeadline: at(24 * time.Hour), BindingRule: "nis2-art23-early",
+		Roles: map[string]string{"scribe": "Sam & <temp>", "commander": "slack:U0123ABCD", "dpo": "dana@example.com"},
 	}
 }
 

@@ -12,7 +12,7 @@ type Role string
 const (
 	RoleReporter  Role = "reporter"  // open, status, list, help
 	RoleResponder Role = "responder" // + note, ack, scope
-	RoleCommander Role = "commander" // responder + close
+	RoleCommander Role = "commander" // responder + close, assign
 	RoleApprover  Role = "approver"  // reporter + approve (privacy or legal)
 	RoleAdmin     Role = "admin"     // everything
 )
@@ -33,6 +33,7 @@ const (
 	ActionScope   Action = "scope"
 	ActionClose   Action = "close"
 	ActionApprove Action = "approve"
+	ActionAssign  Action = "assign"
 )
 
 // grants says which actions each role allows, itself included (no
@@ -40,9 +41,9 @@ const (
 var grants = map[Role][]Action{
 	RoleReporter:  {ActionHelp, ActionOpen, ActionStatus, ActionList},
 	RoleResponder: {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope},
-	RoleCommander: {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionClose},
+	RoleCommander: {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionClose, ActionAssign},
 	RoleApprover:  {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionApprove},
-	RoleAdmin:     {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionClose, ActionApprove},
+	RoleAdmin:     {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionClose, ActionAssign, ActionApprove},
 }
 
 // Roles says who holds which roles. The zero value gives nobody any role:

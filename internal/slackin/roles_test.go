@@ -57,14 +57,14 @@ func TestPermissions(t *testing.T) {
 		"URESP": {RoleResponder}, "UCMDR": {RoleCommander}, "UAPPR": {RoleApprover},
 		"UADMIN": {RoleAdmin}, "UBOTH": {RoleResponder, RoleApprover}, "UNONE": {},
 	}}
-	all := []Action{ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionClose, ActionApprove}
+	all := []Action{ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionClose, ActionAssign, ActionApprove}
 	allowed := map[string]string{ // user: the actions allowed, by first letters
 		"UREP":   "help open status list",
 		"URESP":  "help open status list note ack scope",
-		"UCMDR":  "help open status list note ack scope close",
+		"UCMDR":  "help open status list note ack scope close assign",
 		"UAPPR":  "help open status list approve",
 		"UBOTH":  "help open status list note ack scope approve",
-		"UADMIN": "help open status list note ack scope close approve",
+		"UADMIN": "help open status list note ack scope close assign approve",
 		"UNONE":  "help",
 	}
 	for user, want := range allowed {
@@ -81,7 +81,7 @@ func TestPermissions(t *testing.T) {
 	if (Roles{}).Allows("UANY", ActionOpen) {
 		t.Error("no default role, yet open is allowed")
 	}
-	for a, want := range map[Action]Role{ActionOpen: RoleReporter, ActionAck: RoleResponder, ActionClose: RoleCommander, ActionApprove: RoleApprover} {
+	for a, want := range map[Action]Role{ActionOpen: RoleReporter, ActionAck: RoleResponder, ActionClose: RoleCommander, ActionAssign: RoleCommander, ActionApprove: RoleApprover} {
 		if got := NeededFor(a); got != want {
 			t.Errorf("NeededFor(%s) = %s, want %s", a, got, want)
 		}
