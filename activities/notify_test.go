@@ -220,3 +220,23 @@ func TestRetryDelays(t *testing.T) {
 		t.Error("a 503 is not retried")
 	}
 }
+
+func TestSendPageEmail(t *testing.T) {
+	sink := sendgridtest.NewServer(sendgridtest.Options{APIKey: "SG.k"})
+	defer sink.Close()
+	n := NewNotifier(nil, mailer.NewSendGrid("SG.k", mailer.SendGridOptions{BaseURL: sink.URL()}), Sending{From: mailer.Address{Email: "breachctl@example.org"}})
+	in := PageEmailInput{Key: "INC-1/page/r/reminder/x/0", To: []string{"dpo@example.com", "ciso@example.com"}, Subject: "[breachctl] INC-1: r needs someone", Text: "Reminder: 6h left <soon>"}
+	if err := n.SendPageEmail(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if sink.RecipientCount("dpo@example.com") != 1 || sink.RecipientCount("ciso@example.com") != 1 {
+		t.Fatalf("sink: %+v", sink.Stats())
+	}
+	bad := in
+	bad.To = []string{"not-an-address"}
+	err := n.SendPageEmail(context.Background(), bad)
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || !app.NonRetryable() {
+		t.Fatalf("a page to an impossible address: %v, want a non-retryable error", err)
+	}
+}

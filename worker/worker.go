@@ -35,7 +35,13 @@ func Register(r Registry, deps Deps) {
 	r.RegisterActivityWithOptions(deps.Rules.Assess, activity.RegisterOptions{Name: activities.AssessName})
 	r.RegisterWorkflowWithOptions(workflows.NoticeWorkflow, workflow.RegisterOptions{Name: workflows.NoticeWorkflowName})
 	registerSlack(r, deps.Slack)
+	if deps.Notifier == nil {
+		// Without a mailer, a page's email targets stay on the timeline.
+		r.RegisterActivityWithOptions(func(context.Context, activities.PageEmailInput) error { return nil },
+			activity.RegisterOptions{Name: activities.SendPageEmailName})
+	}
 	if n := deps.Notifier; n != nil {
+		r.RegisterActivityWithOptions(n.SendPageEmail, activity.RegisterOptions{Name: activities.SendPageEmailName})
 		r.RegisterActivityWithOptions(n.PrepareNotice, activity.RegisterOptions{Name: activities.PrepareNoticeName})
 		r.RegisterActivityWithOptions(n.SendNoticePage, activity.RegisterOptions{Name: activities.SendNoticePageName})
 		r.RegisterActivityWithOptions(n.SendOrgNotice, activity.RegisterOptions{Name: activities.SendOrgNoticeName})

@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/incident"
 )
@@ -84,6 +85,7 @@ func (r *run) firePages(ctx workflow.Context) {
 			"Escalation %q (%s), step %d of %d, round %d: paged %s", p.Policy.Name, what, last.Step+1, len(p.Policy.Steps), last.Round+1,
 			strings.Join(names, ", ")))
 		r.slackPage(r.status.ID+"/"+p.Key(last), r.pageText(p, last), targets)
+		r.emailPage(r.status.ID+"/"+p.Key(last), p, last, targets)
 		p.Record(fs...)
 		r.pages[rule] = p
 	}
@@ -149,4 +151,52 @@ func (r *run) pageText(p escalation.Page, f escalation.Firing) string {
 		text += fmt.Sprintf(" (escalation %q, step %d, round %d: nobody has acknowledged)", p.Policy.Name, f.Step+1, f.Round+1)
 	}
 	return text + fmt.Sprintf(". Acknowledge with the button in the incident channel, `/breach ack %s` or `breachctl ack %s`.", r.status.ID, r.status.ID)
+}
+
+// pageEmailVersion marks the runs that email a page's email targets.
+const pageEmailVersion = "page-email"
+
+// emailPage queues a page's email targets, when this run emails pages.
+func (r *run) emailPage(key string, p escalation.Page, f escalation.Firing, targets []escalation.Target) {
+	if !r.emailPagesOn {
+		return
+	}
+	var to []string
+	for _, t := range targets {
+		if t.Kind == escalation.Email {
+			to = append(to, t.ID)
+		}
+	}
+	if len(to) == 0 {
+		return
+	}
+	subject := fmt.Sprintf("[breachctl] %s: %s needs someone", r.status.ID, p.Rule)
+	if p.Top {
+		subject = fmt.Sprintf("[breachctl] %s: %s is overdue", r.status.ID, p.Rule)
+	}
+	text := strings.NewReplacer(":alarm_clock: ", "", ":rotating_light: ", "", "*", "", "`", "").Replace(r.pageText(p, f))
+	r.status.PageEmails = append(r.status.PageEmails, incident.PageEmail{Key: key, To: to, Subject: subject, Text: text})
+}
+
+// startEmailPages sends queued page emails on a coroutine of its own, so
+// a slow mailer never holds up a deadline.
+func (r *run) startEmailPages(ctx workflow.Context) {
+	if !r.escalateOn || workflow.GetVersion(ctx, pageEmailVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	r.emailPagesOn = true
+	ctx = workflow.WithActivityOptions(ctx, slackOptions)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			if err := workflow.Await(ctx, func() bool { return len(r.status.PageEmails) > 0 }); err != nil {
+				return
+			}
+			e := r.status.PageEmails[0]
+			in := activities.PageEmailInput{Key: e.Key, To: e.To, Subject: e.Subject, Text: e.Text}
+			if err := workflow.ExecuteActivity(ctx, activities.SendPageEmailName, in).Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Warn("page email not sent", "incident", r.status.ID, "key", e.Key, "error", err)
+			}
+			r.status.PageEmails = r.status.PageEmails[1:]
+		}
+	})
 }

@@ -1,11 +1,15 @@
 package workflows_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
+
+	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/workflows"
@@ -188,5 +192,45 @@ func TestOnCallTakesTheRoles(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("%d on-call entries at open, want 2", n)
+	}
+}
+
+// TestPagesAreEmailed: every escalation step with an email target is
+// emailed at its instant, once, with a subject that says what it is.
+func TestPagesAreEmailed(t *testing.T) {
+	h := newHarnessWith(t, chain(t))
+	type sent struct {
+		at time.Duration
+		in activities.PageEmailInput
+	}
+	var emails []sent
+	h.env.RegisterActivityWithOptions(func(_ context.Context, in activities.PageEmailInput) error {
+		emails = append(emails, sent{h.env.Now().Sub(start), in})
+		return nil
+	}, activity.RegisterOptions{Name: activities.SendPageEmailName})
+	h.at(80*time.Hour, func() { h.close("Notified") })
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(facts(start, "EU")))
+	final := h.result()
+
+	var want []time.Duration
+	for _, e := range final.Timeline {
+		if e.Kind == "escalated" && strings.Contains(e.Text, "email:dpo@example.com") {
+			want = append(want, e.At.Sub(start))
+		}
+	}
+	var got []time.Duration
+	keys := map[string]bool{}
+	for _, e := range emails {
+		got = append(got, e.at)
+		if keys[e.in.Key] || !slices.Equal(e.in.To, []string{"dpo@example.com"}) || !strings.Contains(e.in.Subject, "eu-gdpr-art33") {
+			t.Errorf("page email %+v", e.in)
+		}
+		keys[e.in.Key] = true
+	}
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("page emails at %v, want %v (the steps that name the address)", got, want)
+	}
+	if last := emails[len(emails)-1].in; !strings.Contains(last.Subject, "overdue") || strings.Contains(last.Text, "*") {
+		t.Errorf("the deadline's page email: %+v", last)
 	}
 }

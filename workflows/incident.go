@@ -63,11 +63,12 @@ type run struct {
 	slackOn  bool // this run keeps a Slack channel (see startSlack)
 	// escalateOn: this run pages people along escalation chains; pages
 	// are by rule, policies the last assessment's.
-	escalateOn bool
-	pages      map[string]escalation.Page
-	policies   map[string]escalation.Policy
-	onCall     map[string]string // role -> person, from the last assessment
-	slackBusy  bool              // a Slack activity is running
+	escalateOn   bool
+	emailPagesOn bool // and emails the pages' email targets
+	pages        map[string]escalation.Page
+	policies     map[string]escalation.Policy
+	onCall       map[string]string // role -> person, from the last assessment
+	slackBusy    bool              // a Slack activity is running
 
 	search searchState // what was last upserted, to avoid needless events
 }
@@ -135,6 +136,7 @@ func (r *run) run(ctx workflow.Context) (incident.Status, error) {
 	r.upsertSearch(ctx)
 	r.startSlack(ctx)
 	r.escalateOn = workflow.GetVersion(ctx, escalationVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	r.startEmailPages(ctx)
 	for r.status.State != incident.StateClosed {
 		gen := r.wake
 		woken := func() bool { return r.wake != gen }

@@ -38,6 +38,8 @@ type Status struct {
 	// Roles are who holds each role on the incident (commander, dpo,
 	// legal, scribe), by role.
 	Roles map[string]string `json:"roles,omitempty"`
+	// PageEmails are escalation pages waiting to be emailed.
+	PageEmails []PageEmail `json:"page_emails,omitempty"`
 	// Slack is the incident's Slack channel, once it has one.
 	Slack *SlackChannel `json:"slack,omitempty"`
 	// Notices are the approved notices, oldest first.
@@ -157,4 +159,12 @@ func RoleOrder(roles map[string]string) []string {
 	}
 	slices.Sort(others)
 	return append(order, others...)
+}
+
+// PageEmail is an escalation page to email addresses of the chain.
+type PageEmail struct {
+	Key     string   `json:"key"`
+	To      []string `json:"to"`
+	Subject string   `json:"subject"`
+	Text    string   `json:"text"`
 }
