@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -39,6 +40,9 @@ type AssessResult struct {
 	// OnCall is who takes each role on a new incident, from configuration
 	// (role -> slack:U... or email:...).
 	OnCall map[string]string `json:"on_call,omitempty"`
+	// TwoPerson lists the kinds of notice (authority, ...) that need two
+	// approvers, from configuration.
+	TwoPerson []string `json:"two_person,omitempty"`
 }
 
 // Rules runs the rules engine. It reads no outside state, so it is safe to
@@ -78,6 +82,9 @@ func (r *Rules) Assess(_ context.Context, in AssessInput) (AssessResult, error) 
 		for _, ob := range a.Obligations {
 			res.Policies[ob.Rule] = r.Escalation.PolicyFor(string(facts.Severity), ob.Notify)
 		}
+	}
+	if r.Escalation != nil {
+		res.TwoPerson = slices.Clone(r.Escalation.TwoPerson)
 	}
 	if r.Escalation != nil && len(r.Escalation.OnCall) > 0 {
 		res.OnCall = map[string]string{}

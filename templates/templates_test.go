@@ -656,3 +656,10 @@ func TestAnonymousGreeting(t *testing.T) {
 		}
 	}
 }
+
+func TestVersionNamesTheTemplates(t *testing.T) {
+	v := Version()
+	if len(v) != 16 || v != Version() {
+		t.Fatalf("version %q", v)
+	}
+}

@@ -68,6 +68,7 @@ type run struct {
 	pages        map[string]escalation.Page
 	policies     map[string]escalation.Policy
 	onCall       map[string]string // role -> person, from the last assessment
+	twoPerson    []string          // kinds of notice that need two approvers
 	slackBusy    bool              // a Slack activity is running
 
 	search searchState // what was last upserted, to avoid needless events
@@ -82,7 +83,7 @@ type searchState struct {
 
 func newRun(in IncidentInput) *run {
 	if in.Carry != nil {
-		return &run{status: *in.Carry, ready: true, pages: in.Pages, policies: in.Policies}
+		return &run{status: *in.Carry, ready: true, pages: in.Pages, policies: in.Policies, twoPerson: in.TwoPerson}
 	}
 	return &run{status: incident.Status{
 		ID:       in.ID,
@@ -113,10 +114,12 @@ func (r *run) setup(ctx workflow.Context) error {
 		{UpdateClose, r.close, r.validateClose},
 		{UpdateDelay, r.delayReasons, r.validateDelay},
 		{UpdateScope, r.scope, r.validateScope},
-		{UpdateApprove, r.approve, r.validateApprove},
+		{UpdateApprove, r.approveOrDraft, r.validateApproval},
 		{UpdateFiled, r.filed, r.validateFiled},
 		{UpdateAcknowledge, r.acknowledge, r.validateAck},
 		{UpdateAssign, r.assign, r.validateAssign},
+		{UpdateDraft, r.makeDraft, r.validateDraft},
+		{UpdateReject, r.reject, r.validateReject},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
@@ -205,6 +208,7 @@ func (r *run) assess(ctx workflow.Context, cause string) error {
 	r.status.Risk = &assessed
 	r.status.NotTriggered = res.NotTriggered
 	r.onCall = res.OnCall
+	r.twoPerson = res.TwoPerson
 	if res.Policies != nil {
 		r.policies = res.Policies
 	}
@@ -219,8 +223,15 @@ func (r *run) assess(ctx workflow.Context, cause string) error {
 func (r *run) advance(ctx workflow.Context) {
 	now := workflow.Now(ctx).UTC()
 	logger := workflow.GetLogger(ctx)
+	changed := false
+	defer func() {
+		if changed {
+			r.voidDrafts(now, "a deadline passed, and a late notice says so")
+		}
+	}()
 	for i := range r.status.Clocks {
 		for _, e := range r.status.Clocks[i].Advance(now) {
+			changed = changed || e.Kind == incident.EventOverdue
 			r.status.Timeline.AppendClockEvent(e, "")
 			r.slackClockEvent(e)
 			r.startPage(e)
@@ -300,7 +311,7 @@ func (r *run) continueAsNew(ctx workflow.Context) (incident.Status, error) {
 		r.noticeDone(ctx, res)
 	}
 	carry := r.status
-	return incident.Status{}, workflow.NewContinueAsNewError(ctx, IncidentWorkflowName, IncidentInput{ID: carry.ID, Carry: &carry, Pages: r.pages, Policies: r.policies})
+	return incident.Status{}, workflow.NewContinueAsNewError(ctx, IncidentWorkflowName, IncidentInput{ID: carry.ID, Carry: &carry, Pages: r.pages, Policies: r.policies, TwoPerson: r.twoPerson})
 }
 
 // describe answers once the first assessment is done, so `open` can print
@@ -386,6 +397,7 @@ func (r *run) changeFacts(ctx workflow.Context, req FactsRequest) (incident.Stat
 		text += ". Reason: " + reason
 	}
 	r.status.Timeline.Append(workflow.Now(ctx).UTC(), incident.EntryFactsChanged, req.Actor, "", text)
+	defer r.voidDrafts(workflow.Now(ctx).UTC(), "the facts changed ("+strings.Join(fields, ", ")+")")
 	if err := r.assess(ctx, incident.ChangeCause(fields)); err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeInvalidFacts {

@@ -27,6 +27,10 @@ const (
 	UpdateAcknowledge = "acknowledge"
 	// UpdateAssign gives a person a role on the incident.
 	UpdateAssign = "assign"
+	// UpdateDraft drafts a notice for approval; UpdateReject rejects a
+	// draft. Approving a draft is UpdateApprove with ApproveRequest.Draft.
+	UpdateDraft  = "draft"
+	UpdateReject = "reject"
 
 	// SignalNoticeDone carries a NoticeResult from a notice's workflow to
 	// its incident.
@@ -69,6 +73,8 @@ type IncidentInput struct {
 	// the obligations, handed over by continue-as-new.
 	Pages    map[string]escalation.Page   `json:"pages,omitempty"`
 	Policies map[string]escalation.Policy `json:"policies,omitempty"`
+	// TwoPerson are the kinds of notice that need two approvers.
+	TwoPerson []string `json:"two_person,omitempty"`
 }
 
 // NoteRequest adds a note to the timeline.
@@ -125,6 +131,16 @@ type ApproveRequest struct {
 	// employees), for notices to authorities and customers.
 	SubjectCategories []string `json:"subject_categories,omitempty"`
 	Actor             string   `json:"actor"`
+	// Draft is the hash of the draft approved; empty approves the texts
+	// given here at once (refused where two approvers are required).
+	Draft string `json:"draft,omitempty"`
+}
+
+// RejectRequest rejects a draft, with why.
+type RejectRequest struct {
+	Draft  string `json:"draft"`
+	Reason string `json:"reason"`
+	Actor  string `json:"actor"`
 }
 
 // FiledRequest records that a report was filed through an authority's

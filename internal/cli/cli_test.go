@@ -29,6 +29,8 @@ type fakeIncidents struct {
 	delay       func(id, rule, reasons string) (incident.Status, error)
 	scope       func(id string, sn incident.SnapshotRef) (incident.Status, error)
 	approve     func(id string, req workflows.ApproveRequest) (incident.Status, error)
+	draft       func(id string, req workflows.ApproveRequest) (incident.Status, error)
+	reject      func(id string, req workflows.RejectRequest) (incident.Status, error)
 	filed       func(id string, req workflows.FiledRequest) (incident.Status, error)
 	ack         func(id string, req workflows.AckRequest) (incident.Status, error)
 	assign      func(id string, req workflows.AssignRequest) (incident.Status, error)
@@ -64,6 +66,12 @@ func (f *fakeIncidents) DelayReasons(_ context.Context, id, rule, reasons, _ str
 
 func (f *fakeIncidents) Approve(_ context.Context, id string, req workflows.ApproveRequest) (incident.Status, error) {
 	return f.approve(id, req)
+}
+func (f *fakeIncidents) Draft(_ context.Context, id string, req workflows.ApproveRequest) (incident.Status, error) {
+	return f.draft(id, req)
+}
+func (f *fakeIncidents) Reject(_ context.Context, id string, req workflows.RejectRequest) (incident.Status, error) {
+	return f.reject(id, req)
 }
 func (f *fakeIncidents) Filed(_ context.Context, id string, req workflows.FiledRequest) (incident.Status, error) {
 	return f.filed(id, req)

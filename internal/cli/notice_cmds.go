@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
 	"github.com/breachctl/breachctl/activities"
@@ -26,11 +27,50 @@ type noticeFile struct {
 	Translations           map[string]activities.NoticeTexts `yaml:"translations"`
 }
 
+// noticeTextFlags are the flags that give a notice's texts, shared by
+// draft and approve.
+type noticeTextFlags struct {
+	file     string
+	texts    activities.NoticeTexts
+	subjects []string
+}
+
+func (n *noticeTextFlags) bind(f *pflag.FlagSet) {
+	f.StringVar(&n.file, "file", "", "YAML file with the notice's texts and translations")
+	f.StringVar(&n.texts.WhatHappened, "what-happened", "", "what happened (default: the incident's description)")
+	f.StringVar(&n.texts.LikelyConsequences, "consequences", "", "the likely consequences for the people affected")
+	f.StringVar(&n.texts.MeasuresTaken, "measures", "", "the measures taken or proposed")
+	f.StringVar(&n.texts.WhatYouCanDo, "what-you-can-do", "", "what people can do to protect themselves")
+	f.StringVar(&n.texts.IdentityTheftOffer, "identity-theft-offer", "", "the identity theft protection offered, and how to take it up")
+	f.StringSliceVar(&n.subjects, "subject-categories", nil, "kinds of people concerned, for authorities (customers,employees)")
+}
+
+// given reports whether any text was given.
+func (n *noticeTextFlags) given() bool {
+	return n.file != "" || n.texts != (activities.NoticeTexts{}) || len(n.subjects) > 0
+}
+
+// request builds the request for rules from the flags.
+func (n *noticeTextFlags) request(rules []string) (workflows.ApproveRequest, error) {
+	req := workflows.ApproveRequest{Rules: rules, SubjectCategories: n.subjects}
+	if n.file != "" {
+		nf, err := readNoticeFile(n.file)
+		if err != nil {
+			return req, err
+		}
+		req.Texts, req.Translations = nf.NoticeTexts, nf.Translations
+		if len(req.SubjectCategories) == 0 {
+			req.SubjectCategories = nf.SubjectCategories
+		}
+	}
+	req.Texts = n.texts.Over(req.Texts)
+	return req, nil
+}
+
 func newApproveCmd(g *globals) *cobra.Command {
 	var (
-		file      string
-		texts     activities.NoticeTexts
-		subjects  []string
+		text      noticeTextFlags
+		draft     string
 		follow    bool
 		watchTick time.Duration
 	)
@@ -51,8 +91,15 @@ through its portal, the report is prepared for filing (record the reference with
 The texts come from --file (YAML: what_happened, likely_consequences,
 measures_taken, what_you_can_do, identity_theft_offer, subject_categories, and
 translations by language: de, fr, es, pt-BR) or the flags; what happened
-defaults to the incident's description.`,
+defaults to the incident's description.
+
+With --draft HASH it approves a draft made with 'breachctl draft' exactly as
+drafted: refused if the facts or the templates changed since (the draft is then
+void), and sent only once it has all its approvals (two different people for
+the kinds of notice the escalation file's sign_off.two_person names; those
+cannot be approved without a draft).`,
 		Example: `  breachctl approve INC-20261120-7K3QX eu-gdpr-art34 --file notice.yaml --watch
+  breachctl approve INC-20261120-7K3QX eu-gdpr-art33 --draft 3f9a1c0e7b2d
   breachctl approve INC-20261120-7K3QX eu-gdpr-art33 --what-happened "..." --measures "..."`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,23 +107,27 @@ defaults to the incident's description.`,
 			if err != nil {
 				return err
 			}
-			req := workflows.ApproveRequest{Rules: args[1:], SubjectCategories: subjects}
-			if file != "" {
-				nf, err := readNoticeFile(file)
-				if err != nil {
-					return err
-				}
-				req.Texts, req.Translations = nf.NoticeTexts, nf.Translations
-				if len(req.SubjectCategories) == 0 {
-					req.SubjectCategories = nf.SubjectCategories
-				}
+			if draft != "" && text.given() {
+				return apperr.Invalidf("--draft", "approves the draft as it was drafted: give texts to `breachctl draft` instead")
 			}
-			req.Texts = texts.Over(req.Texts)
+			req, err := text.request(args[1:])
+			if err != nil {
+				return err
+			}
+			req.Draft = strings.TrimSpace(draft)
 			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
 				req.Actor = actor
 				st, err := svc.Approve(ctx, id, req)
 				if err != nil {
 					return err
+				}
+				if d := draftOf(st, req.Draft); d != nil && d.State == incident.DraftPending {
+					if g.json() {
+						return writeJSON(g.env.Stdout, st)
+					}
+					fmt.Fprintf(g.env.Stdout, "Approved draft %s (%d of %d approvals): it needs another approver before it is sent\n",
+						d.Hash, len(d.Approvals), d.Required)
+					return nil
 				}
 				n := latestNotice(st, req.Rules[0])
 				if !follow {
@@ -92,13 +143,8 @@ defaults to the incident's description.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&file, "file", "", "YAML file with the notice's texts and translations")
-	f.StringVar(&texts.WhatHappened, "what-happened", "", "what happened (default: the incident's description)")
-	f.StringVar(&texts.LikelyConsequences, "consequences", "", "the likely consequences for the people affected")
-	f.StringVar(&texts.MeasuresTaken, "measures", "", "the measures taken or proposed")
-	f.StringVar(&texts.WhatYouCanDo, "what-you-can-do", "", "what people can do to protect themselves")
-	f.StringVar(&texts.IdentityTheftOffer, "identity-theft-offer", "", "the identity theft protection offered, and how to take it up")
-	f.StringSliceVar(&subjects, "subject-categories", nil, "kinds of people concerned, for authorities (customers,employees)")
+	text.bind(f)
+	f.StringVar(&draft, "draft", "", "approve this draft (its hash, from `breachctl draft`) exactly as drafted")
 	f.BoolVar(&follow, "watch", false, "follow the sending until it is done")
 	f.DurationVar(&watchTick, "interval", time.Second, "how often --watch refreshes")
 	return cmd
@@ -432,5 +478,90 @@ communication; the US states' substitute notice).`,
 		},
 	}
 	cmd.Flags().StringVar(&dsn, "store", "", "the store holding the ledger (default $BREACHCTL_STORE or the data directory's)")
+	return cmd
+}
+
+func draftOf(st incident.Status, hash string) *incident.Draft {
+	if hash == "" {
+		return nil
+	}
+	for i := range st.Drafts {
+		if st.Drafts[i].Hash == hash {
+			return &st.Drafts[i]
+		}
+	}
+	return nil
+}
+
+func newDraftCmd(g *globals) *cobra.Command {
+	var text noticeTextFlags
+	cmd := &cobra.Command{
+		Use:   "draft INC-ID RULE...",
+		Short: "Draft the notice under one or more obligations, for approval",
+		Long: `Records the notice as it would be sent — the texts (as for approve) with what the
+incident knows — under a hash of its exact content. Approvers approve that hash
+('breachctl approve INC RULE --draft HASH'); a change to the facts or the
+templates changes what would be sent, and voids the draft on the record.`,
+		Example: `  breachctl draft INC-20261120-7K3QX eu-gdpr-art33 --file notice.yaml`,
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incidentArg(args)
+			if err != nil {
+				return err
+			}
+			req, err := text.request(args[1:])
+			if err != nil {
+				return err
+			}
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
+				req.Actor = actor
+				st, err := svc.Draft(ctx, id, req)
+				if err != nil {
+					return err
+				}
+				if g.json() {
+					return writeJSON(g.env.Stdout, st)
+				}
+				d := st.Drafts[len(st.Drafts)-1]
+				fmt.Fprintf(g.env.Stdout, "Drafted %s under %s; it needs %d approval(s):\n  breachctl approve %s %s --draft %s\n",
+					d.Hash, strings.Join(d.Rules, ", "), d.Required, id, strings.Join(d.Rules, " "), d.Hash)
+				return nil
+			})
+		},
+	}
+	text.bind(cmd.Flags())
+	return cmd
+}
+
+func newRejectCmd(g *globals) *cobra.Command {
+	var draft, reason string
+	cmd := &cobra.Command{
+		Use:     "reject INC-ID --draft HASH --reason TEXT",
+		Short:   "Reject a draft notice, with why",
+		Example: `  breachctl reject INC-20261120-7K3QX --draft 3f9a1c0e7b2d --reason "name the systems involved"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incidentArg(args)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(draft) == "" {
+				return apperr.Invalidf("--draft", "name the draft to reject (its hash)")
+			}
+			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
+				st, err := svc.Reject(ctx, id, workflows.RejectRequest{Draft: strings.TrimSpace(draft), Reason: reason, Actor: actor})
+				if err != nil {
+					return err
+				}
+				if g.json() {
+					return writeJSON(g.env.Stdout, st)
+				}
+				fmt.Fprintf(g.env.Stdout, "Rejected draft %s of %s\n", draft, id)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&draft, "draft", "", "the draft's hash")
+	cmd.Flags().StringVar(&reason, "reason", "", "why it is rejected (required)")
 	return cmd
 }

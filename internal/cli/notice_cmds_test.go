@@ -37,3 +37,41 @@ func TestRateMeter(t *testing.T) {
 		t.Errorf("the meter keeps %d samples; it should keep about ten seconds", len(m.at))
 	}
 }
+
+func TestDraftApproveReject(t *testing.T) {
+	id := "INC-20261121-AB12C"
+	var gotDraft workflows.ApproveRequest
+	var gotApprove workflows.ApproveRequest
+	var gotReject workflows.RejectRequest
+	pending := incident.Status{ID: id, Drafts: []incident.Draft{{Hash: "3f9a1c0e7b2d", Rules: []string{"eu-gdpr-art33"}, State: incident.DraftPending, Required: 2,
+		Approvals: []incident.Approval{{By: "cli:alice"}}}}}
+	svc := &fakeIncidents{
+		draft: func(_ string, req workflows.ApproveRequest) (incident.Status, error) {
+			gotDraft = req
+			return pending, nil
+		},
+		approve: func(_ string, req workflows.ApproveRequest) (incident.Status, error) {
+			gotApprove = req
+			return pending, nil
+		},
+		reject: func(_ string, req workflows.RejectRequest) (incident.Status, error) {
+			gotReject = req
+			return pending, nil
+		},
+	}
+	code, out, errOut := run(t, svc, nil, "draft", id, "eu-gdpr-art33", "--what-happened", "copied", "--consequences", "phishing")
+	if code != 0 || !strings.Contains(out, "--draft 3f9a1c0e7b2d") || gotDraft.Texts.WhatHappened != "copied" || gotDraft.Texts.LikelyConsequences != "phishing" {
+		t.Fatalf("draft: exit %d %q %q %+v", code, out, errOut, gotDraft)
+	}
+	code, out, _ = run(t, svc, nil, "approve", id, "eu-gdpr-art33", "--draft", "3f9a1c0e7b2d")
+	if code != 0 || gotApprove.Draft != "3f9a1c0e7b2d" || !strings.Contains(out, "1 of 2 approvals") {
+		t.Fatalf("approve --draft: exit %d %q %+v", code, out, gotApprove)
+	}
+	if code, _, errOut := run(t, svc, nil, "approve", id, "eu-gdpr-art33", "--draft", "3f9a1c0e7b2d", "--measures", "x"); code != 2 || !strings.Contains(errOut, "--draft") {
+		t.Fatalf("approve --draft with texts: exit %d %s", code, errOut)
+	}
+	code, _, _ = run(t, svc, nil, "reject", id, "--draft", "3f9a1c0e7b2d", "--reason", "name the systems")
+	if code != 0 || gotReject.Draft != "3f9a1c0e7b2d" || gotReject.Reason != "name the systems" {
+		t.Fatalf("reject: exit %d %+v", code, gotReject)
+	}
+}

@@ -34,6 +34,8 @@ type Incidents interface {
 	DelayReasons(ctx context.Context, id, rule, reasons, actor string) (incident.Status, error)
 	Scope(ctx context.Context, id string, sn incident.SnapshotRef, actor string) (incident.Status, error)
 	Approve(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
+	Draft(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
+	Reject(ctx context.Context, id string, req workflows.RejectRequest) (incident.Status, error)
 	Filed(ctx context.Context, id string, req workflows.FiledRequest) (incident.Status, error)
 	Acknowledge(ctx context.Context, id string, req workflows.AckRequest) (incident.Status, error)
 	Assign(ctx context.Context, id string, req workflows.AssignRequest) (incident.Status, error)
@@ -143,7 +145,7 @@ from another terminal.`,
 	root.AddCommand(
 		newDevCmd(g), newWorkerCmd(g), newServeCmd(g),
 		newAssessCmd(g), newScopeCmd(g), newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newAckCmd(g), newAssignCmd(g), newUpdateCmd(g), newDelayCmd(g), newCloseCmd(g),
-		newApproveCmd(g), newWatchCmd(g), newFiledCmd(g), newDeliveriesCmd(g),
+		newApproveCmd(g), newDraftCmd(g), newRejectCmd(g), newWatchCmd(g), newFiledCmd(g), newDeliveriesCmd(g),
 		newDrillCmd(g),
 	)
 	return root

@@ -21,6 +21,10 @@ type Config struct {
 	// legal, scribe), until someone assigns another: a Slack user
 	// (slack:U...) or an email address (email:...).
 	OnCall map[string]Target
+	// TwoPerson lists the kinds of notice (a rule's notify: authority,
+	// controller, ...) that need two different approvers (sign_off:
+	// two_person).
+	TwoPerson []string
 }
 
 // Policy is one escalation chain. It is plain data: a workflow keeps the

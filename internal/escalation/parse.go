@@ -16,7 +16,7 @@ import (
 )
 
 var (
-	topKeys    = []string{"policies", "on_call"}
+	topKeys    = []string{"policies", "on_call", "sign_off"}
 	policyKeys = []string{"name", "match", "steps", "repeat", "repeat_delay"}
 	matchKeys  = []string{"severity", "notify"}
 	stepKeys   = []string{"delay", "targets"}
@@ -150,6 +150,13 @@ func (p *parser) config(root *yaml.Node, c *Config) {
 	}
 	if oc, ok := f["on_call"]; ok && !isNull(oc) {
 		p.onCall(oc, c)
+	}
+	if so, ok := f["sign_off"]; ok && !isNull(so) {
+		if sf, ok := p.fields(deref(so), "sign_off", []string{"two_person"}); ok {
+			if tp, ok := sf["two_person"]; ok {
+				c.TwoPerson = p.words(tp, "sign_off.two_person", notifyKinds)
+			}
+		}
 	}
 	n, ok := f["policies"]
 	if !ok {

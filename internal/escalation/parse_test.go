@@ -83,8 +83,8 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", []string{"f.yaml:1: the file is empty: it needs policies"}},
 		{"syntax", "policies:\n  - name: [a\n", []string{"f.yaml:2: did not find expected ',' or ']'"}},
-		{"not a mapping", "- a\n", []string{"f.yaml:1: the file must be a mapping (policies, on_call)"}},
-		{"unknown top field", "policies: []\npolicy: x\n", []string{"f.yaml:2: policy: unknown field (known: policies, on_call)"}},
+		{"not a mapping", "- a\n", []string{"f.yaml:1: the file must be a mapping (policies, on_call, sign_off)"}},
+		{"unknown top field", "policies: []\npolicy: x\n", []string{"f.yaml:2: policy: unknown field (known: policies, on_call, sign_off)"}},
 		{"no policies field", "{}\n", []string{"f.yaml:1: policies: required: the escalation policies (an empty list for the built-in one)"}},
 		{"policies not a list", "policies: {a: 1}\n", []string{"f.yaml:1: policies: must be a list of policies"}},
 		{"unknown and missing fields", "policies:\n  - nme: a\n    match: {severity: urgent, notify: [authority, Authority], kind: x}\n", []string{

@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -147,4 +148,39 @@ func lateBy(at time.Time, due *time.Time) time.Duration {
 		return 0
 	}
 	return at.Sub(*due)
+}
+
+// DraftState is where a draft notice stands.
+type DraftState string
+
+const (
+	DraftPending  DraftState = "pending"  // waiting for its approvals
+	DraftApproved DraftState = "approved" // approved: the notice went out
+	DraftVoided   DraftState = "voided"   // the facts or the templates changed after it was drafted
+	DraftRejected DraftState = "rejected"
+)
+
+// Draft is a notice as it will be sent, named by a hash of its exact
+// content: what approvers approve. A change to the facts or the templates
+// changes the hash and voids it.
+type Draft struct {
+	Hash     string     `json:"hash"`
+	Rules    []string   `json:"rules"`
+	Notify   string     `json:"notify"`
+	By       string     `json:"by"`
+	At       time.Time  `json:"at"`
+	State    DraftState `json:"state"`
+	Required int        `json:"required"` // approvals needed: 2 under a two-person rule
+	// Approvals are who approved it, in order; each person once.
+	Approvals []Approval `json:"approvals,omitempty"`
+	Reason    string     `json:"reason,omitempty"` // why it was voided or rejected
+	// Request is the approval request the draft was made from (its texts),
+	// opaque here.
+	Request json.RawMessage `json:"request"`
+}
+
+// Approval is one person's approval of a draft.
+type Approval struct {
+	By string    `json:"by"`
+	At time.Time `json:"at"`
 }

@@ -42,6 +42,8 @@ type Status struct {
 	PageEmails []PageEmail `json:"page_emails,omitempty"`
 	// Slack is the incident's Slack channel, once it has one.
 	Slack *SlackChannel `json:"slack,omitempty"`
+	// Drafts are the notices drafted for approval, oldest first.
+	Drafts []Draft `json:"drafts,omitempty"`
 	// Notices are the approved notices, oldest first.
 	Notices  []Notice `json:"notices,omitempty"`
 	Timeline Timeline `json:"timeline"`

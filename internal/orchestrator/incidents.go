@@ -407,3 +407,17 @@ func (o *Incidents) NoticeProgress(ctx context.Context, noticeID string) (workfl
 	}
 	return p, nil
 }
+
+// Draft records a notice for approval under a hash of its content.
+func (o *Incidents) Draft(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error) {
+	var st incident.Status
+	err := o.update(ctx, id, workflows.UpdateDraft, req, &st)
+	return st, err
+}
+
+// Reject rejects a draft.
+func (o *Incidents) Reject(ctx context.Context, id string, req workflows.RejectRequest) (incident.Status, error) {
+	var st incident.Status
+	err := o.update(ctx, id, workflows.UpdateReject, req, &st)
+	return st, err
+}
