@@ -171,6 +171,7 @@ type Ledger interface {
 	ClaimedBetween(ctx context.Context, incidentID, audience string, from, through [16]byte) (map[[16]byte]string, error)
 	Claim(ctx context.Context, noticeID string, batches []store.BatchClaim, unreachable []store.Unreachable) ([]store.BatchStatus, error)
 	MarkBatch(ctx context.Context, key string, state store.BatchState, messageID, errText string, at time.Time) error
+	Batch(ctx context.Context, key string) (store.BatchStatus, error)
 }
 
 var _ Ledger = (*store.Store)(nil)
@@ -318,8 +319,8 @@ func (p *preparedNotice) render(k renderKey) (templates.Rendered, error) {
 	}
 	if k.categories != 0 {
 		d.DataCategories = nil
-		for bits := k.categories; bits != 0; bits &= bits - 1 {
-			if i := trailingZeros(bits); i < len(incident.DataCategories) {
+		for set := k.categories; set != 0; set &= set - 1 {
+			if i := bits.TrailingZeros64(set); i < len(incident.DataCategories) {
 				d.DataCategories = append(d.DataCategories, incident.DataCategories[i])
 			}
 		}
@@ -332,8 +333,6 @@ func (p *preparedNotice) render(k renderKey) (templates.Rendered, error) {
 	p.rendered[k] = r
 	return r, nil
 }
-
-func trailingZeros(x uint64) int { return bits.TrailingZeros64(x) }
 
 func (n *Notifier) prepared(ctx context.Context, id string) (*preparedNotice, error) {
 	n.mu.Lock()
@@ -734,7 +733,7 @@ func (n *Notifier) sendOrg(ctx context.Context, p *preparedNotice, i int, r OrgR
 	if err != nil {
 		return incident.OrgDelivery{}, n.retryError([]error{err})
 	}
-	after, err := n.ledgerBatch(ctx, key)
+	after, err := n.ledger.Batch(ctx, key)
 	if err != nil {
 		return incident.OrgDelivery{}, err
 	}
@@ -743,15 +742,6 @@ func (n *Notifier) sendOrg(ctx context.Context, p *preparedNotice, i int, r OrgR
 		delivery.Error = after.Error
 	}
 	return delivery, nil
-}
-
-func (n *Notifier) ledgerBatch(ctx context.Context, key string) (store.BatchStatus, error) {
-	if b, ok := n.ledger.(interface {
-		Batch(context.Context, string) (store.BatchStatus, error)
-	}); ok {
-		return b.Batch(ctx, key)
-	}
-	return store.BatchStatus{Key: key}, nil
 }
 
 // orgKey stands for an organisation's address in the ledger, which keys

@@ -1,7 +1,6 @@
 package escalation
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/yamlfile"
 )
 
 var (
@@ -26,7 +26,6 @@ var (
 		"controller", "public", "covered_entity", "owner", "other_organizations"}
 
 	namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	yamlLineRE  = regexp.MustCompile(`^yaml: line ([0-9]+): (.*)$`)
 )
 
 // Parse parses an escalation file; name is the file name used in errors.
@@ -38,109 +37,18 @@ var (
 func Parse(data []byte, name string) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, syntaxError(name, err)
+		return nil, yamlfile.SyntaxError(name, data, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, apperr.Invalidf(name+":1", "the file is empty: it needs policies")
 	}
-	p := &parser{file: name}
+	p := &parser{yamlfile.Parser{File: name}}
 	c := &Config{File: name}
 	p.config(deref(doc.Content[0]), c)
-	if len(p.errs) > 0 {
-		slices.SortStableFunc(p.errs, func(a, b lineError) int { return a.line - b.line })
-		errs := make([]error, len(p.errs))
-		for i, e := range p.errs {
-			errs[i] = e.err
-		}
-		return nil, errors.Join(errs...)
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
 	return c, nil
-}
-
-// syntaxError turns yaml.v3's "yaml: line 3: ..." into "file:3: ...". The
-// libyaml parser's (not scanner's) messages count lines from 0; those are
-// corrected.
-func syntaxError(name string, err error) error {
-	m := yamlLineRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return apperr.Invalidf(name, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	line, _ := strconv.Atoi(m[1])
-	for _, prefix := range []string{"did not find expected ", "found undefined tag handle", "found duplicate %", "found incompatible YAML document"} {
-		if strings.HasPrefix(m[2], prefix) {
-			line++
-			break
-		}
-	}
-	return apperr.Invalidf(name+":"+strconv.Itoa(line), "%s", m[2])
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
-
-type parser struct {
-	file string
-	errs []lineError
-}
-
-type lineError struct {
-	line int
-	err  error
-}
-
-// errf records an error at n's line about the field at path.
-func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if path != "" {
-		msg = path + ": " + msg
-	}
-	p.errs = append(p.errs, lineError{n.Line, apperr.Invalidf(fmt.Sprintf("%s:%d", p.file, n.Line), "%s", msg)})
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// fields checks a mapping's keys (unknown and repeated ones are errors) and
-// returns the known ones' values.
-func (p *parser) fields(n *yaml.Node, path string, known []string) (map[string]*yaml.Node, bool) {
-	if isNull(n) {
-		return map[string]*yaml.Node{}, true
-	}
-	if n.Kind != yaml.MappingNode {
-		what := path
-		if what == "" {
-			what = "the file"
-		}
-		p.errf(n, "", "%s must be a mapping (%s)", what, strings.Join(known, ", "))
-		return nil, false
-	}
-	out := map[string]*yaml.Node{}
-	lines := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
-		switch {
-		case k.Kind != yaml.ScalarNode:
-			p.errf(k, path, "a key must be a plain word")
-		case !slices.Contains(known, k.Value):
-			p.errf(k, join(path, k.Value), "unknown field (known: %s)", strings.Join(known, ", "))
-		case lines[k.Value] != 0:
-			p.errf(k, join(path, k.Value), "already given at line %d", lines[k.Value])
-		default:
-			lines[k.Value] = k.Line
-			out[k.Value] = v
-		}
-	}
-	return out, true
 }
 
 func (p *parser) config(root *yaml.Node, c *Config) {
@@ -454,3 +362,21 @@ func (p *parser) onCall(n *yaml.Node, c *Config) {
 		c.OnCall[k.Value] = t
 	}
 }
+
+// parser reads the file with yamlfile's error collection; the short names
+// keep the grammar below readable.
+type parser struct{ yamlfile.Parser }
+
+func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
+	p.Errf(n, path, format, args...)
+}
+
+func (p *parser) fields(n *yaml.Node, path string, known []string) (map[string]*yaml.Node, bool) {
+	return p.Fields(n, path, known)
+}
+
+var (
+	deref  = yamlfile.Deref
+	isNull = yamlfile.IsNull
+	join   = yamlfile.Join
+)

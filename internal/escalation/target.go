@@ -2,9 +2,10 @@ package escalation
 
 import (
 	"fmt"
-	"net/mail"
 	"regexp"
 	"strings"
+
+	"github.com/breachctl/breachctl/internal/yamlfile"
 )
 
 // TargetKind is where a page goes.
@@ -74,7 +75,7 @@ func ParseTarget(s string) (Target, error) {
 	case SlackGroup:
 		return t, slackID(id, slackGroupRE, "a Slack user group ID (S0789IJKL)", "@")
 	case Email:
-		if !plausibleEmail(id) {
+		if !yamlfile.PlausibleEmail(id) {
 			return t, fmt.Errorf("%q is not an email address (write a bare address: dpo@example.com)", id)
 		}
 		return t, nil
@@ -96,15 +97,4 @@ func slackID(id string, re *regexp.Regexp, what, namePrefix string) error {
 		return fmt.Errorf("%q: Slack IDs are upper case (%s)", id, strings.ToUpper(id))
 	}
 	return fmt.Errorf("%q is not %s", id, what)
-}
-
-// plausibleEmail accepts a bare address (not "Name <address>") whose domain
-// has a dot.
-func plausibleEmail(s string) bool {
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s || len(s) > 254 {
-		return false
-	}
-	domain := s[strings.LastIndexByte(s, '@')+1:]
-	return strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
 }

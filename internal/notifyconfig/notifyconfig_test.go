@@ -11,6 +11,7 @@ import (
 
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/rules"
+	"github.com/breachctl/breachctl/internal/yamlfile"
 	"github.com/breachctl/breachctl/templates"
 )
 
@@ -350,7 +351,7 @@ func TestDefault(t *testing.T) {
 			t.Errorf("%q does not say it is a placeholder", s)
 		}
 	}
-	if !plausibleEmail(c.From.Email) || !strings.HasSuffix(c.From.Email, ".invalid") {
+	if !yamlfile.PlausibleEmail(c.From.Email) || !strings.HasSuffix(c.From.Email, ".invalid") {
 		t.Errorf("from %q: want an address that can be sent from in dev and never delivered to", c.From.Email)
 	}
 	if c.Sending != DefaultSending() {
@@ -450,7 +451,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if cfg.Organisation.Name == "" || cfg.Organisation.ContactName == "" || !plausibleEmail(cfg.From.Email) {
+		if cfg.Organisation.Name == "" || cfg.Organisation.ContactName == "" || !yamlfile.PlausibleEmail(cfg.From.Email) {
 			t.Fatalf("parsed without what is required: %+v", cfg)
 		}
 		for _, e := range cfg.Recipients {

@@ -1,10 +1,8 @@
 package notifyconfig
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"net/mail"
 	"net/url"
 	"regexp"
 	"slices"
@@ -15,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/yamlfile"
 	"github.com/breachctl/breachctl/templates"
 )
 
@@ -27,8 +26,6 @@ var (
 
 	ruleIDPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	jurisdictionPattern = regexp.MustCompile(`^[A-Z]{2}(-[A-Z0-9]{1,3})?$`)
-	yamlLineRE          = regexp.MustCompile(`^yaml: line ([0-9]+): (.*)$`)
-	unknownAnchorRE     = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
 )
 
 // Parse parses a notify file; name is the file name used in errors. See the
@@ -36,131 +33,18 @@ var (
 func Parse(data []byte, name string) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, syntaxError(name, data, err)
+		return nil, yamlfile.SyntaxError(name, data, err)
 	}
-	p := &parser{file: name}
+	p := &parser{yamlfile.Parser{File: name}}
 	if len(doc.Content) == 0 {
 		return nil, apperr.Invalidf(name+":1", "the file is empty: it needs organisation and from")
 	}
 	c := &Config{File: name, Sending: DefaultSending()}
 	p.config(deref(doc.Content[0]), c)
-	if len(p.errs) > 0 {
-		// In file order; errors on one line in the order found.
-		slices.SortStableFunc(p.errs, func(a, b lineError) int { return a.line - b.line })
-		errs := make([]error, len(p.errs))
-		for i, e := range p.errs {
-			errs[i] = e.err
-		}
-		return nil, errors.Join(errs...)
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
 	return c, nil
-}
-
-// parserErrors are the messages of libyaml's parser (as opposed to its
-// scanner), whose line yaml.v3 (v3.0.1, decode.go, parser.fail) gives
-// counted from 0, leaving it out when it is 0.
-var parserErrors = []string{"did not find expected ", "found undefined tag handle", "found duplicate %",
-	"found incompatible YAML document"}
-
-// syntaxError turns yaml.v3's "yaml: line 3: ..." into "file:3: ...",
-// correcting the line of parser errors (see parserErrors): it is where the
-// unclosed collection starts, or where the parser gave up. An unknown anchor
-// has no line at all; it is looked up.
-func syntaxError(name string, data []byte, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
-	if slices.ContainsFunc(parserErrors, func(prefix string) bool { return strings.HasPrefix(msg, prefix) }) {
-		line++
-	}
-	if m := unknownAnchorRE.FindStringSubmatch(msg); m != nil && line == 0 {
-		for i, l := range strings.Split(string(data), "\n") {
-			if strings.Contains(l, "*"+m[1]) {
-				line = i + 1
-				break
-			}
-		}
-	}
-	if line == 0 {
-		return apperr.Invalidf(name, "%s", msg)
-	}
-	return apperr.Invalidf(name+":"+strconv.Itoa(line), "%s", msg)
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
-
-// parser collects every error it finds.
-type parser struct {
-	file string
-	errs []lineError
-}
-
-type lineError struct {
-	line int
-	err  error
-}
-
-// errf records an error at n's line about the field at path.
-func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if path != "" {
-		msg = path + ": " + msg
-	}
-	p.errs = append(p.errs, lineError{n.Line, apperr.Invalidf(fmt.Sprintf("%s:%d", p.file, n.Line), "%s", msg)})
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// fields walks a mapping's keys in order, reporting unknown and repeated
-// ones, and returns the known keys' values. A null mapping has no fields.
-func (p *parser) fields(n *yaml.Node, path string, known []string) (map[string]*yaml.Node, bool) {
-	if isNull(n) {
-		return map[string]*yaml.Node{}, true
-	}
-	if n.Kind != yaml.MappingNode {
-		what := path
-		if what == "" {
-			what = "the file"
-		}
-		p.errs = append(p.errs, lineError{n.Line, apperr.Invalidf(fmt.Sprintf("%s:%d", p.file, n.Line),
-			"%s must be a mapping (%s)", what, strings.Join(known, ", "))})
-		return nil, false
-	}
-	out := map[string]*yaml.Node{}
-	lines := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
-		if k.Kind != yaml.ScalarNode {
-			p.errf(k, path, "a key must be a plain word")
-			continue
-		}
-		if !slices.Contains(known, k.Value) {
-			p.errf(k, join(path, k.Value), "unknown field (known: %s)", strings.Join(known, ", "))
-			continue
-		}
-		if line, dup := lines[k.Value]; dup {
-			p.errf(k, join(path, k.Value), "already given at line %d", line)
-			continue
-		}
-		lines[k.Value] = k.Line
-		out[k.Value] = v
-	}
-	return out, true
 }
 
 // text reads a scalar as text, trimmed; null is "".
@@ -272,20 +156,11 @@ func (p *parser) email(n *yaml.Node, path string) string {
 	if n.Kind != yaml.ScalarNode || s == "" {
 		return ""
 	}
-	if !plausibleEmail(s) {
+	if !yamlfile.PlausibleEmail(s) {
 		p.errf(n, path, "%q is not an email address", s)
 		return ""
 	}
 	return s
-}
-
-func plausibleEmail(s string) bool {
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s || len(s) > 254 {
-		return false
-	}
-	domain := s[strings.LastIndexByte(s, '@')+1:]
-	return strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
 }
 
 // url reads an absolute http or https URL.
@@ -417,14 +292,14 @@ func (p *parser) recipient(n *yaml.Node, path string) (e Entry, ok bool) {
 		}
 	}
 	e.Name, _ = p.required(n, f, "name", path, "who the notice is addressed to")
-	before := len(p.errs)
+	before := p.Errors()
 	if v, ok := f["email"]; ok {
 		e.Emails = p.emails(v, join(path, "email"))
 	}
 	if v, ok := f["portal"]; ok {
 		e.Portal = p.url(v, join(path, "portal"))
 	}
-	if len(e.Emails) == 0 && e.Portal == "" && len(p.errs) == before {
+	if len(e.Emails) == 0 && e.Portal == "" && p.Errors() == before {
 		p.errf(n, path, "needs email or portal (or both): how the notice reaches %s", orSomeone(e.Name))
 	}
 	e.Locale = "en"
@@ -499,3 +374,21 @@ func (p *parser) locale(n *yaml.Node, path string) string {
 	}
 	return tag.String()
 }
+
+// parser reads the file with yamlfile's error collection; the short names
+// keep the grammar below readable.
+type parser struct{ yamlfile.Parser }
+
+func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
+	p.Errf(n, path, format, args...)
+}
+
+func (p *parser) fields(n *yaml.Node, path string, known []string) (map[string]*yaml.Node, bool) {
+	return p.Fields(n, path, known)
+}
+
+var (
+	deref  = yamlfile.Deref
+	isNull = yamlfile.IsNull
+	join   = yamlfile.Join
+)
