@@ -1,7 +1,6 @@
 package datamap
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/yamlfile"
 )
 
 // Map is a company's data map.
@@ -134,7 +134,6 @@ var (
 	systemKeys = []string{"id", "description", "store", "categories", "retention", "residence", "region", "seen_at", "note"}
 	idPattern  = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 	daysRE     = regexp.MustCompile(`^([0-9]+)d$`)
-	yamlLineRE = regexp.MustCompile(`^yaml: line ([0-9]+): (.*)$`)
 )
 
 // maxRetention bounds a retention so seenAt+Retention cannot overflow; a
@@ -145,13 +144,13 @@ const maxRetention = 100 * 365 * 24 * time.Hour
 func Parse(name string, raw []byte) (*Map, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, syntaxError(name, err)
+		return nil, yamlfile.SyntaxError(name, raw, err)
 	}
 	p := parser{file: name}
 	if len(doc.Content) == 0 {
 		return nil, apperr.Invalidf(name, "the data map is empty: it needs company and systems")
 	}
-	root := deref(doc.Content[0])
+	root := yamlfile.Deref(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
 		return nil, p.errf(root, "the data map must be a mapping with company and systems")
 	}
@@ -182,7 +181,7 @@ func Parse(name string, raw []byte) (*Map, error) {
 	}
 	seen := map[string]int{}
 	for _, n := range systems.Content {
-		s, err := p.system(deref(n))
+		s, err := p.system(yamlfile.Deref(n))
 		if err != nil {
 			return nil, err
 		}
@@ -201,26 +200,6 @@ func (p parser) errf(n *yaml.Node, format string, args ...any) error {
 	return apperr.Invalidf(fmt.Sprintf("%s:%d", p.file, n.Line), format, args...)
 }
 
-// syntaxError turns yaml.v3's "yaml: line 3: ..." into "file:3: ...".
-func syntaxError(name string, err error) error {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		return apperr.Invalidf(name+":"+m[1], "%s", m[2])
-	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
-	return apperr.Invalidf(name, "%s", strings.TrimPrefix(msg, "yaml: "))
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
 // mapping walks a mapping's keys in order, rejecting unknown and repeated ones.
 func (p parser) mapping(n *yaml.Node, what string, known []string, each func(key string, v *yaml.Node) error) error {
 	if n.Kind != yaml.MappingNode {
@@ -228,7 +207,7 @@ func (p parser) mapping(n *yaml.Node, what string, known []string, each func(key
 	}
 	lines := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		k, v := yamlfile.Deref(n.Content[i]), yamlfile.Deref(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
 			return p.errf(k, "%s: a key must be a plain word", what)
 		}
@@ -272,8 +251,8 @@ func (p parser) system(n *yaml.Node) (System, error) {
 	// The id first, so every other error can name the system.
 	what := "system"
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := deref(n.Content[i]); k.Value == "id" {
-			v := deref(n.Content[i+1])
+		if k := yamlfile.Deref(n.Content[i]); k.Value == "id" {
+			v := yamlfile.Deref(n.Content[i+1])
 			id, err := p.text(v, "system id")
 			if err != nil {
 				return s, err
@@ -342,7 +321,7 @@ func (p parser) categories(n *yaml.Node, what string) ([]string, error) {
 	}
 	var out []string
 	for _, c := range n.Content {
-		c = deref(c)
+		c = yamlfile.Deref(c)
 		v, err := p.text(c, what+": a category")
 		if err != nil {
 			return nil, err
