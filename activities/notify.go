@@ -77,6 +77,9 @@ type NoticeSpec struct {
 	// Recipients are the organisations an organisation notice goes to, as
 	// configured when it was prepared.
 	Recipients []OrgRecipient `json:"recipients,omitempty"`
+	// Rendered is the rendering hash of the draft approved (PreviewNotice);
+	// the notice is refused if it no longer renders the same.
+	Rendered string `json:"rendered,omitempty"`
 }
 
 // NoticeTexts are the parts of a notice a person writes.
@@ -220,10 +223,17 @@ type PrepareResult struct {
 // organisation and recipients from configuration, and checks that it
 // renders. It is idempotent: a retry finds the notice recorded.
 func (n *Notifier) PrepareNotice(ctx context.Context, spec NoticeSpec) (PrepareResult, error) {
-	spec.Data.Organisation = n.sending.Organisation
-	if spec.Notify != "individuals" && len(spec.Recipients) == 0 && n.sending.Recipients != nil {
-		for _, rule := range spec.Rules {
-			spec.Recipients = append(spec.Recipients, n.sending.Recipients(rule, spec.Notify, spec.Jurisdiction)...)
+	spec = n.complete(spec)
+	if spec.Rendered != "" {
+		// An approved draft: it must still read as approved (the
+		// organisation's configuration or a worker's templates may have
+		// changed since).
+		if res, err := n.PreviewNotice(ctx, spec); err != nil {
+			return PrepareResult{}, err
+		} else if res.Rendered != spec.Rendered {
+			return PrepareResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"notice %s no longer reads as the draft approved (rendered %s, approved %s): the notify configuration or the templates changed since; draft it again",
+				spec.ID, res.Rendered, spec.Rendered), ErrTypeNoticeInvalid, nil)
 		}
 	}
 	content, err := json.Marshal(spec)

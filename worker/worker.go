@@ -39,10 +39,14 @@ func Register(r Registry, deps Deps) {
 		// Without a mailer, a page's email targets stay on the timeline.
 		r.RegisterActivityWithOptions(func(context.Context, activities.PageEmailInput) error { return nil },
 			activity.RegisterOptions{Name: activities.SendPageEmailName})
+		// Drafts still render (drills, tests), for a stand-in organisation.
+		r.RegisterActivityWithOptions(activities.NewPreviewer(activities.DrillOrganisation).PreviewNotice,
+			activity.RegisterOptions{Name: activities.PreviewNoticeName})
 	}
 	if n := deps.Notifier; n != nil {
 		r.RegisterActivityWithOptions(n.SendPageEmail, activity.RegisterOptions{Name: activities.SendPageEmailName})
 		r.RegisterActivityWithOptions(n.PrepareNotice, activity.RegisterOptions{Name: activities.PrepareNoticeName})
+		r.RegisterActivityWithOptions(n.PreviewNotice, activity.RegisterOptions{Name: activities.PreviewNoticeName})
 		r.RegisterActivityWithOptions(n.SendNoticePage, activity.RegisterOptions{Name: activities.SendNoticePageName})
 		r.RegisterActivityWithOptions(n.SendOrgNotice, activity.RegisterOptions{Name: activities.SendOrgNoticeName})
 	}

@@ -196,7 +196,7 @@ func (r *run) noticeSpec(req ApproveRequest, now time.Time) activities.NoticeSpe
 	spec := activities.NoticeSpec{
 		ID: id, Incident: r.status.ID, Rules: slices.Clone(req.Rules), Notify: first.Notify,
 		Jurisdiction: first.Jurisdiction, Residents: residents, Data: d, Translations: req.Translations, OwnNotice: first.OwnNotice,
-		ApprovedBy: req.Actor, ApprovedAt: now,
+		ApprovedBy: req.Actor, ApprovedAt: now, Rendered: req.rendered,
 	}
 	if first.Notify == "individuals" {
 		spec.SnapshotID = r.status.Snapshots[len(r.status.Snapshots)-1].ID

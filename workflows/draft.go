@@ -4,11 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/breachctl/breachctl/activities"
@@ -28,7 +30,7 @@ const (
 // approval itself are left out, so the same draft approved later is the
 // same draft.
 func draftHash(spec activities.NoticeSpec) string {
-	spec.ID, spec.ApprovedBy, spec.ApprovedAt = "", "", time.Time{}
+	spec.ID, spec.ApprovedBy, spec.ApprovedAt, spec.Rendered = "", "", time.Time{}, ""
 	spec.Data.NoticeDate = time.Time{}
 	b, _ := json.Marshal(struct {
 		Spec      activities.NoticeSpec `json:"spec"`
@@ -56,6 +58,29 @@ func (r *run) draft(hash string) *incident.Draft {
 	return nil
 }
 
+// draftPreviewVersion marks incidents whose drafts are rendered for the
+// approver (PreviewNotice); earlier drafts had only their hash.
+const draftPreviewVersion = "draft-preview"
+
+var previewOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		MaximumAttempts:        5,
+		NonRetryableErrorTypes: []string{activities.ErrTypeNoticeInvalid},
+	},
+}
+
+// previewError turns a failed rendering into an answer for the person
+// drafting: what was wrong with the notice, not the activity's wrapping.
+func previewError(err error) error {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == activities.ErrTypeNoticeInvalid {
+		return invalid("draft: %s", app.Message())
+	}
+	return unavailable("draft: the notice could not be rendered for approval: %v", err)
+}
+
 func (r *run) validateDraft(req ApproveRequest) error {
 	if req.Draft != "" {
 		return invalid("draft: a new draft has no hash yet")
@@ -72,6 +97,17 @@ func (r *run) makeDraft(ctx workflow.Context, req ApproveRequest) (incident.Stat
 		State: incident.DraftPending, Required: r.required(spec.Notify), Request: raw}
 	if old := r.draft(d.Hash); old != nil && old.State == incident.DraftPending {
 		return r.snapshot(), nil // the same draft again
+	}
+	if workflow.GetVersion(ctx, draftPreviewVersion, workflow.DefaultVersion, 1) == 1 {
+		// The approver signs off what will be sent, rendered by a worker
+		// with the organisation's configuration; a notice that cannot be
+		// rendered is refused here, not at sending.
+		var res activities.PreviewResult
+		actx := workflow.WithActivityOptions(ctx, previewOptions)
+		if err := workflow.ExecuteActivity(actx, activities.PreviewNoticeName, spec).Get(ctx, &res); err != nil {
+			return r.snapshot(), previewError(err)
+		}
+		d.Preview, d.Rendered = res.Previews, res.Rendered
 	}
 	r.status.Drafts = append(r.status.Drafts, d)
 	who := "one approver"
@@ -132,7 +168,7 @@ func (r *run) approveDraft(ctx workflow.Context, req ApproveRequest) (incident.S
 	d.State = incident.DraftApproved
 	var orig ApproveRequest
 	_ = json.Unmarshal(d.Request, &orig)
-	orig.Actor, orig.Draft = req.Actor, ""
+	orig.Actor, orig.Draft, orig.rendered = req.Actor, "", d.Rendered
 	r.status.Timeline.Append(now, entryDraftOK, req.Actor, d.Rules[0], fmt.Sprintf(
 		"Draft %s approved by %s (%d of %d approvals): sending", d.Hash, req.Actor, len(d.Approvals), d.Required))
 	return r.approve(ctx, orig)

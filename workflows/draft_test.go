@@ -76,6 +76,15 @@ func TestTwoPersonRule(t *testing.T) {
 	if n := noticeIn(final, "INC-20261120-7K3QX/eu-gdpr-art33"); n == nil || n.ApprovedBy != "cli:bob" {
 		t.Fatalf("notice: %+v", n)
 	}
+	// The approvers read the notice as the worker renders it, and the
+	// notice carries that rendering's hash so it cannot send anything else.
+	if len(d.Preview) != 1 || d.Rendered == "" || !strings.Contains(d.Preview[0].Text, authorityTexts.WhatHappened) ||
+		!strings.Contains(d.Preview[0].Text, activities.DrillOrganisation.Name) || d.Preview[0].Template != "authority" {
+		t.Fatalf("preview %q, rendered %q", d.Preview, d.Rendered)
+	}
+	if len(f.specs) != 1 || f.specs[0].Rendered != d.Rendered {
+		t.Fatalf("the notice sent carries rendered %q, the draft %q", f.specs[0].Rendered, d.Rendered)
+	}
 }
 
 // TestDraftVoidedByAChangeOfFacts: a draft approved after the facts

@@ -18,10 +18,17 @@ import (
 const (
 	ErrTypeInvalid  = "Invalid"
 	ErrTypeConflict = "Conflict"
+	// ErrTypeUnavailable: a part the update needed (a worker's activity)
+	// did not answer; trying again later can help.
+	ErrTypeUnavailable = "Unavailable"
 )
 
 func invalid(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeInvalid, nil)
+}
+
+func unavailable(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeUnavailable, nil)
 }
 
 func conflict(format string, args ...any) error {

@@ -134,6 +134,10 @@ type ApproveRequest struct {
 	// Draft is the hash of the draft approved; empty approves the texts
 	// given here at once (refused where two approvers are required).
 	Draft string `json:"draft,omitempty"`
+
+	// rendered carries an approved draft's rendering hash to its notice,
+	// inside the workflow only.
+	rendered string
 }
 
 // RejectRequest rejects a draft, with why.

@@ -27,10 +27,14 @@ type fakeSending struct {
 	retryAfter  time.Duration
 	attemptAt   map[string][]time.Time
 	now         func() time.Time
+	specs       []activities.NoticeSpec // as PrepareNotice got them
 }
 
 func (f *fakeSending) register(h *harness) {
 	h.env.RegisterActivityWithOptions(func(_ context.Context, spec activities.NoticeSpec) (activities.PrepareResult, error) {
+		f.mu.Lock()
+		f.specs = append(f.specs, spec)
+		f.mu.Unlock()
 		if spec.Notify != "individuals" {
 			return activities.PrepareResult{Partitions: 1, Recipients: []activities.OrgRecipient{{Name: "DPA", Emails: []string{"dpa@example.org"}}}}, nil
 		}

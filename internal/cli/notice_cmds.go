@@ -439,7 +439,7 @@ communication; the US states' substitute notice).`,
 				if err != nil {
 					return err
 				}
-				ledger, err := store.Open(ctx, dsn)
+				ledger, err := store.Open(ctx, dsn, store.WithKeys(cfg.Keys))
 				if err != nil {
 					return apperr.Wrap(apperr.Unavailable, err, "open the store (BREACHCTL_STORE, --store)")
 				}
@@ -495,19 +495,48 @@ func draftOf(st incident.Status, hash string) *incident.Draft {
 
 func newDraftCmd(g *globals) *cobra.Command {
 	var text noticeTextFlags
+	var show string
 	cmd := &cobra.Command{
-		Use:   "draft INC-ID RULE...",
+		Use:   "draft INC-ID RULE... | draft INC-ID --show HASH",
 		Short: "Draft the notice under one or more obligations, for approval",
 		Long: `Records the notice as it would be sent — the texts (as for approve) with what the
-incident knows — under a hash of its exact content. Approvers approve that hash
+incident knows — under a hash of its exact content, and prints it as the worker
+renders it with the organisation's configuration (every language it has texts
+for, each organisation it goes to). Approvers read that and approve the hash
 ('breachctl approve INC RULE --draft HASH'); a change to the facts or the
-templates changes what would be sent, and voids the draft on the record.`,
-		Example: `  breachctl draft INC-20261120-7K3QX eu-gdpr-art33 --file notice.yaml`,
-		Args:    cobra.MinimumNArgs(2),
+templates changes what would be sent, and voids the draft on the record; a
+change to the organisation's configuration stops the approved notice before
+anything is sent. --show prints a draft again.`,
+		Example: `  breachctl draft INC-20261120-7K3QX eu-gdpr-art33 --file notice.yaml
+  breachctl draft INC-20261120-7K3QX --show 3f9a1c0e7b2d`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := incidentArg(args)
 			if err != nil {
 				return err
+			}
+			if show != "" {
+				if len(args) > 1 || text.given() {
+					return apperr.Invalidf("--show", "prints an existing draft: give only the incident ID")
+				}
+				return withService(cmd, g, func(ctx context.Context, svc Incidents, _ string) error {
+					st, err := svc.Show(ctx, id)
+					if err != nil {
+						return err
+					}
+					d := draftOf(st, strings.TrimSpace(show))
+					if d == nil {
+						return apperr.New(apperr.NotFound, "incident %s has no draft %q", id, show)
+					}
+					if g.json() {
+						return writeJSON(g.env.Stdout, d)
+					}
+					printDraft(g.env.Stdout, id, *d)
+					return nil
+				})
+			}
+			if len(args) < 2 {
+				return apperr.Invalidf("RULE", "name the obligation(s) the notice answers, or --show HASH to print a draft")
 			}
 			req, err := text.request(args[1:])
 			if err != nil {
@@ -522,15 +551,40 @@ templates changes what would be sent, and voids the draft on the record.`,
 				if g.json() {
 					return writeJSON(g.env.Stdout, st)
 				}
-				d := st.Drafts[len(st.Drafts)-1]
-				fmt.Fprintf(g.env.Stdout, "Drafted %s under %s; it needs %d approval(s):\n  breachctl approve %s %s --draft %s\n",
-					d.Hash, strings.Join(d.Rules, ", "), d.Required, id, strings.Join(d.Rules, " "), d.Hash)
+				printDraft(g.env.Stdout, id, st.Drafts[len(st.Drafts)-1])
 				return nil
 			})
 		},
 	}
 	text.bind(cmd.Flags())
+	cmd.Flags().StringVar(&show, "show", "", "print this draft (its hash) as it will be sent")
 	return cmd
+}
+
+// printDraft shows a draft as its approvers read it: its state, then each
+// rendering.
+func printDraft(w io.Writer, id string, d incident.Draft) {
+	fmt.Fprintf(w, "Draft %s under %s, by %s at %s: %s, %d of %d approval(s)\n", d.Hash, strings.Join(d.Rules, ", "),
+		d.By, d.At.UTC().Format(time.RFC3339), d.State, len(d.Approvals), d.Required)
+	if d.Reason != "" {
+		fmt.Fprintf(w, "  reason: %s\n", d.Reason)
+	}
+	if d.State == incident.DraftPending {
+		fmt.Fprintf(w, "Approve:  breachctl approve %s %s --draft %s\nReject:   breachctl reject %s --draft %s --reason TEXT\n",
+			id, strings.Join(d.Rules, " "), d.Hash, id, d.Hash)
+	}
+	if len(d.Preview) == 0 {
+		fmt.Fprintln(w, "(no rendering recorded: drafted before previews)")
+		return
+	}
+	fmt.Fprintf(w, "Renders as (rendering %s):\n", d.Rendered)
+	for _, p := range d.Preview {
+		to := p.Template + " notice"
+		if p.Recipient != "" {
+			to += " to " + p.Recipient
+		}
+		fmt.Fprintf(w, "\n──── %s, %s ────\nSubject: %s\n\n%s\n", to, p.Lang, p.Subject, strings.TrimRight(p.Text, "\n"))
+	}
 }
 
 func newRejectCmd(g *globals) *cobra.Command {

@@ -44,7 +44,8 @@ func TestDraftApproveReject(t *testing.T) {
 	var gotApprove workflows.ApproveRequest
 	var gotReject workflows.RejectRequest
 	pending := incident.Status{ID: id, Drafts: []incident.Draft{{Hash: "3f9a1c0e7b2d", Rules: []string{"eu-gdpr-art33"}, State: incident.DraftPending, Required: 2,
-		Approvals: []incident.Approval{{By: "cli:alice"}}}}}
+		Approvals: []incident.Approval{{By: "cli:alice"}}, Rendered: "99aa",
+		Preview: []incident.NoticePreview{{Template: "authority", Lang: "de", Recipient: "Berlin DPA", Subject: "Meldung", Text: "Sehr geehrte Damen und Herren"}}}}}
 	svc := &fakeIncidents{
 		draft: func(_ string, req workflows.ApproveRequest) (incident.Status, error) {
 			gotDraft = req
@@ -58,10 +59,25 @@ func TestDraftApproveReject(t *testing.T) {
 			gotReject = req
 			return pending, nil
 		},
+		show: func(string) (incident.Status, error) { return pending, nil },
 	}
 	code, out, errOut := run(t, svc, nil, "draft", id, "eu-gdpr-art33", "--what-happened", "copied", "--consequences", "phishing")
 	if code != 0 || !strings.Contains(out, "--draft 3f9a1c0e7b2d") || gotDraft.Texts.WhatHappened != "copied" || gotDraft.Texts.LikelyConsequences != "phishing" {
 		t.Fatalf("draft: exit %d %q %q %+v", code, out, errOut, gotDraft)
+	}
+	// The approver reads the notice as rendered, for each recipient.
+	for _, args := range [][]string{{"draft", id, "eu-gdpr-art33", "--what-happened", "copied"}, {"draft", id, "--show", "3f9a1c0e7b2d"}} {
+		code, out, errOut = run(t, svc, nil, args...)
+		if code != 0 || !strings.Contains(out, "authority notice to Berlin DPA, de") || !strings.Contains(out, "Subject: Meldung") ||
+			!strings.Contains(out, "Sehr geehrte") || !strings.Contains(out, "1 of 2 approval") {
+			t.Fatalf("%v: exit %d %q %q", args, code, out, errOut)
+		}
+	}
+	if code, _, errOut := run(t, svc, nil, "draft", id, "--show", "000000000000"); code == 0 || !strings.Contains(errOut, "no draft") {
+		t.Fatalf("draft --show of an unknown hash: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := run(t, svc, nil, "draft", id); code != 2 || !strings.Contains(errOut, "RULE") {
+		t.Fatalf("draft without a rule: exit %d %s", code, errOut)
 	}
 	code, out, _ = run(t, svc, nil, "approve", id, "eu-gdpr-art33", "--draft", "3f9a1c0e7b2d")
 	if code != 0 || gotApprove.Draft != "3f9a1c0e7b2d" || !strings.Contains(out, "1 of 2 approvals") {

@@ -424,3 +424,58 @@ func TestNobodyAnswersClimbsTheChain(t *testing.T) {
 		t.Errorf("refusals: %+v", r.Refusals)
 	}
 }
+
+// TestSignOffDrill: the example sign-off drill under the example
+// escalation file: a draft rejected with its reason, drafted again, and
+// sent at the second approver's approval, which meets the clock.
+func TestSignOffDrill(t *testing.T) {
+	esc, err := escalation.Load(filepath.Join("..", "..", "examples", "escalation.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "examples", "drills", "sign-off.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("sign-off.yaml", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(s, Options{Escalation: esc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Refusals) != 0 {
+		t.Fatalf("refusals: %+v", r.Refusals)
+	}
+	want := []struct{ offset, kind, text string }{
+		{"+3h00m", "notice_drafted", "needs 2 different approvers"},
+		{"+4h00m", "draft_rejected", "every password was reset"},
+		{"+5h00m", "notice_drafted", "needs 2 different approvers"},
+		{"+6h00m", "draft_approval", "(1 of 2 approvals)"},
+		{"+7h00m", "draft_approval", "(2 of 2 approvals): sending"},
+	}
+	next := 0
+	for _, e := range r.Timeline {
+		if next < len(want) && e.Offset.String() == want[next].offset && string(e.Kind) == want[next].kind && strings.Contains(e.Text, want[next].text) {
+			next++
+		}
+	}
+	if next != len(want) {
+		t.Fatalf("timeline lacks %+v:\n%+v", want[next], r.Timeline)
+	}
+	i := slices.IndexFunc(r.Clocks, func(c Clock) bool { return c.Rule == "eu-gdpr-art33" })
+	if i < 0 || r.Clocks[i].State != incident.ClockMet || r.Clocks[i].ClosedOffset == nil || r.Clocks[i].ClosedOffset.String() != "+7h00m" {
+		t.Fatalf("clocks: %+v", r.Clocks)
+	}
+
+	// Without the two-person rule the DPO's approval sends it, and legal's
+	// finds the draft already approved.
+	r, err = Run(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Refusals) != 1 || !strings.Contains(r.Refusals[0].Error, "no draft") && !strings.Contains(r.Refusals[0].Error, "is approved") {
+		t.Fatalf("refusals without the rule: %+v", r.Refusals)
+	}
+}

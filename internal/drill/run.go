@@ -67,7 +67,7 @@ func Run(s Scenario, opts Options) (Report, error) {
 	for i, a := range s.Actions {
 		d.outcomes[i] = Outcome{Offset: Offset(a.At), At: s.Start.Add(a.At), Line: a.Line, Do: a.Do, Actor: a.Actor, Rule: a.Rule,
 			Result: ResultNotRun}
-		env.RegisterDelayedCallback(func() { d.send(i, a.Update, a.Request) }, a.At)
+		env.RegisterDelayedCallback(func() { d.send(i, a.Update, d.resolveDraft(a)) }, a.At)
 	}
 	closedByDrill := false
 	env.RegisterDelayedCallback(func() {
@@ -144,6 +144,41 @@ func (d *drill) send(i int, name string, req any) {
 		OnReject:   answered,
 		OnComplete: func(_ any, err error) { answered(err) },
 	}, req)
+}
+
+// resolveDraft turns "latest" into the hash of the newest pending draft
+// under the action's rules, at the moment the person acts.
+func (d *drill) resolveDraft(a Action) any {
+	latest := func(rules []string) string {
+		st, err := d.status()
+		if err != nil {
+			return "latest"
+		}
+		for i := len(st.Drafts) - 1; i >= 0; i-- {
+			dr := st.Drafts[i]
+			if dr.State == incident.DraftPending && (len(rules) == 0 || slices.Contains(dr.Rules, rules[0])) {
+				return dr.Hash
+			}
+		}
+		return "latest" // refused by the workflow: no such draft
+	}
+	switch req := a.Request.(type) {
+	case workflows.ApproveRequest:
+		if req.Draft == "latest" {
+			req.Draft = latest(req.Rules)
+		}
+		return req
+	case workflows.RejectRequest:
+		if req.Draft == "latest" {
+			var rules []string
+			if a.Rule != "" {
+				rules = []string{a.Rule}
+			}
+			req.Draft = latest(rules)
+		}
+		return req
+	}
+	return a.Request
 }
 
 func (d *drill) status() (incident.Status, error) {

@@ -8,6 +8,7 @@ package drill
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/risk"
+	"github.com/breachctl/breachctl/internal/yamlfile"
 	"github.com/breachctl/breachctl/workflows"
 )
 
@@ -65,7 +67,9 @@ var actionArgs = map[string][]string{
 	"assign":  {"role", "person"},
 	"update":  {"facts", "reason"},
 	"delay":   {"rule", "reasons"},
-	"approve": {"rules", "texts", "translations", "subject_categories"},
+	"approve": {"rules", "texts", "translations", "subject_categories", "draft"},
+	"draft":   {"rules", "texts", "translations", "subject_categories"},
+	"reject":  {"rules", "draft", "reason"},
 	"filed":   {"rule", "recipient", "reference"},
 	"close":   {"reason"},
 }
@@ -149,13 +153,17 @@ type actionFile struct {
 	Reference         string                            `yaml:"reference"`
 	Role              string                            `yaml:"role"`
 	Person            string                            `yaml:"person"`
+	// Draft names the draft approved or rejected: its hash, or "latest",
+	// the newest pending draft under the action's rules (a script cannot
+	// know a hash before the draft is made).
+	Draft string `yaml:"draft"`
 }
 
 // Parse reads a scenario; every error names the file, the line and the field.
 func Parse(name string, raw []byte) (Scenario, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return Scenario{}, yamlError(name, err)
+		return Scenario{}, yamlfile.SyntaxError(name, raw, err)
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return Scenario{}, apperr.Invalidf(name, "a drill is a YAML mapping (start, facts, actions ...)")
@@ -286,13 +294,28 @@ func (a actionFile) action(at locator, p path, s Scenario) (Action, error) {
 	case "delay":
 		act.Rule = a.Rule
 		act.Update, act.Request = workflows.UpdateDelay, workflows.DelayRequest{Rule: a.Rule, Reasons: a.Reasons, Actor: act.Actor}
-	case "approve":
+	case "approve", "draft":
 		if len(a.Rules) > 0 {
 			act.Rule = a.Rules[0]
 		}
-		act.Update, act.Request = workflows.UpdateApprove, workflows.ApproveRequest{
-			Rules: a.Rules, Texts: a.Texts, Translations: a.Translations, SubjectCategories: a.SubjectCategories, Actor: act.Actor,
+		draft := strings.TrimSpace(a.Draft)
+		if draft != "" && (a.Texts != activities.NoticeTexts{} || len(a.Translations) > 0) {
+			return act, at.errorf(p.key("draft"), "approving a draft approves it as drafted: give the texts to the draft action")
 		}
+		act.Update, act.Request = workflows.UpdateApprove, workflows.ApproveRequest{
+			Rules: a.Rules, Texts: a.Texts, Translations: a.Translations, SubjectCategories: a.SubjectCategories, Actor: act.Actor, Draft: draft,
+		}
+		if act.Do == "draft" {
+			act.Update = workflows.UpdateDraft
+		}
+	case "reject":
+		if len(a.Rules) > 0 {
+			act.Rule = a.Rules[0]
+		}
+		if strings.TrimSpace(a.Draft) == "" {
+			return act, at.errorf(p.key("draft"), "reject needs the draft: its hash, or latest")
+		}
+		act.Update, act.Request = workflows.UpdateReject, workflows.RejectRequest{Draft: strings.TrimSpace(a.Draft), Reason: a.Reason, Actor: act.Actor}
 	case "filed":
 		act.Rule = a.Rule
 		act.Update, act.Request = workflows.UpdateFiled, workflows.FiledRequest{Rule: a.Rule, Recipient: a.Recipient, Reference: a.Reference, Actor: act.Actor}
@@ -441,6 +464,9 @@ func parseOffset(v string) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
+		if n > math.MaxInt64/int(24*time.Hour) {
+			return 0, fmt.Errorf("%s days is too long", m[1])
+		}
 		days, v = time.Duration(n)*24*time.Hour, m[2]
 		if v == "" {
 			return days, nil
@@ -452,6 +478,9 @@ func parseOffset(v string) (time.Duration, error) {
 	}
 	if days > 0 && d < 0 {
 		return 0, fmt.Errorf("%q: a negative part after days", v)
+	}
+	if d > math.MaxInt64-days {
+		return 0, fmt.Errorf("%q: too long", v)
 	}
 	return days + d, nil
 }

@@ -177,6 +177,21 @@ type Draft struct {
 	// Request is the approval request the draft was made from (its texts),
 	// opaque here.
 	Request json.RawMessage `json:"request"`
+	// Preview is the notice as it will read, rendered by the worker with
+	// the configured organisation: one rendering per template and language
+	// an approver needs to see. Rendered is a hash of all of them; the
+	// notice refuses to send if it no longer renders the same.
+	Preview  []NoticePreview `json:"preview,omitempty"`
+	Rendered string          `json:"rendered,omitempty"`
+}
+
+// NoticePreview is one rendering of a drafted notice.
+type NoticePreview struct {
+	Template  string `json:"template"`            // individuals, individuals-us-ca, authority, controller
+	Lang      string `json:"lang"`                // the language rendered
+	Recipient string `json:"recipient,omitempty"` // the organisation, for notices to organisations
+	Subject   string `json:"subject"`
+	Text      string `json:"text"`
 }
 
 // Approval is one person's approval of a draft.

@@ -335,6 +335,8 @@ func (o *Incidents) mapError(err error, id, op string) error {
 			return &apperr.Error{Kind: apperr.Invalid, Msg: appErr.Message()}
 		case workflows.ErrTypeConflict:
 			return &apperr.Error{Kind: apperr.Conflict, Msg: appErr.Message()}
+		case workflows.ErrTypeUnavailable:
+			return &apperr.Error{Kind: apperr.Unavailable, Msg: appErr.Message()}
 		}
 	}
 	var notFound *serviceerror.NotFound
