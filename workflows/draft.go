@@ -49,8 +49,10 @@ func (r *run) required(notify string) int {
 	return 1
 }
 
+// draft finds a draft by hash; the same content drafted again after a
+// rejection has the same hash, and the newest is the one that counts.
 func (r *run) draft(hash string) *incident.Draft {
-	for i := range r.status.Drafts {
+	for i := len(r.status.Drafts) - 1; i >= 0; i-- {
 		if r.status.Drafts[i].Hash == hash {
 			return &r.status.Drafts[i]
 		}

@@ -137,3 +137,29 @@ func TestDraftVoidedByAChangeOfFacts(t *testing.T) {
 		t.Errorf("a notice went out: %+v", final.Notices)
 	}
 }
+
+// TestSameDraftAgainAfterARejection: the same texts drafted again after a
+// rejection hash the same; the new draft is the one approved.
+func TestSameDraftAgainAfterARejection(t *testing.T) {
+	h := newHarness(t)
+	var first, again string
+	req := workflows.ApproveRequest{Rules: []string{"eu-gdpr-art33"}, Texts: authorityTexts, Actor: "cli:alice"}
+	h.at(time.Hour, func() {
+		h.update(workflows.UpdateDraft, req, h.must("draft", func() { first = latestDraft(h.status()).Hash }))
+	})
+	h.at(2*time.Hour, func() {
+		h.update(workflows.UpdateReject, workflows.RejectRequest{Draft: first, Reason: "check with legal first", Actor: "cli:bob"}, h.must("reject", nil))
+	})
+	h.at(3*time.Hour, func() {
+		h.update(workflows.UpdateDraft, req, h.must("draft again", func() { again = latestDraft(h.status()).Hash }))
+	})
+	h.at(4*time.Hour, func() {
+		h.update(workflows.UpdateApprove, workflows.ApproveRequest{Rules: req.Rules, Draft: again, Actor: "cli:bob"}, h.must("approve", nil))
+	})
+	h.at(5*time.Hour, func() { h.close("done") })
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(facts(start, "EU")))
+	final := h.result()
+	if first != again || len(final.Drafts) != 2 || final.Drafts[0].State != incident.DraftRejected || final.Drafts[1].State != incident.DraftApproved {
+		t.Fatalf("drafts %q %q: %+v", first, again, final.Drafts)
+	}
+}

@@ -272,6 +272,213 @@ func TestSlackDrivesAnIncident(t *testing.T) {
 	captureHistories(t, dev, id)
 }
 
+// TestSlackSignsOffADraft runs the two-person rule from Slack: the
+// approval form of a notice to the authority records a draft, which the
+// pinned summary shows with its buttons; a second approver rejects it with
+// a reason; the next draft gets one approval per person (a second press by
+// the same person is refused) and goes out with the second approver's.
+func TestSlackSignsOffADraft(t *testing.T) {
+	dir := t.TempDir()
+	sl := slacktest.NewServer(slacktest.Options{Users: []slacktest.User{{ID: "U0DPO", Name: "dpo"}, {ID: "U0LEGAL", Name: "legal"}, {ID: "U0RESP", Name: "resp"}}})
+	defer sl.Close()
+	files := map[string]string{
+		"roles.yaml":      "default_role: reporter\nusers:\n  U0DPO: [approver]\n  U0LEGAL: [approver]\n  U0RESP: [responder]\n",
+		"escalation.yaml": "policies: []\nsign_off:\n  two_person: [authority]\n",
+		"notify.yaml":     notifyYAML,
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{"SLACK_SIGNING_SECRET": slackSecret, "SLACK_BOT_TOKEN": sl.Token(), "SLACK_API_URL": sl.APIURL(),
+		"BREACHCTL_NOTIFY": filepath.Join(dir, "notify.yaml"), "BREACHCTL_ESCALATION": filepath.Join(dir, "escalation.yaml"),
+		"BREACHCTL_SLACK_ROLES": filepath.Join(dir, "roles.yaml"), "BREACHCTL_SLACK_RESPONDERS": "U0DPO,U0LEGAL"}
+	dev := startDevEnv(t, dir, env)
+	defer dev.Stop()
+	defer func() {
+		if t.Failed() {
+			dumpSlack(t, sl)
+		}
+	}()
+	c := cliRunner{t: t, address: dev.Server.FrontendAddress(), env: map[string]string{"BREACHCTL_ACTOR": "cli:e2e", "BREACHCTL_LOG_LEVEL": "warn"}}
+	var st incident.Status
+	c.ok(&st, "open", "--title", "Export bucket public", "--aware-at", time.Now().Add(-3*time.Hour).UTC().Format(time.RFC3339),
+		"--category", "email", "--category", "name", "--region", "DE", "--severity", "high")
+	id := st.ID
+	channel := strings.ToLower(id)
+	eventually(t, 30*time.Second, "the pinned summary", func() bool { return len(sl.Pins(channel)) == 1 })
+
+	post := func(payload map[string]any) {
+		t.Helper()
+		raw, _ := json.Marshal(payload)
+		if code, body := slackPost(t, dev.HTTPAddr, "/slack/interactions", url.Values{"payload": {string(raw)}}, time.Now(), true); code != http.StatusOK {
+			t.Fatalf("interaction: %d %s", code, body)
+		}
+	}
+	// press presses a button as user and returns its response URL.
+	press := func(user, action, value string) string {
+		t.Helper()
+		answers := sl.NewResponseURL()
+		post(map[string]any{
+			"type": "block_actions", "user": map[string]any{"id": user}, "team": map[string]any{"id": "T0001"},
+			"channel": map[string]any{"id": "C0001"}, "response_url": answers, "trigger_id": sl.IssueTrigger(),
+			"actions": []any{map[string]any{"action_id": action, "block_id": "actions", "type": "button", "value": value}},
+		})
+		return answers
+	}
+	// lastView is the newest view opened with callback (any when empty).
+	lastView := func(callback string) (slacktest.View, string) {
+		t.Helper()
+		var found slacktest.View
+		for _, v := range sl.Views() {
+			if callback == "" || v.CallbackID == callback {
+				found = v
+			}
+		}
+		var view struct {
+			PrivateMetadata string `json:"private_metadata"`
+		}
+		_ = json.Unmarshal(found.JSON, &view)
+		return found, view.PrivateMetadata
+	}
+	submit := func(user string, v slacktest.View, meta string, values map[string]any) {
+		t.Helper()
+		post(map[string]any{
+			"type": "view_submission", "user": map[string]any{"id": user}, "team": map[string]any{"id": "T0001"},
+			"view": map[string]any{"id": v.ID, "callback_id": v.CallbackID, "private_metadata": meta, "state": map[string]any{"values": values}},
+		})
+	}
+	text := func(v string) map[string]any {
+		return map[string]any{"value": map[string]any{"type": "plain_text_input", "value": v}}
+	}
+	texts := func(happened string) map[string]any {
+		return map[string]any{
+			"what_happened":       text(happened),
+			"likely_consequences": text("Addresses could receive phishing."),
+			"measures_taken":      text("The bucket is private; access logs reviewed."),
+			"what_you_can_do":     text("Be wary of messages about your exports."),
+		}
+	}
+	said := func(answers, want string) bool {
+		for _, p := range sl.Responses(answers) {
+			if strings.Contains(p.Text, want) {
+				return true
+			}
+		}
+		return false
+	}
+	pending := func() *incident.Draft {
+		c.ok(&st, "show", id)
+		for _, d := range st.Drafts {
+			if d.State == incident.DraftPending {
+				return &d // a copy: the next show reuses st.Drafts
+			}
+		}
+		return nil
+	}
+
+	// The DPO approves the notice to the authority: one step is refused
+	// under the two-person rule, so the form records a draft instead.
+	answers := press("U0DPO", "approve_notice", id+"|eu-gdpr-art33")
+	form, meta := lastView("breach_approve")
+	if form.ID == "" {
+		t.Fatalf("no approval form: %+v", sl.Views())
+	}
+	submit("U0DPO", form, meta, texts("The export bucket was listable for five hours."))
+	var first *incident.Draft
+	eventually(t, 30*time.Second, "a draft recorded from the approval form", func() bool {
+		first = pending()
+		return first != nil
+	})
+	if first.By != "slack:U0DPO" || first.Required != 2 || len(first.Approvals) != 0 || clockOf(st, "eu-gdpr-art33").State == incident.ClockMet {
+		t.Fatalf("draft %+v, clock %+v", first, clockOf(st, "eu-gdpr-art33"))
+	}
+	eventually(t, 30*time.Second, "the draft's hash told", func() bool { return said(answers, "as draft `"+first.Hash+"`. It needs 2 approvals") })
+	eventually(t, 30*time.Second, "the summary showing the draft", func() bool {
+		pins := sl.Pins(channel)
+		return len(pins) == 1 && strings.Contains(string(pins[0].Blocks), first.Hash) && strings.Contains(string(pins[0].Blocks), "approvals *0 of 2*") &&
+			strings.Contains(string(pins[0].Blocks), `"approve_draft"`)
+	})
+
+	// A responder previews it.
+	views := len(sl.Views())
+	press("U0RESP", "preview_draft", id+"|"+first.Hash)
+	eventually(t, 30*time.Second, "the preview", func() bool { return len(sl.Views()) > views })
+	preview, _ := lastView("")
+	if len(first.Preview) == 0 {
+		t.Fatalf("the draft has no renderings to preview: %+v", first)
+	}
+	var shown struct {
+		Title  struct{ Text string }
+		Blocks []struct{ Text *struct{ Text string } }
+	}
+	_ = json.Unmarshal(preview.JSON, &shown)
+	subject := slices.ContainsFunc(shown.Blocks, func(b struct{ Text *struct{ Text string } }) bool {
+		return b.Text != nil && b.Text.Text == "Subject: "+first.Preview[0].Subject
+	})
+	if shown.Title.Text != "Draft "+first.Hash || !subject {
+		t.Fatalf("preview %s does not show the draft's subject %q", preview.JSON, first.Preview[0].Subject)
+	}
+
+	// Legal rejects it, with a reason.
+	press("U0LEGAL", "reject_draft", id+"|"+first.Hash)
+	reject, meta := lastView("breach_reject")
+	if reject.ID == "" {
+		t.Fatalf("no reject form: %+v", sl.Views())
+	}
+	submit("U0LEGAL", reject, meta, map[string]any{"reason": text("Say how long the bucket was public.")})
+	eventually(t, 30*time.Second, "the draft rejected", func() bool {
+		c.ok(&st, "show", id)
+		return st.Drafts[0].State == incident.DraftRejected && hasEntry(st, "draft_rejected", "Say how long")
+	})
+
+	// The DPO drafts again: the form now knows a draft is needed.
+	press("U0DPO", "approve_notice", id+"|eu-gdpr-art33")
+	form, meta = lastView("breach_approve")
+	if !strings.Contains(string(form.JSON), "Record draft") {
+		t.Fatalf("the second form does not say it records a draft: %s", form.JSON)
+	}
+	submit("U0DPO", form, meta, texts("The export bucket was listable from 06:10 to 11:40 UTC."))
+	var second *incident.Draft
+	eventually(t, 30*time.Second, "the second draft", func() bool {
+		second = pending()
+		return second != nil
+	})
+
+	// One approval per person; the second approver's sends it.
+	answers = press("U0DPO", "approve_draft", id+"|"+second.Hash)
+	eventually(t, 30*time.Second, "the first approval", func() bool { return said(answers, "1 of 2 approvals") })
+	answers = press("U0DPO", "approve_draft", id+"|"+second.Hash)
+	eventually(t, 30*time.Second, "a second approval by the same person refused", func() bool {
+		for _, p := range sl.Responses(answers) {
+			if p.ResponseType == "ephemeral" && strings.Contains(p.Text, "already approved") {
+				return true
+			}
+		}
+		return false
+	})
+	answers = press("U0LEGAL", "approve_draft", id+"|"+second.Hash)
+	eventually(t, 60*time.Second, "the authority notified after the second approval", func() bool {
+		c.ok(&st, "show", id)
+		cl := clockOf(st, "eu-gdpr-art33")
+		return cl != nil && cl.State == incident.ClockMet
+	})
+	if !said(answers, "the last approval it needed") {
+		t.Errorf("the last approver was not told: %+v", sl.Responses(answers))
+	}
+	for _, kind := range []string{"notice_drafted", "draft_rejected", "draft_approval"} {
+		if !slices.ContainsFunc(st.Timeline, func(e incident.Entry) bool { return string(e.Kind) == kind && strings.HasPrefix(e.Actor, "slack:U0") }) {
+			t.Errorf("no %s entry by a Slack user on the timeline", kind)
+		}
+	}
+	eventually(t, 30*time.Second, "the summary without pending drafts", func() bool {
+		pins := sl.Pins(channel)
+		return len(pins) == 1 && !strings.Contains(string(pins[0].Blocks), "approve_draft") && strings.Contains(string(pins[0].Blocks), "approved by")
+	})
+	captureHistories(t, dev, id)
+}
+
 func dumpSlack(t *testing.T, sl *slacktest.Server) {
 	for _, c := range sl.Calls() {
 		t.Logf("%s %d %s", c.Method, c.Status, c.Error)

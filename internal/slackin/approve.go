@@ -18,7 +18,8 @@ import (
 
 // Approving from Slack: the approve_notice button and `/breach approve INC
 // RULE...` open a form for the notice's texts (callbackApprove); its
-// submission calls Incidents.Approve.
+// submission calls Incidents.Approve, or Incidents.Draft where the notice
+// needs two approvers (drafts.go).
 //
 // Which texts a notice needs depends on the law behind each rule, and only
 // the workflow's validator knows it. Slack is not asked to duplicate it:
@@ -75,6 +76,7 @@ func (h *Handler) approveForm(trigger string, meta formMeta, user, again string)
 		// when "what happened" is left empty.
 		h.log.Warn("slack approval form not prefilled", append([]any{"incident", meta.Incident, "user", user}, logAttrs(err)...)...)
 	}
+	meta.Approvers = approversNeeded(st, meta.Rules)
 	err = h.cfg.Views.OpenView(ctx, trigger, approveModal(meta, activities.NoticeTexts{WhatHappened: st.Facts.Description}, nil))
 	switch {
 	case err == nil:
@@ -117,9 +119,17 @@ func approveModal(meta formMeta, texts activities.NoticeTexts, refused *formRefu
 	for i, r := range meta.Rules {
 		rules[i] = "`" + escape(r) + "`"
 	}
+	title, submit := "Approve notice", "Approve and send"
+	intro := fmt.Sprintf("The notice for *%s* under %s. When you press *Approve and send* it is approved in your name and sending starts.",
+		escape(meta.Incident), strings.Join(rules, ", "))
+	if meta.Approvers > 1 {
+		title, submit = "Draft notice", "Record draft"
+		intro = fmt.Sprintf("The notice for *%s* under %s needs %d different approvers. When you press *Record draft* it is recorded as a draft; "+
+			"it is sent once %d people have pressed *Approve draft* on it (on the incident's pinned summary).",
+			escape(meta.Incident), strings.Join(rules, ", "), meta.Approvers, meta.Approvers)
+	}
 	blocks := []slack.Block{
-		slack.NewSectionBlock(mrkdwn(fmt.Sprintf("The notice for *%s* under %s. When you press *Approve and send* it is approved in your name and sending starts.",
-			escape(meta.Incident), strings.Join(rules, ", "))), nil, nil),
+		slack.NewSectionBlock(mrkdwn(intro), nil, nil),
 		slack.NewContextBlock("", mrkdwn("Leave out what the law does not ask for: if a text it needs is missing, breachctl refuses and names it.")),
 	}
 	if refused != nil && refused.Block == "" {
@@ -139,8 +149,8 @@ func approveModal(meta formMeta, texts activities.NoticeTexts, refused *formRefu
 	return slack.ModalViewRequest{
 		Type:            slack.VTModal,
 		CallbackID:      callbackApprove,
-		Title:           plain("Approve notice"),
-		Submit:          plain("Approve and send"),
+		Title:           plain(title),
+		Submit:          plain(submit),
 		Close:           plain("Cancel"),
 		PrivateMetadata: meta.encode(),
 		Blocks:          slack.Blocks{BlockSet: blocks},
@@ -193,12 +203,33 @@ func (h *Handler) submitApprove(w http.ResponseWriter, cb slack.InteractionCallb
 		return
 	}
 	approving := infoModal("Approve notice", ":hourglass_flowing_sand: Approving the notice…")
+	if meta.Approvers > 1 {
+		approving = infoModal("Draft notice", ":hourglass_flowing_sand: Recording the draft…")
+	}
 	writeJSON(w, slack.NewUpdateViewSubmissionResponse(&approving))
 	viewID := cb.View.ID
 	h.later(meta.ResponseURL, ActionApprove, id, user, func(ctx context.Context) (*slack.WebhookMessage, error) {
-		msg, err := h.approve(ctx, id, meta.Rules, texts, user)
+		var msg *slack.WebhookMessage
+		var err error
+		drafted := meta.Approvers > 1
+		if !drafted {
+			msg, err = h.approve(ctx, id, meta.Rules, texts, user)
+			// The first notice of a kind that needs two approvers: the
+			// status could not tell, the refusal does. A refused draft
+			// then brings back the form for a draft.
+			if n := needsDraft(err); n > 1 {
+				drafted, meta.Approvers = true, n
+			}
+		}
+		if drafted {
+			msg, err = h.draftNotice(ctx, id, meta.Rules, texts, user)
+		}
 		if err == nil {
-			h.updateView(ctx, viewID, infoModal("Notice approved", msg.Text))
+			title := "Notice approved"
+			if drafted {
+				title = "Draft recorded"
+			}
+			h.updateView(ctx, viewID, infoModal(title, msg.Text))
 			return msg, nil
 		}
 		var e *apperr.Error

@@ -30,7 +30,10 @@ const Usage = "*Usage* of `/breach`:\n" +
 	"• `/breach scope INC-ID`: how to scope the affected people\n" +
 	"• `/breach close INC-ID reason`: close an incident\n" +
 	"• `/breach assign INC-ID ROLE @person`: give someone a role: commander, dpo, legal or scribe\n" +
-	"• `/breach approve INC-ID RULE...`: write the notice's texts and approve it under one or more obligations\n" +
+	"• `/breach approve INC-ID RULE...`: write the notice's texts and approve it under one or more obligations; " +
+	"where two approvers are needed it is recorded as a draft\n" +
+	"• Drafts waiting for approval are on the pinned summary and in `/breach status INC-ID`, with *Preview*, " +
+	"*Approve draft* (one approval per person; the last one needed sends) and *Reject*\n" +
 	"• `/breach help`: this text"
 
 // usageError is malformed command text: the answer says what is wrong, then

@@ -7,6 +7,9 @@
 //
 // Approving a notice (the approve_notice button, `/breach approve`) opens
 // a form for its texts; approve.go says how refusals reach the person.
+// Where the notice needs two approvers the form records a draft, which the
+// pinned summary and `/breach status` show with Preview, Approve draft and
+// Reject buttons (drafts.go).
 //
 // Slack waits 3 s for an answer. Help, refusals, malformed text and
 // `scope` are answered at once; anything that asks the incident service is

@@ -1,6 +1,7 @@
 package slackin
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -36,6 +37,7 @@ type call struct {
 	Rules               []string
 	Texts               activities.NoticeTexts
 	Filter              orchestrator.ListFilter
+	Draft               string // approve of a draft, reject
 }
 
 // fakeIncidents records calls; function fields change what it answers.
@@ -48,6 +50,8 @@ type fakeIncidents struct {
 	err   error // returned by every call when set
 	// approveErr is returned by Approve when set.
 	approveErr error
+	// required is how many approvals a new draft needs (2 when 0).
+	required int
 	// paging makes Acknowledge stop a page.
 	paging bool
 }
@@ -72,6 +76,9 @@ func newFakeIncidents() *fakeIncidents {
 }
 
 const testID = "INC-20261120-7K3QX"
+
+// testHash names the draft the fake records.
+const testHash = "3f9a0c1d2e4b"
 
 func (f *fakeIncidents) record(c call) (incident.Status, error) {
 	f.mu.Lock()
@@ -124,11 +131,75 @@ func (f *fakeIncidents) Close(_ context.Context, id, reason, actor string) (inci
 }
 
 func (f *fakeIncidents) Approve(_ context.Context, id string, req workflows.ApproveRequest) (incident.Status, error) {
-	st, err := f.record(call{Op: "approve", ID: id, Rules: req.Rules, Texts: req.Texts, Actor: req.Actor})
+	st, err := f.record(call{Op: "approve", ID: id, Rules: req.Rules, Texts: req.Texts, Actor: req.Actor, Draft: req.Draft})
 	if err == nil && f.approveErr != nil {
 		return incident.Status{}, f.approveErr
 	}
-	return st, err
+	if err != nil || req.Draft == "" {
+		return st, err
+	}
+	// An approval of a draft, with the workflow's rules about it.
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st = f.known[id]
+	st.Drafts = slices.Clone(st.Drafts)
+	i := slices.IndexFunc(st.Drafts, func(d incident.Draft) bool { return d.Hash == req.Draft })
+	if i < 0 {
+		return incident.Status{}, apperr.New(apperr.Invalid, "draft: incident %s has no draft %q", id, req.Draft)
+	}
+	d := &st.Drafts[i]
+	switch {
+	case d.State != incident.DraftPending:
+		return incident.Status{}, apperr.New(apperr.Conflict, "draft %s is %s", d.Hash, d.State)
+	case slices.ContainsFunc(d.Approvals, func(a incident.Approval) bool { return a.By == req.Actor }):
+		return incident.Status{}, apperr.New(apperr.Conflict, "%s has already approved draft %s: it needs another approver", req.Actor, d.Hash)
+	}
+	d.Approvals = append(slices.Clone(d.Approvals), incident.Approval{By: req.Actor})
+	if len(d.Approvals) >= d.Required {
+		d.State = incident.DraftApproved
+		st.Clocks = slices.Clone(st.Clocks)
+		for j := range st.Clocks {
+			if st.Clocks[j].Rule == d.Rules[0] {
+				st.Clocks[j].NoticeID = "N-2"
+			}
+		}
+	}
+	f.known[id] = st
+	return st, nil
+}
+
+func (f *fakeIncidents) Draft(_ context.Context, id string, req workflows.ApproveRequest) (incident.Status, error) {
+	if _, err := f.record(call{Op: "draft", ID: id, Rules: req.Rules, Texts: req.Texts, Actor: req.Actor}); err != nil {
+		return incident.Status{}, err
+	}
+	raw, _ := json.Marshal(req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.known[id]
+	st.Drafts = append(slices.Clone(st.Drafts), incident.Draft{Hash: testHash, Rules: req.Rules, Notify: "authority", By: req.Actor,
+		State: incident.DraftPending, Required: cmp.Or(f.required, 2), Request: raw})
+	f.known[id] = st
+	return st, nil
+}
+
+func (f *fakeIncidents) Reject(_ context.Context, id string, req workflows.RejectRequest) (incident.Status, error) {
+	if _, err := f.record(call{Op: "reject", ID: id, Draft: req.Draft, Text: req.Reason, Actor: req.Actor}); err != nil {
+		return incident.Status{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.known[id]
+	st.Drafts = slices.Clone(st.Drafts)
+	for i := range st.Drafts {
+		if st.Drafts[i].Hash == req.Draft {
+			if st.Drafts[i].State != incident.DraftPending {
+				return incident.Status{}, apperr.New(apperr.Conflict, "draft %s is %s", req.Draft, st.Drafts[i].State)
+			}
+			st.Drafts[i].State, st.Drafts[i].Reason = incident.DraftRejected, req.Reason
+		}
+	}
+	f.known[id] = st
+	return st, nil
 }
 
 func (f *fakeIncidents) Acknowledge(_ context.Context, id string, req workflows.AckRequest) (incident.Status, error) {

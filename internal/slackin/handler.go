@@ -30,6 +30,8 @@ type Incidents interface {
 	Note(ctx context.Context, id, text, actor string) (incident.Entry, error)
 	Close(ctx context.Context, id, reason, actor string) (incident.Status, error)
 	Approve(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
+	Draft(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
+	Reject(ctx context.Context, id string, req workflows.RejectRequest) (incident.Status, error)
 	Acknowledge(ctx context.Context, id string, req workflows.AckRequest) (incident.Status, error)
 	Assign(ctx context.Context, id string, req workflows.AssignRequest) (incident.Status, error)
 }

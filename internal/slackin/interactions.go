@@ -32,6 +32,8 @@ func (h *Handler) interaction(w http.ResponseWriter, payload string) {
 			h.submitNote(w, cb)
 		case callbackApprove:
 			h.submitApprove(w, cb)
+		case callbackReject:
+			h.submitReject(w, cb)
 		default:
 			h.log.Warn("slack view not ours", "callback", truncate(cb.View.CallbackID, 40))
 			w.WriteHeader(http.StatusOK)
@@ -221,6 +223,9 @@ func (h *Handler) blockAction(cb slack.InteractionCallback, a *slack.BlockAction
 	case ActionIDApprove:
 		act = ActionApprove
 		value, rule, _ = strings.Cut(a.Value, "|")
+	case ActionIDPreviewDraft, ActionIDApproveDraft, ActionIDRejectDraft:
+		h.draftButton(cb, a)
+		return
 	default:
 		h.log.Info("slack action not ours", "action_id", truncate(a.ActionID, 40))
 		return

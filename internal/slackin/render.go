@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/slackout"
 	"github.com/breachctl/breachctl/workflows"
 )
 
@@ -17,12 +18,18 @@ const (
 	ActionIDAck     = "ack"            // value: the incident ID
 	ActionIDApprove = "approve_notice" // value: "INC-...|rule"
 	ActionIDAddNote = "add_note"       // value: the incident ID
+	// A pending draft's buttons (slackout.DraftActions); value:
+	// "INC-...|hash".
+	ActionIDPreviewDraft = "preview_draft"
+	ActionIDApproveDraft = "approve_draft"
+	ActionIDRejectDraft  = "reject_draft"
 )
 
 // Callback IDs of the modals.
 const (
-	callbackOpen = "breach_open"
-	callbackNote = "breach_note"
+	callbackOpen   = "breach_open"
+	callbackNote   = "breach_note"
+	callbackReject = "breach_reject"
 )
 
 // Block IDs of the open form; a validation error is shown on its block.
@@ -35,17 +42,23 @@ const (
 	blockRegions     = "regions"
 	blockSeverity    = "severity"
 	blockNote        = "note"
-	inputAction      = "value" // the action ID of every input
+	blockReason      = "reason" // why a draft is rejected
+	inputAction      = "value"  // the action ID of every input
 )
 
 // formMeta rides in a modal's private_metadata: where to answer once the
-// form is submitted, which incident a note or an approval is for, and the
-// rules an approval answers.
+// form is submitted, which incident a note or an approval is for, the
+// rules an approval answers, and the draft a rejection is of.
 type formMeta struct {
 	ResponseURL string   `json:"r,omitempty"`
 	Channel     string   `json:"c,omitempty"`
 	Incident    string   `json:"i,omitempty"`
 	Rules       []string `json:"u,omitempty"`
+	// Approvers is how many different people must approve the notice,
+	// when the approval form knows it is more than one: its submission
+	// then records a draft.
+	Approvers int    `json:"n,omitempty"`
+	Draft     string `json:"h,omitempty"` // a draft's hash
 }
 
 func (m formMeta) encode() string {
@@ -214,6 +227,9 @@ func statusMessage(st incident.Status) *slack.WebhookMessage {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("*Obligations*\nNone so far."), nil, nil))
 	}
 	if st.State != incident.StateClosed {
+		// Drafts come with their buttons: people outside the incident's
+		// channel sign off from here.
+		blocks = append(blocks, slackout.DraftBlocks(st.ID, slackout.DraftsOf(st), maxStatusBlocks-len(blocks)-1)...)
 		elems := append([]slack.BlockElement{ackButton(st.ID), noteButton(st.ID)}, buttons...)
 		blocks = append(blocks, slack.NewActionBlock("incident_actions", elems...))
 	}
@@ -221,6 +237,9 @@ func statusMessage(st incident.Status) *slack.WebhookMessage {
 	msg.Blocks = &slack.Blocks{BlockSet: blocks}
 	return msg
 }
+
+// maxStatusBlocks is the most blocks Slack takes in a message.
+const maxStatusBlocks = 50
 
 // approveButton opens the approval form (approveModal), whose submit
 // button is the confirmation: nothing is approved by the press itself.

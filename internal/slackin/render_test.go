@@ -11,6 +11,7 @@ import (
 
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/workflows"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the Slack forms and messages")
@@ -33,6 +34,10 @@ func TestBlocksGolden(t *testing.T) {
 		{"open-form", openModal(now, meta)},
 		{"note-form", noteModal(formMeta{ResponseURL: meta.ResponseURL, Channel: "C1", Incident: testID})},
 		{"approve-form", approveModal(approveMeta, texts, nil)},
+		{"draft-form", approveModal(formMeta{ResponseURL: approveMeta.ResponseURL, Incident: testID, Rules: []string{"eu-gdpr-art33"}, Approvers: 2}, texts, nil)},
+		{"reject-form", rejectModal(formMeta{ResponseURL: approveMeta.ResponseURL, Incident: testID, Draft: testHash})},
+		{"preview", previewModal(testID, representativeDraft(true))},
+		{"preview-unavailable", previewModal(testID, representativeDraft(false))},
 		{"status", statusMessage(representativeStatus())},
 		{"list", ephemeral(listText("open", representativeList()))},
 	} {
@@ -67,8 +72,31 @@ func representativeStatus() incident.Status {
 				State: incident.ClockMet, NoticeID: "N-20261119-0002", ClosedAt: at(20 * time.Hour)},
 		},
 		NextDeadline: at(24 * time.Hour), BindingRule: "nis2-art23-early",
-		Roles: map[string]string{"scribe": "Sam & <temp>", "commander": "slack:U0123ABCD", "dpo": "dana@example.com"},
+		Roles:  map[string]string{"scribe": "Sam & <temp>", "commander": "slack:U0123ABCD", "dpo": "dana@example.com"},
+		Drafts: []incident.Draft{{Hash: "0badc0ffee00", Rules: []string{"eu-gdpr-art33"}, State: incident.DraftVoided}, representativeDraft(true)},
 	}
+}
+
+// representativeDraft is a draft of the notice to the authority with one
+// of its two approvals, with its renderings or without (drafted before
+// the worker rendered them).
+func representativeDraft(rendered bool) incident.Draft {
+	raw, _ := json.Marshal(workflows.ApproveRequest{Rules: []string{"eu-gdpr-art33"}, Actor: "slack:U0DPO",
+		Texts:        activities.NoticeTexts{WhatHappened: "A bucket <was> public.", LikelyConsequences: "Phishing & spam."},
+		Translations: map[string]activities.NoticeTexts{"fr": {}, "de": {}}})
+	d := incident.Draft{Hash: "3f9a0c1d2e4b", Rules: []string{"eu-gdpr-art33"}, Notify: "authority", By: "slack:U0DPO",
+		At: time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC), State: incident.DraftPending, Required: 2, Request: raw,
+		Approvals: []incident.Approval{{By: "slack:U0LEGAL", At: time.Date(2026, 11, 20, 8, 30, 0, 0, time.UTC)}}}
+	if rendered {
+		d.Preview = []incident.NoticePreview{
+			{Template: "authority", Lang: "de", Recipient: "Berliner Beauftragte für Datenschutz", Subject: "Meldung einer Verletzung des Schutzes personenbezogener Daten",
+				Text: "Sehr geehrte Damen und Herren,\n\nwir melden eine Verletzung <des Schutzes> personenbezogener Daten nach Art. 33 DSGVO.\n\n*Was geschah*: A bucket was public."},
+			{Template: "authority", Lang: "en", Recipient: "Berliner Beauftragte für Datenschutz", Subject: "Notification of a personal data breach",
+				Text: "Dear Sir or Madam,\n\nwe notify a personal data breach under Art. 33 GDPR."},
+		}
+		d.Rendered = "9c1e"
+	}
+	return d
 }
 
 func representativeList() []incident.Summary {

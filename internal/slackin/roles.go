@@ -11,9 +11,9 @@ type Role string
 
 const (
 	RoleReporter  Role = "reporter"  // open, status, list, help
-	RoleResponder Role = "responder" // + note, ack, scope
+	RoleResponder Role = "responder" // + note, ack, scope, preview
 	RoleCommander Role = "commander" // responder + close, assign
-	RoleApprover  Role = "approver"  // reporter + approve (privacy or legal)
+	RoleApprover  Role = "approver"  // reporter + preview, approve, reject (privacy or legal)
 	RoleAdmin     Role = "admin"     // everything
 )
 
@@ -34,16 +34,19 @@ const (
 	ActionClose   Action = "close"
 	ActionApprove Action = "approve"
 	ActionAssign  Action = "assign"
+	ActionPreview Action = "preview" // a draft's renderings
+	ActionReject  Action = "reject"  // a draft
 )
 
 // grants says which actions each role allows, itself included (no
 // inheritance to follow at run time: what a role allows reads off one line).
 var grants = map[Role][]Action{
 	RoleReporter:  {ActionHelp, ActionOpen, ActionStatus, ActionList},
-	RoleResponder: {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope},
-	RoleCommander: {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionClose, ActionAssign},
-	RoleApprover:  {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionApprove},
-	RoleAdmin:     {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionClose, ActionAssign, ActionApprove},
+	RoleResponder: {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionPreview},
+	RoleCommander: {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionPreview, ActionClose, ActionAssign},
+	RoleApprover:  {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionPreview, ActionApprove, ActionReject},
+	RoleAdmin: {ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionPreview, ActionClose, ActionAssign,
+		ActionApprove, ActionReject},
 }
 
 // Roles says who holds which roles. The zero value gives nobody any role:

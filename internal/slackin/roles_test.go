@@ -57,14 +57,14 @@ func TestPermissions(t *testing.T) {
 		"URESP": {RoleResponder}, "UCMDR": {RoleCommander}, "UAPPR": {RoleApprover},
 		"UADMIN": {RoleAdmin}, "UBOTH": {RoleResponder, RoleApprover}, "UNONE": {},
 	}}
-	all := []Action{ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionClose, ActionAssign, ActionApprove}
-	allowed := map[string]string{ // user: the actions allowed, by first letters
+	all := []Action{ActionHelp, ActionOpen, ActionStatus, ActionList, ActionNote, ActionAck, ActionScope, ActionPreview, ActionClose, ActionAssign, ActionApprove, ActionReject}
+	allowed := map[string]string{ // user: the actions allowed
 		"UREP":   "help open status list",
-		"URESP":  "help open status list note ack scope",
-		"UCMDR":  "help open status list note ack scope close assign",
-		"UAPPR":  "help open status list approve",
-		"UBOTH":  "help open status list note ack scope approve",
-		"UADMIN": "help open status list note ack scope close assign approve",
+		"URESP":  "help open status list note ack scope preview",
+		"UCMDR":  "help open status list note ack scope preview close assign",
+		"UAPPR":  "help open status list preview approve reject",
+		"UBOTH":  "help open status list note ack scope preview approve reject",
+		"UADMIN": "help open status list note ack scope preview close assign approve reject",
 		"UNONE":  "help",
 	}
 	for user, want := range allowed {
@@ -81,7 +81,8 @@ func TestPermissions(t *testing.T) {
 	if (Roles{}).Allows("UANY", ActionOpen) {
 		t.Error("no default role, yet open is allowed")
 	}
-	for a, want := range map[Action]Role{ActionOpen: RoleReporter, ActionAck: RoleResponder, ActionClose: RoleCommander, ActionAssign: RoleCommander, ActionApprove: RoleApprover} {
+	for a, want := range map[Action]Role{ActionOpen: RoleReporter, ActionAck: RoleResponder, ActionClose: RoleCommander, ActionAssign: RoleCommander, ActionApprove: RoleApprover,
+		ActionPreview: RoleResponder, ActionReject: RoleApprover} {
 		if got := NeededFor(a); got != want {
 			t.Errorf("NeededFor(%s) = %s, want %s", a, got, want)
 		}

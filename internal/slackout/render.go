@@ -17,6 +17,10 @@ const (
 	ActionAck     = "ack"            // value: the incident ID
 	ActionAddNote = "add_note"       // value: the incident ID
 	ActionApprove = "approve_notice" // value: "INC-...|rule"
+	// The buttons of a pending draft; value: "INC-...|hash".
+	ActionPreviewDraft = "preview_draft"
+	ActionApproveDraft = "approve_draft"
+	ActionRejectDraft  = "reject_draft"
 )
 
 // Metadata event types that mark what breachctl posted, so a retry finds it.
@@ -32,6 +36,7 @@ const (
 	maxButtonText     = 75
 	maxActionElements = 25
 	maxTopic          = 250
+	maxBlocks         = 50 // blocks of a message
 	// maxObligationBlocks leaves room under Slack's 50 blocks a message for
 	// the other blocks of the summary.
 	maxObligationBlocks = 30
@@ -108,14 +113,95 @@ func Blocks(v SummaryView, now time.Time, opts Options) []slack.Block {
 	blocks = append(blocks, obligationBlocks(v, now)...)
 	blocks = append(blocks, slack.NewDividerBlock(),
 		slack.NewSectionBlock(mrkdwn(truncate(noticesText(v), maxSectionText)), nil, nil))
+	var tail []slack.Block
 	if v.State != string(incident.StateClosed) {
-		blocks = append(blocks, actionBlocks(v)...)
+		tail = actionBlocks(v)
 	}
 	context := "Updated " + utcTime(now) + "; times left are as of then."
 	if link := incidentURL(opts.WebURL, v.Incident); link != "" {
 		context += " <" + link + "|Open in the web UI>"
 	}
-	return append(blocks, slack.NewContextBlock("updated", mrkdwn(context)))
+	tail = append(tail, slack.NewContextBlock("updated", mrkdwn(context)))
+	if v.State != string(incident.StateClosed) {
+		blocks = append(blocks, DraftBlocks(v.Incident, v.Drafts, maxBlocks-len(blocks)-len(tail))...)
+	}
+	return append(blocks, tail...)
+}
+
+// DraftBlocks show pending drafts with their buttons in at most room
+// blocks; drafts that do not fit are counted, and `/breach status` shows
+// them.
+func DraftBlocks(incidentID string, drafts []DraftView, room int) []slack.Block {
+	if len(drafts) == 0 || room < 2 {
+		return nil
+	}
+	shown := len(drafts)
+	if 1+2*shown > room {
+		shown = max(0, (room-2)/2) // the heading, and a line for the rest
+	}
+	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(fmt.Sprintf("*Drafts waiting for approval* (%d)", len(drafts))), nil, nil)}
+	for _, d := range drafts[:shown] {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate(DraftText(d), maxSectionText)), nil, nil), DraftActions(incidentID, d))
+	}
+	if rest := len(drafts) - shown; rest > 0 {
+		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("%d more not shown: `/breach status %s` lists them with their buttons.", rest, incidentID))))
+	}
+	return blocks
+}
+
+// DraftText says what a draft is for, who drafted it and where its
+// approvals stand ("1 of 2").
+func DraftText(d DraftView) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*Draft `%s`* of the notice under %s", escape(d.Hash), codeList(d.Rules))
+	if d.Notify != "" {
+		fmt.Fprintf(&b, " to %s", escape(d.Notify))
+	}
+	b.WriteString("\n")
+	if d.By != "" {
+		fmt.Fprintf(&b, "Drafted by %s %s · ", actor(d.By), utcTime(d.At))
+	}
+	fmt.Fprintf(&b, "approvals *%d of %d*", len(d.ApprovedBy), d.Required)
+	if len(d.ApprovedBy) > 0 {
+		who := make([]string, len(d.ApprovedBy))
+		for i, a := range d.ApprovedBy {
+			who[i] = actor(a)
+		}
+		fmt.Fprintf(&b, " (%s)", strings.Join(who, ", "))
+	}
+	return b.String()
+}
+
+// DraftActions are a draft's buttons. Approving asks for confirmation in
+// Slack first, saying whether this approval sends the notice; rejecting
+// opens a form for the reason.
+func DraftActions(incidentID string, d DraftView) *slack.ActionBlock {
+	value := incidentID + "|" + d.Hash
+	approve := slack.NewButtonBlockElement(ActionApproveDraft, value, plain("Approve draft"))
+	after := fmt.Sprintf("It then has %d of %d approvals and waits for another approver.", len(d.ApprovedBy)+1, d.Required)
+	if len(d.ApprovedBy)+1 >= d.Required {
+		after = "Yours is the last approval it needs: sending starts."
+		approve = approve.WithStyle(slack.StyleDanger) // it sends, as Approve notice does
+	} else {
+		approve = approve.WithStyle(slack.StylePrimary)
+	}
+	approve = approve.WithConfirm(slack.NewConfirmationBlockObject(plain("Approve this draft?"),
+		mrkdwn(fmt.Sprintf("You approve draft `%s` of the notice under %s for %s, in your name, as it is now. %s",
+			escape(d.Hash), codeList(d.Rules), incidentID, after)),
+		plain("Approve"), plain("Cancel")))
+	return slack.NewActionBlock(truncate("draft_"+d.Hash, 255),
+		slack.NewButtonBlockElement(ActionPreviewDraft, value, plain("Preview")),
+		approve,
+		slack.NewButtonBlockElement(ActionRejectDraft, value, plain("Reject")),
+	)
+}
+
+func codeList(items []string) string {
+	out := make([]string, len(items))
+	for i, s := range items {
+		out[i] = "`" + escape(s) + "`"
+	}
+	return strings.Join(out, ", ")
 }
 
 func stateFields(v SummaryView, now time.Time) []*slack.TextBlockObject {
@@ -273,7 +359,7 @@ func actionBlocks(v SummaryView) []slack.Block {
 	var approve []slack.BlockElement
 	for _, o := range v.Obligations {
 		if o.Open() && o.NoticeID == "" {
-			approve = append(approve, approveButton(v.Incident, o.Rule))
+			approve = append(approve, approveButton(v.Incident, o.Rule, approversOf(v, o.Notify)))
 		}
 	}
 	for i := 0; i < len(approve); i += maxActionElements {
@@ -283,10 +369,29 @@ func actionBlocks(v SummaryView) []slack.Block {
 	return blocks
 }
 
-func approveButton(id, rule string) *slack.ButtonBlockElement {
+// approversOf is how many approvers a notice of kind notify needs, when a
+// pending draft of that kind says it is more than one; 0 otherwise.
+func approversOf(v SummaryView, notify string) int {
+	for _, d := range v.Drafts {
+		if notify != "" && d.Notify == notify && d.Required > 1 {
+			return d.Required
+		}
+	}
+	return 0
+}
+
+// approveButton asks for confirmation, then opens the approval form; where
+// the notice is known to need more approvers, the form records a draft, and
+// the confirmation says so rather than promising to send.
+func approveButton(id, rule string, approvers int) *slack.ButtonBlockElement {
 	confirm := slack.NewConfirmationBlockObject(plain("Approve and send?"),
 		mrkdwn(fmt.Sprintf("The notice under `%s` for %s is approved in your name and sending starts.", escape(rule), id)),
 		plain("Approve and send"), plain("Cancel"))
+	if approvers > 1 {
+		confirm = slack.NewConfirmationBlockObject(plain("Draft the notice?"),
+			mrkdwn(fmt.Sprintf("The notice under `%s` for %s needs %d approvers: what you write is recorded as a draft for them to approve.", escape(rule), id, approvers)),
+			plain("Write the draft"), plain("Cancel"))
+	}
 	return slack.NewButtonBlockElement(ActionApprove, id+"|"+rule, plain(truncate("Approve notice "+rule, maxButtonText))).
 		WithStyle(slack.StyleDanger).WithConfirm(confirm)
 }

@@ -60,6 +60,14 @@ func representative() incident.Status {
 			ApprovedBy: "slack:U0BEN0002", ApprovedAt: sent,
 			Counts: incident.NoticeCounts{Expected: 400, Accepted: 250, Unreachable: 3, Covered: 7},
 		}},
+		Drafts: []incident.Draft{
+			{Hash: "0badc0ffee00", Rules: []string{"eu-nis2-art23-ew"}, Notify: "authority", By: "cli:dana", At: aware.Add(22 * time.Hour),
+				State: incident.DraftVoided, Required: 2, Reason: "the facts changed"},
+			{Hash: "3f9a0c1d2e4b", Rules: []string{"eu-gdpr-art33"}, Notify: "authority", By: "slack:U0ANA0001", At: aware.Add(25 * time.Hour),
+				State: incident.DraftPending, Required: 2, Request: json.RawMessage(`{"texts":{"what_happened":"someone's data"}}`),
+				Approvals: []incident.Approval{{By: "slack:U0BEN0002", At: aware.Add(25*time.Hour + 10*time.Minute)}},
+				Preview:   []incident.NoticePreview{{Template: "authority", Lang: "de", Subject: "Meldung", Text: "someone's data"}}},
+		},
 		Timeline: incident.Timeline{{Seq: 1, At: aware, Kind: incident.EntryNote, Text: "a note with someone's data in it"}},
 	}
 	st.Refresh()
@@ -150,12 +158,16 @@ func TestSummaryContent(t *testing.T) {
 		`"value":"` + id + `|eu-gdpr-art33"`,                                         // approve buttons for open clocks without a notice
 		`"value":"` + id + `|eu-nis2-art23-ew"`,
 		`"value":"` + id + `|us-ca-ag"`,
+		"*Draft `3f9a0c1d2e4b`* of the notice under `eu-gdpr-art33` to authority", // the pending draft
+		`approvals *1 of 2* (\u003c@U0BEN0002\u003e)`,
+		`"action_id":"approve_draft","value":"` + id + `|3f9a0c1d2e4b","confirm"`,
+		"Yours is the last approval it needs: sending starts.", // the confirmation
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("summary lacks %q", want)
 		}
 	}
-	for _, unwanted := range []string{id + "|us-ca-1798.82", id + "|br-lgpd-art48", "someone's data"} {
+	for _, unwanted := range []string{id + "|us-ca-1798.82", id + "|br-lgpd-art48", "someone's data", "0badc0ffee00"} {
 		if strings.Contains(text, unwanted) {
 			t.Errorf("summary has %q", unwanted)
 		}
@@ -199,14 +211,42 @@ func TestViewStaysSmall(t *testing.T) {
 	}
 }
 
+// TestViewWithoutDraftsIsUnchanged: workflow code hashes the view to tell
+// whether the pinned summary is stale, so an incident without pending
+// drafts must give the JSON it gave before drafts existed, or committed
+// histories would not replay.
+func TestViewWithoutDraftsIsUnchanged(t *testing.T) {
+	st := representative()
+	st.Drafts = nil
+	none, _ := json.Marshal(slackout.ViewOf(st, viewAt))
+	if bytes.Contains(none, []byte(`"drafts"`)) {
+		t.Fatalf("a view without drafts has a drafts field: %s", none)
+	}
+	st.Drafts = representative().Drafts
+	for i := range st.Drafts {
+		st.Drafts[i].State = incident.DraftRejected
+	}
+	done, _ := json.Marshal(slackout.ViewOf(st, viewAt))
+	if !bytes.Equal(none, done) {
+		t.Fatalf("drafts no longer pending change the view:\n%s\n%s", none, done)
+	}
+}
+
 func TestManyObligationsStayWithinSlackLimits(t *testing.T) {
 	st := incident.Status{ID: id, State: incident.StateOpen, OpenedAt: aware, Facts: incident.Facts{Title: "Big", AwareAt: aware}}
 	for i := range 60 {
 		st.Clocks = append(st.Clocks, incident.Clock{Obligation: incident.Obligation{Rule: fmt.Sprintf("rule-%02d", i), Title: "T", Due: at(time.Duration(i) * time.Hour)}, State: incident.ClockRunning})
 	}
+	for i := range 12 {
+		st.Drafts = append(st.Drafts, incident.Draft{Hash: fmt.Sprintf("%012x", i), Rules: []string{"rule-00"}, State: incident.DraftPending, Required: 2})
+	}
 	blocks := slackout.Blocks(slackout.ViewOf(st, viewAt), now, slackout.Options{})
 	if len(blocks) > 50 {
 		t.Fatalf("%d blocks, Slack takes 50", len(blocks))
+	}
+	raw, _ := json.Marshal(blocks)
+	if !bytes.Contains(raw, []byte("more not shown: `/breach status "+id+"` lists them with their buttons")) {
+		t.Errorf("the drafts that do not fit are not counted")
 	}
 	approve := 0
 	for _, b := range blocks {
@@ -214,8 +254,10 @@ func TestManyObligationsStayWithinSlackLimits(t *testing.T) {
 			if n := len(a.Elements.ElementSet); n > 25 {
 				t.Fatalf("action block %s has %d elements, Slack takes 25", a.BlockID, n)
 			}
-			if a.BlockID != "incident_actions" {
-				approve += len(a.Elements.ElementSet)
+			for _, e := range a.Elements.ElementSet {
+				if btn, ok := e.(*slack.ButtonBlockElement); ok && btn.ActionID == slackout.ActionApprove {
+					approve++
+				}
 			}
 		}
 	}
@@ -226,9 +268,12 @@ func TestManyObligationsStayWithinSlackLimits(t *testing.T) {
 
 func TestActionIDsAreTheOnesSlackinHandles(t *testing.T) {
 	for got, want := range map[string]string{
-		slackout.ActionAck:     slackin.ActionIDAck,
-		slackout.ActionAddNote: slackin.ActionIDAddNote,
-		slackout.ActionApprove: slackin.ActionIDApprove,
+		slackout.ActionAck:          slackin.ActionIDAck,
+		slackout.ActionAddNote:      slackin.ActionIDAddNote,
+		slackout.ActionApprove:      slackin.ActionIDApprove,
+		slackout.ActionPreviewDraft: slackin.ActionIDPreviewDraft,
+		slackout.ActionApproveDraft: slackin.ActionIDApproveDraft,
+		slackout.ActionRejectDraft:  slackin.ActionIDRejectDraft,
 	} {
 		if got != want {
 			t.Errorf("action ID %q, slackin handles %q", got, want)

@@ -40,6 +40,11 @@ type SummaryView struct {
 	// Obligations are open clocks first, earliest deadline first.
 	Obligations []ObligationView `json:"obligations,omitempty"`
 	Notices     []NoticeView     `json:"notices,omitempty"`
+	// Drafts are the drafts waiting for approval, oldest first. Absent
+	// when there are none, so the view of an incident without drafts is
+	// the JSON it was before drafts existed: workflow code hashes it to
+	// tell whether the pinned summary is stale, and replays must agree.
+	Drafts []DraftView `json:"drafts,omitempty"`
 	// AsOf is when the view was taken (the workflow's clock).
 	AsOf time.Time `json:"as_of"`
 }
@@ -77,6 +82,20 @@ type NoticeView struct {
 	// ToFile names the organisations whose report still waits to be filed
 	// through their portal.
 	ToFile []string `json:"to_file,omitempty"`
+}
+
+// DraftView is one pending draft as the summary shows it: enough to say
+// where its approvals stand and to name it on its buttons. Its texts and
+// renderings stay out (the Preview button reads them from the status).
+type DraftView struct {
+	Hash     string    `json:"hash"`
+	Rules    []string  `json:"rules"`
+	Notify   string    `json:"notify,omitempty"`
+	By       string    `json:"by,omitempty"`
+	At       time.Time `json:"at"`
+	Required int       `json:"required"`
+	// ApprovedBy are who approved it so far, in order.
+	ApprovedBy []string `json:"approved_by,omitempty"`
 }
 
 // Open reports whether the clock still counts toward a deadline.
@@ -139,7 +158,29 @@ func ViewOf(st incident.Status, now time.Time) SummaryView {
 		}
 		v.Notices = append(v.Notices, nv)
 	}
+	v.Drafts = DraftsOf(st)
 	return v
+}
+
+// DraftsOf are the status's drafts waiting for approval; nil when none.
+func DraftsOf(st incident.Status) []DraftView {
+	var out []DraftView
+	for _, d := range st.Drafts {
+		if d.State != incident.DraftPending {
+			continue
+		}
+		out = append(out, DraftViewOf(d))
+	}
+	return out
+}
+
+// DraftViewOf is the view of one draft, whatever its state.
+func DraftViewOf(d incident.Draft) DraftView {
+	dv := DraftView{Hash: d.Hash, Rules: slices.Clone(d.Rules), Notify: d.Notify, By: d.By, At: d.At.UTC(), Required: d.Required}
+	for _, a := range d.Approvals {
+		dv.ApprovedBy = append(dv.ApprovedBy, a.By)
+	}
+	return dv
 }
 
 func utc(t *time.Time) *time.Time {
