@@ -14,6 +14,7 @@ import (
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/risk"
+	"github.com/breachctl/breachctl/internal/yamlfile"
 )
 
 // factsFlags are the flags that describe a breach, shared by open and update.
@@ -205,7 +206,7 @@ func readIncidentFile(path string) (incident.Facts, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return incident.Facts{}, apperr.Invalidf(path, "%v", err)
+		return incident.Facts{}, yamlfile.SyntaxError(path, raw, err)
 	}
 	var f incidentFile
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
@@ -257,11 +258,13 @@ func readIncidentFile(path string) (incident.Facts, error) {
 	if err := facts.Normalize().Validate(); err != nil {
 		var e *apperr.Error
 		if asAppErr(err, &e) && e.Field != "" {
-			if line, ok := f.lines[e.Field]; ok {
+			key, _, _ := strings.Cut(e.Field, ".") // circumstances.confidentiality is under circumstances
+			if line, ok := f.lines[key]; ok {
 				return facts, apperr.Invalidf(fmt.Sprintf("%s:%d: %s", path, line, e.Field), "%s", e.Msg)
 			}
+			return facts, apperr.Invalidf(path+": "+e.Field, "%s", e.Msg)
 		}
-		return facts, err
+		return facts, apperr.Invalidf(path, "%v", err)
 	}
 	return facts, nil
 }

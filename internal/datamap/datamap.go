@@ -71,7 +71,8 @@ func (s System) RetentionText() string {
 	if s.Indefinite {
 		return "indefinite"
 	}
-	return incident.FormatDuration(s.Retention)
+	text, _ := incident.Duration(s.Retention).MarshalText() // readable, and exact where that needs seconds
+	return string(text)
 }
 
 // System returns the system with the given id.
@@ -355,8 +356,12 @@ func (p parser) retention(n *yaml.Node, what string) (time.Duration, bool, error
 			return 0, false, bad("is too long")
 		}
 		d = time.Duration(days) * 24 * time.Hour
-	} else if d, err = time.ParseDuration(s); err != nil {
-		return 0, false, bad("is not a duration")
+	} else {
+		var v incident.Duration // a Go duration, or days and one ("4d4h", as RetentionText writes it)
+		if err := v.UnmarshalText([]byte(s)); err != nil {
+			return 0, false, bad("is not a duration")
+		}
+		d = time.Duration(v)
 	}
 	switch {
 	case d <= 0:

@@ -105,6 +105,11 @@ const (
 	maxDescription = 20000
 )
 
+// MaxAffected is the most people one count of affected residents may give:
+// more than live on Earth, and small enough that the counts of every region
+// add up without overflowing.
+const MaxAffected int64 = 10_000_000_000
+
 // Normalize trims text, puts codes in their canonical case, sorts and
 // de-duplicates lists, and truncates times to
 // UTC seconds so two equal sets of facts compare equal.
@@ -265,7 +270,7 @@ func (f Facts) Validate() error {
 		if err := ValidateRegion(r.Region); err != nil {
 			return apperr.Invalidf("affected", "%v", err)
 		}
-		if r.Count < 0 {
+		if r.Count < 0 || int64(r.Count) > MaxAffected {
 			return apperr.Invalidf("affected", "%s: %d people is not a count", r.Region, r.Count)
 		}
 	}

@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/yamlfile"
 )
 
 // Ruleset is the notification law as data: shipped in the binary, versioned,
@@ -245,6 +247,10 @@ func parse(name string, raw []byte) (*Ruleset, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&rs); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, yamlfile.SyntaxError(name, raw, err)
+		}
 		return nil, apperr.Invalidf(name, "%v", err)
 	}
 	for j := range rs.Rules {

@@ -12,6 +12,7 @@ import (
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/risk"
+	"github.com/breachctl/breachctl/internal/yamlfile"
 )
 
 // scenarioFile is the YAML contract of `breachctl assess`: keep it stable,
@@ -37,7 +38,7 @@ type scenarioFile struct {
 func ParseScenario(name string, raw []byte) (Scenario, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return Scenario{}, apperr.Invalidf(name, "%v", err)
+		return Scenario{}, yamlfile.SyntaxError(name, raw, err)
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return Scenario{}, apperr.Invalidf(name, "a scenario is a YAML mapping (role, discovered_at, affected ...)")
@@ -102,7 +103,7 @@ func ParseScenario(name string, raw []byte) (Scenario, error) {
 		if err := incident.ValidateRegion(region); err != nil {
 			return s, at.errorf("affected", region, "%s", strings.TrimPrefix(err.Error(), "regions: "))
 		}
-		if n := f.Affected[region]; n < 0 {
+		if n := f.Affected[region]; n < 0 || int64(n) > incident.MaxAffected {
 			return s, at.errorf("affected", region, "%s: %d people is not a count", region, n)
 		}
 		s.Affected[region] = f.Affected[region]

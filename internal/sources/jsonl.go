@@ -237,12 +237,12 @@ func (sc *scanner) skip() {
 
 // value reads the value of a wanted key into its slot.
 func (sc *scanner) value(slot int, key string, r *row) string {
+	if slot == colCategories { // the last of repeated keys counts, a list, a string or null
+		r.catList, r.cats = false, r.cats[:0]
+	}
 	switch c := sc.peek(); {
 	case c == '"':
 		r.v[slot] = sc.str()
-		if slot == colCategories { // the last of repeated keys counts
-			r.catList, r.cats = false, r.cats[:0]
-		}
 	case c == 'n': // null
 		sc.i += len("null")
 		r.v[slot] = ""

@@ -113,9 +113,12 @@ var (
 
 // parserErrors are the messages of libyaml's parser (as opposed to its
 // scanner), whose line yaml.v3 (v3.0.1, decode.go, parser.fail) gives
-// counted from 0, leaving it out when it is 0.
-var parserErrors = []string{"did not find expected ", "found undefined tag handle", "found duplicate %",
-	"found incompatible YAML document"}
+// counted from 0, leaving it out when it is 0. The scanner has messages
+// that start alike ("did not find expected alphabetic or numeric
+// character"), whose line is right as it is: these are the parser's own.
+var parserErrors = []string{"did not find expected <", "did not find expected node content",
+	"did not find expected '-' indicator", "did not find expected key", "did not find expected ',' or ",
+	"found undefined tag handle", "found duplicate %", "found incompatible YAML document"}
 
 // SyntaxError turns yaml.v3's "yaml: line 3: ..." into "file:3: ...",
 // correcting the line of parser errors (see parserErrors): it is where the
