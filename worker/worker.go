@@ -20,6 +20,9 @@ type Deps struct {
 	Rules    *activities.Rules
 	Notifier *activities.Notifier // nil: this worker sends no notices
 	Slack    *activities.Slack    // nil: no Slack; incidents get no channel
+	// Register keeps closed incidents for the breach register; nil (drills,
+	// tests) keeps nothing.
+	Register *activities.Register
 }
 
 // Registry is the part of a worker (or a test environment) that takes
@@ -35,6 +38,11 @@ func Register(r Registry, deps Deps) {
 	r.RegisterActivityWithOptions(deps.Rules.Assess, activity.RegisterOptions{Name: activities.AssessName})
 	r.RegisterWorkflowWithOptions(workflows.NoticeWorkflow, workflow.RegisterOptions{Name: workflows.NoticeWorkflowName})
 	registerSlack(r, deps.Slack)
+	archive := func(context.Context, activities.ArchiveInput) error { return nil }
+	if deps.Register != nil {
+		archive = deps.Register.ArchiveIncident
+	}
+	r.RegisterActivityWithOptions(archive, activity.RegisterOptions{Name: activities.ArchiveIncidentName})
 	if deps.Notifier == nil {
 		// Without a mailer, a page's email targets stay on the timeline.
 		r.RegisterActivityWithOptions(func(context.Context, activities.PageEmailInput) error { return nil },

@@ -173,7 +173,36 @@ func (r *run) run(ctx workflow.Context) (incident.Status, error) {
 		return incident.Status{}, err
 	}
 	r.settleSlack(ctx)
+	r.archive(ctx)
 	return r.snapshot(), nil
+}
+
+// registerArchiveVersion marks incidents that leave their final record in
+// the store's breach register when they close.
+const registerArchiveVersion = "register-archive"
+
+// archiveOptions: the register must get the record, so the workflow keeps
+// trying through a store outage (up to a day) rather than ending without it.
+var archiveOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    30 * time.Second,
+	ScheduleToCloseTimeout: 24 * time.Hour,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    5 * time.Minute,
+	},
+}
+
+// archive records the closed incident in the breach register, which
+// outlives the namespace's retention of this workflow.
+func (r *run) archive(ctx workflow.Context) {
+	if workflow.GetVersion(ctx, registerArchiveVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	actx := workflow.WithActivityOptions(ctx, archiveOptions)
+	if err := workflow.ExecuteActivity(actx, activities.ArchiveIncidentName, activities.ArchiveInput{Status: r.snapshot()}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("the breach register did not get the closed incident", "incident", r.status.ID, "error", err)
+	}
 }
 
 // open records the opening and starts the first clocks.

@@ -1,10 +1,13 @@
 package workflows_test
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,9 +29,10 @@ import (
 var start = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 
 type harness struct {
-	t       *testing.T
-	env     *testsuite.TestWorkflowEnvironment
-	pending int
+	t        *testing.T
+	env      *testsuite.TestWorkflowEnvironment
+	pending  int
+	archived *archiveFake
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
@@ -44,8 +48,27 @@ func newHarnessWith(t *testing.T, esc *escalation.Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	worker.Register(env, worker.Deps{Rules: &activities.Rules{Ruleset: rs, Escalation: esc}})
-	return &harness{t: t, env: env}
+	h := &harness{t: t, env: env, archived: &archiveFake{}}
+	worker.Register(env, worker.Deps{Rules: &activities.Rules{Ruleset: rs, Escalation: esc}, Register: &activities.Register{Store: h.archived}})
+	return h
+}
+
+// archiveFake is the breach register's store.
+type archiveFake struct {
+	mu      sync.Mutex
+	entries map[string][]byte
+	puts    int
+}
+
+func (a *archiveFake) PutRegisterEntry(_ context.Context, id string, _ time.Time, status []byte) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.entries == nil {
+		a.entries = map[string][]byte{}
+	}
+	a.entries[id] = status
+	a.puts++
+	return nil
 }
 
 func facts(awareAt time.Time, regions ...string) incident.Facts {
@@ -518,5 +541,31 @@ func TestScopingSnapshotUpdatesTheFactsAndTheClocks(t *testing.T) {
 	}
 	if !scoped {
 		t.Fatal("no timeline entry for the snapshot")
+	}
+}
+
+// TestClosedIncidentGoesToTheRegister: the final record, close reason and
+// timeline included, is left in the store's breach register once, when the
+// incident closes.
+func TestClosedIncidentGoesToTheRegister(t *testing.T) {
+	h := newHarness(t)
+	h.at(30*time.Hour, func() {
+		if h.archived.puts != 0 {
+			t.Errorf("archived while open")
+		}
+		h.close("contained; no risk to people")
+	})
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(facts(start, "EU")))
+	final := h.result()
+	raw, ok := h.archived.entries[final.ID]
+	if !ok || h.archived.puts != 1 {
+		t.Fatalf("register entries %d for %s", h.archived.puts, final.ID)
+	}
+	var got incident.Status
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.State != incident.StateClosed || got.CloseReason != "contained; no risk to people" || len(got.Timeline) != len(final.Timeline) {
+		t.Fatalf("archived %+v", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/codec"
 	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/httpapi"
@@ -85,6 +87,7 @@ func Deps(ctx context.Context, cfg config.Config, logger *slog.Logger) (deps wor
 		Rules:    &activities.Rules{Ruleset: rs, Config: rules.Config{Reminders: cfg.Reminders}, Escalation: esc},
 		Notifier: notifier,
 		Slack:    slackActivities(cfg),
+		Register: &activities.Register{Store: st},
 	}, st, nil
 }
 
@@ -94,13 +97,14 @@ func Connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*orch
 	if err != nil {
 		return nil, nil, err
 	}
-	svc := orchestrator.NewIncidents(c, nil, cfg.TaskQueue, cfg.Temporal.Address, cfg.Temporal.Namespace)
+	svc := orchestrator.NewIncidents(c, orchestrator.DataConverter(cfg.Temporal), cfg.TaskQueue, cfg.Temporal.Address, cfg.Temporal.Namespace)
 	return svc, c.Close, nil
 }
 
 // RunWorker runs the worker against an existing cluster until ctx ends.
 func RunWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	tuneGC()
+	warnUnencrypted(cfg, logger)
 	deps, st, err := Deps(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -123,6 +127,7 @@ func RunWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 
 // RunServe runs the HTTP server against an existing cluster until ctx ends.
 func RunServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	warnUnencrypted(cfg, logger)
 	c, err := orchestrator.Dial(ctx, cfg.Temporal, sdkLogger(logger, cfg.LogLevel))
 	if err != nil {
 		return err
@@ -132,16 +137,20 @@ func RunServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	var events httpapi.EventRecorder
-	if verifier != nil {
-		st, err := openStore(ctx, cfg)
-		if err != nil {
+	var (
+		events httpapi.EventRecorder
+		st     *store.Store
+	)
+	if verifier != nil || cfg.Intake.Enabled() {
+		if st, err = openStore(ctx, cfg); err != nil {
 			return err
 		}
 		defer st.Close()
+	}
+	if verifier != nil {
 		events = st
 	}
-	sl, err := newSlack(cfg, orchestrator.NewIncidents(c, nil, cfg.TaskQueue, cfg.Temporal.Address, cfg.Temporal.Namespace), logger)
+	sl, err := newSlack(cfg, orchestrator.NewIncidents(c, orchestrator.DataConverter(cfg.Temporal), cfg.TaskQueue, cfg.Temporal.Address, cfg.Temporal.Namespace), logger)
 	if err != nil {
 		return err
 	}
@@ -151,16 +160,23 @@ func RunServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 		slackHandler = sl
 		defer startSocketMode(cfg, sl, logger)()
 	}
+	ih, err := newIntake(cfg, orchestrator.NewIncidents(c, orchestrator.DataConverter(cfg.Temporal), cfg.TaskQueue, cfg.Temporal.Address, cfg.Temporal.Namespace), st, logger)
+	if err != nil {
+		return err
+	}
 	ln, err := listen(cfg.HTTPAddr)
 	if err != nil {
 		return err
 	}
+	cdc := codecEndpoint(cfg)
 	logger.Info("http server running", "addr", ln.Addr().String(), "temporal", cfg.Temporal.Address,
-		"sendgrid_webhook", verifier != nil, "slack", sl != nil)
-	return serveHTTP(ctx, ln, httpHandler(c, events, verifier, slackHandler, logger), logger)
+		"sendgrid_webhook", verifier != nil, "slack", sl != nil, "codec", cdc != nil, "intake", ih != nil)
+	return serveHTTP(ctx, ln, httpHandler(c, events, verifier, slackHandler, cdc, ih, logger), logger)
 }
 
-func httpHandler(c client.Client, events httpapi.EventRecorder, verifier *mailer.WebhookVerifier, slack http.Handler, logger *slog.Logger) http.Handler {
+func httpHandler(c client.Client, events httpapi.EventRecorder, verifier *mailer.WebhookVerifier, slack http.Handler,
+	cdc *httpapi.Codec, intake http.Handler, logger *slog.Logger,
+) http.Handler {
 	return httpapi.New(httpapi.Deps{
 		Slack: slack,
 		Ready: func(ctx context.Context) error {
@@ -170,7 +186,35 @@ func httpHandler(c client.Client, events httpapi.EventRecorder, verifier *mailer
 		Logger:          logger,
 		Events:          events,
 		WebhookVerifier: verifier,
+		Codec:           cdc,
+		Intake:          intake,
 	})
+}
+
+// codecEndpoint is the payload codec for the Temporal UI, with the UI
+// origins that may call it; nil (off) without keys or a token.
+func codecEndpoint(cfg config.Config, uiOrigins ...string) *httpapi.Codec {
+	if cfg.Keys == nil || cfg.Codec.Token == "" {
+		return nil
+	}
+	return &httpapi.Codec{
+		Handler: codec.HTTPHandler(cfg.Keys),
+		Token:   cfg.Codec.Token,
+		Origins: append(slices.Clone(cfg.Codec.CORSOrigins), uiOrigins...),
+	}
+}
+
+// warnUnencrypted says, once per process, that nothing is encrypted.
+func warnUnencrypted(cfg config.Config, logger *slog.Logger) {
+	if cfg.Keys != nil {
+		if cfg.Codec.Token == "" {
+			logger.Info("the codec endpoint is off: set BREACHCTL_CODEC_TOKEN for the Temporal UI to show decrypted payloads")
+		}
+		return
+	}
+	logger.Warn("BREACHCTL_ENCRYPTION_KEYS is not set: workflow histories, the store and the outbox are written " +
+		"unencrypted, readable by anyone who can read the Temporal database or the data directory " +
+		"(`breachctl keygen` makes a key)")
 }
 
 func listen(addr string) (net.Listener, error) {

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	sdkworker "go.temporal.io/sdk/worker"
@@ -23,6 +25,9 @@ import (
 type Dev struct {
 	Server   *devserver.Server
 	HTTPAddr string
+	// Codec is the payload codec endpoint's URL, "" when it is off.
+	Codec    string
+	noWorker bool
 	stop     []func()
 }
 
@@ -32,6 +37,7 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 		cfg.DataDir = opts.DataDir // the store and the outbox live beside the server's file
 	}
 	tuneGC()
+	warnUnencrypted(cfg, logger)
 	verifier, err := webhookVerifier(cfg)
 	if err != nil {
 		return nil, err
@@ -42,6 +48,17 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 	}
 	d := &Dev{}
 	d.stop = append(d.stop, func() { _ = st.Close() })
+	// Listening first tells the Web UI where the codec endpoint is.
+	ln, err := listen(opts.HTTPAddr)
+	if err != nil {
+		d.Stop()
+		return nil, err
+	}
+	d.stop = append(d.stop, func() { _ = ln.Close() })
+	d.HTTPAddr = ln.Addr().String()
+	if codecEndpoint(cfg) != nil {
+		d.Codec = "http://" + browserAddr(ln.Addr()) + "/codec"
+	}
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DataDir:          opts.DataDir,
 		Namespace:        cfg.Temporal.Namespace,
@@ -49,10 +66,12 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 		IP:               opts.IP,
 		FrontendPort:     opts.Port,
 		UIPort:           opts.UIPort,
+		CodecEndpoint:    d.Codec,
 		SearchAttributes: workflows.SearchAttributes(),
 		Logger:           logger.With("component", "temporal-server"),
 	})
 	if err != nil {
+		d.Stop()
 		return nil, err
 	}
 	d.Server = srv
@@ -67,14 +86,17 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 	}
 	d.stop = append(d.stop, c.Close)
 
-	w := worker.New(c, cfg.TaskQueue, deps, sdkworker.Options{})
-	if err := w.Start(); err != nil {
-		d.Stop()
-		return nil, apperr.Wrap(apperr.Internal, err, "start the worker")
+	d.noWorker = opts.NoWorker
+	if !opts.NoWorker {
+		w := worker.New(c, cfg.TaskQueue, deps, sdkworker.Options{})
+		if err := w.Start(); err != nil {
+			d.Stop()
+			return nil, apperr.Wrap(apperr.Internal, err, "start the worker")
+		}
+		d.stop = append(d.stop, w.Stop)
 	}
-	d.stop = append(d.stop, w.Stop)
 
-	sl, err := newSlack(cfg, orchestrator.NewIncidents(c, nil, cfg.TaskQueue, tcfg.Address, tcfg.Namespace), logger)
+	sl, err := newSlack(cfg, orchestrator.NewIncidents(c, orchestrator.DataConverter(tcfg), cfg.TaskQueue, tcfg.Address, tcfg.Namespace), logger)
 	if err != nil {
 		d.Stop()
 		return nil, err
@@ -85,20 +107,34 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 		slackHandler = sl
 		d.stop = append(d.stop, startSocketMode(cfg, sl, logger))
 	}
-	ln, err := listen(opts.HTTPAddr)
+	ih, err := newIntake(cfg, orchestrator.NewIncidents(c, orchestrator.DataConverter(tcfg), cfg.TaskQueue, tcfg.Address, tcfg.Namespace), st, logger)
 	if err != nil {
 		d.Stop()
 		return nil, err
 	}
-	d.HTTPAddr = ln.Addr().String()
+	var uiOrigins []string
+	if ui := srv.UIAddress(); ui != "" {
+		uiOrigins = append(uiOrigins, ui)
+	}
+	cdc := codecEndpoint(cfg, uiOrigins...)
 	httpCtx, cancelHTTP := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = serveHTTP(httpCtx, ln, httpHandler(c, st, verifier, slackHandler, logger), logger)
+		_ = serveHTTP(httpCtx, ln, httpHandler(c, st, verifier, slackHandler, cdc, ih, logger), logger)
 	}()
 	d.stop = append(d.stop, func() { cancelHTTP(); <-done })
 	return d, nil
+}
+
+// browserAddr is addr as a browser on this machine reaches it: a listener
+// on every interface is reached on loopback.
+func browserAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return addr.String()
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 }
 
 // RunDev runs `breachctl dev` until ctx ends.
@@ -131,7 +167,22 @@ func (d *Dev) PrintBanner(w io.Writer, cfg config.Config) {
 		fmt.Fprintf(w, "  Temporal Web UI    %s/namespaces/%s/workflows\n", ui, d.Server.Namespace())
 	}
 	fmt.Fprintf(w, "  HTTP               http://%s/healthz\n", d.HTTPAddr)
-	fmt.Fprintf(w, "  Worker             task queue %s\n", cfg.TaskQueue)
+	if cfg.Intake.Enabled() {
+		fmt.Fprintf(w, "  Alert intake       http://%s/intake/v1/alerts and /intake/v1/alertmanager\n", d.HTTPAddr)
+	}
+	switch {
+	case cfg.Keys == nil:
+		fmt.Fprintln(w, "  Encryption         off: set BREACHCTL_ENCRYPTION_KEYS (breachctl keygen)")
+	case d.Codec != "":
+		fmt.Fprintf(w, "  Encryption         key %s; the UI decrypts after signing in at %s/login\n", cfg.Keys.PrimaryID(), d.Codec)
+	default:
+		fmt.Fprintf(w, "  Encryption         key %s; set BREACHCTL_CODEC_TOKEN for the UI to decrypt\n", cfg.Keys.PrimaryID())
+	}
+	if d.noWorker {
+		fmt.Fprintf(w, "  Worker             off: run breachctl worker (task queue %s)\n", cfg.TaskQueue)
+	} else {
+		fmt.Fprintf(w, "  Worker             task queue %s\n", cfg.TaskQueue)
+	}
 	if d.Server.FrontendAddress() != config.DefaultAddress {
 		fmt.Fprintf(w, "Other terminals: export TEMPORAL_ADDRESS=%s\n", d.Server.FrontendAddress())
 	}

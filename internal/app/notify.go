@@ -38,8 +38,10 @@ func loadNotify(cfg config.Config, rs *rules.Ruleset) (*notifyconfig.Config, err
 // directory, so the whole flow runs on a laptop.
 func newMailer(cfg config.Config, nc *notifyconfig.Config, logger *slog.Logger) (mailer.Mailer, error) {
 	if cfg.SendGrid.APIKey == "" {
-		logger.Info("no SENDGRID_API_KEY: notices are written as .eml files", "outbox", cfg.OutboxDir())
-		return mailer.NewOutbox(cfg.OutboxDir()), nil
+		// The files hold people's addresses: sealed when there are keys
+		// (`breachctl outbox show` reads them).
+		logger.Info("no SENDGRID_API_KEY: notices are written as .eml files", "outbox", cfg.OutboxDir(), "sealed", cfg.Keys != nil)
+		return mailer.NewSealedOutbox(cfg.OutboxDir(), cfg.Keys), nil
 	}
 	if nc.Placeholder {
 		return nil, apperr.Invalidf("BREACHCTL_NOTIFY",
@@ -98,7 +100,7 @@ func sending(nc *notifyconfig.Config) activities.Sending {
 
 // openStore opens the store the worker and the webhook share.
 func openStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
-	st, err := store.Open(ctx, cfg.StoreDSN())
+	st, err := store.Open(ctx, cfg.StoreDSN(), store.WithKeys(cfg.Keys))
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Unavailable, err, "open the store (BREACHCTL_STORE)")
 	}

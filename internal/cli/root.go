@@ -146,7 +146,8 @@ from another terminal.`,
 		newDevCmd(g), newWorkerCmd(g), newServeCmd(g),
 		newAssessCmd(g), newScopeCmd(g), newOpenCmd(g), newListCmd(g), newShowCmd(g), newNoteCmd(g), newAckCmd(g), newAssignCmd(g), newUpdateCmd(g), newDelayCmd(g), newCloseCmd(g),
 		newApproveCmd(g), newDraftCmd(g), newRejectCmd(g), newWatchCmd(g), newFiledCmd(g), newDeliveriesCmd(g),
-		newDrillCmd(g),
+		newDrillCmd(g), newRegisterCmd(g), newEvidenceCmd(g),
+		newOutboxCmd(g), newKeygenCmd(g),
 	)
 	return root
 }

@@ -179,7 +179,7 @@ func (o *scopeOptions) scope(ctx context.Context, cfg config.Config, incidentID,
 		defer os.RemoveAll(dir)
 		dsn = "sqlite:" + filepath.Join(dir, "scope.db")
 	}
-	st, err := store.Open(ctx, dsn)
+	st, err := store.Open(ctx, dsn, store.WithKeys(cfg.Keys))
 	if err != nil {
 		return scope.Report{}, apperr.Wrap(apperr.Unavailable, err, "open the store")
 	}

@@ -14,6 +14,7 @@ type devOptions struct {
 	uiPort    int
 	httpAddr  string
 	retention string
+	noWorker  bool
 }
 
 func newDevCmd(g *globals) *cobra.Command {
@@ -44,12 +45,13 @@ start it again on the same --data-dir and every incident and clock is there.`,
 	f.IntVar(&o.port, "port", 7233, "Temporal frontend gRPC port")
 	f.IntVar(&o.uiPort, "ui-port", 8233, "Temporal Web UI port (-1: no UI)")
 	f.StringVar(&o.httpAddr, "http-addr", "", "HTTP server address (default $BREACHCTL_HTTP_ADDR or "+config.DefaultHTTPAddr+")")
+	f.BoolVar(&o.noWorker, "no-worker", false, "run no worker: workers run apart (breachctl worker), e.g. to kill them in fault tests")
 	f.StringVar(&o.retention, "retention", "", "how long Temporal keeps closed incidents, e.g. 30d or 2160h (default $BREACHCTL_RETENTION or 30d)")
 	return cmd
 }
 
 func (o *devOptions) options(cmd *cobra.Command, cfg config.Config) (config.Dev, error) {
-	opts := config.Dev{DataDir: cfg.DataDir, IP: o.ip, Port: o.port, UIPort: o.uiPort, HTTPAddr: cfg.HTTPAddr, Retention: cfg.Retention}
+	opts := config.Dev{DataDir: cfg.DataDir, IP: o.ip, Port: o.port, UIPort: o.uiPort, HTTPAddr: cfg.HTTPAddr, Retention: cfg.Retention, NoWorker: o.noWorker}
 	if o.dataDir != "" {
 		opts.DataDir = o.dataDir
 	}

@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/rules"
+	"github.com/breachctl/breachctl/internal/seal"
 )
 
 // Temporal says how to reach a Temporal cluster. The variable names are the
@@ -29,6 +31,9 @@ type Temporal struct {
 	ClientKeyPath    string // TEMPORAL_TLS_CLIENT_KEY_PATH
 	ServerCACertPath string // TEMPORAL_TLS_SERVER_CA_CERT_PATH
 	ServerName       string // TEMPORAL_TLS_SERVER_NAME
+	// Keys seal every payload a client or worker sends (Config.Keys, the
+	// same keyring): set in Load, so no client is built without them.
+	Keys *seal.Keyring
 }
 
 // Config is everything breachctl reads from the environment.
@@ -62,7 +67,31 @@ type Config struct {
 	// as .eml files to the outbox in the data directory.
 	SendGrid SendGrid
 	Slack    Slack
+	// Intake authenticates alerting systems posting alerts (POST
+	// /intake/v1/...); with neither secrets nor tokens it is off.
+	Intake Intake
+	// Keys encrypt Temporal payloads, the store's fields that hold incident
+	// text or personal data, and outbox files: BREACHCTL_ENCRYPTION_KEYS (a
+	// secret), "k2:<base64 of 32 bytes>,k1:<...>", the first key seals and
+	// every key opens. Nil: nothing is encrypted.
+	Keys  *seal.Keyring
+	Codec Codec
 }
+
+// Codec is the endpoint that decrypts payloads for the Temporal UI and CLI
+// (POST /codec/decode and /codec/encode on the HTTP server).
+type Codec struct {
+	// Token is the bearer token a caller must present
+	// (BREACHCTL_CODEC_TOKEN, a secret); without it, or without Keys, the
+	// endpoint is off: it would decrypt for anyone who reaches the port.
+	Token string
+	// CORSOrigins are the Temporal UI origins a browser may call it from
+	// (BREACHCTL_CODEC_CORS_ORIGINS, comma-separated); dev adds its own UI.
+	CORSOrigins []string
+}
+
+// MinCodecToken is the shortest BREACHCTL_CODEC_TOKEN accepted.
+const MinCodecToken = 16
 
 // Slack is how breachctl talks with Slack.
 type Slack struct {
@@ -117,6 +146,9 @@ type Dev struct {
 	UIPort    int // Temporal Web UI; 0 picks a free port, -1 disables it
 	HTTPAddr  string
 	Retention time.Duration
+	// NoWorker leaves the worker out, for workers run apart (`breachctl
+	// worker`) that a test can kill -9 without the server.
+	NoWorker bool
 }
 
 // Defaults.
@@ -199,10 +231,40 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.Retention = d
 	}
+	if err := loadEncryption(&c, getenv); err != nil {
+		return c, err
+	}
+	if err := loadIntake(&c, getenv); err != nil {
+		return c, err
+	}
 	if c.Actor == "" {
 		c.Actor = "cli:" + currentUser(getenv)
 	}
 	return c, nil
+}
+
+func loadEncryption(c *Config, getenv func(string) string) error {
+	keys, err := seal.Parse(getenv("BREACHCTL_ENCRYPTION_KEYS"))
+	if err != nil {
+		return apperr.Invalidf("BREACHCTL_ENCRYPTION_KEYS", "%v", err)
+	}
+	c.Keys, c.Temporal.Keys = keys, keys
+	c.Codec.Token = strings.TrimSpace(getenv("BREACHCTL_CODEC_TOKEN"))
+	if n := len(c.Codec.Token); n > 0 && n < MinCodecToken {
+		return apperr.Invalidf("BREACHCTL_CODEC_TOKEN", "%d characters, at least %d (breachctl keygen --token makes one)", n, MinCodecToken)
+	}
+	for i, o := range strings.Split(getenv("BREACHCTL_CODEC_CORS_ORIGINS"), ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+			return apperr.Invalidf("BREACHCTL_CODEC_CORS_ORIGINS", "entry %d, %q, is not an origin like https://temporal-ui.example.com", i+1, o)
+		}
+		c.Codec.CORSOrigins = append(c.Codec.CORSOrigins, u.Scheme+"://"+u.Host)
+	}
+	return nil
 }
 
 // ParseRetention reads a retention period: a Go duration ("720h") or whole
@@ -252,4 +314,39 @@ func currentUser(getenv func(string) string) string {
 		return h
 	}
 	return "unknown"
+}
+
+// Intake is how alerting systems authenticate to the HTTP intake. Both
+// lists take several values, comma-separated, so a secret or token can be
+// rotated: add the new one, move the senders over, remove the old one.
+type Intake struct {
+	Secrets []string // BREACHCTL_INTAKE_SECRETS (secret): HMAC-SHA256 signing secrets
+	Tokens  []string // BREACHCTL_INTAKE_TOKENS (secret): bearer tokens
+}
+
+// Enabled reports whether the intake endpoints are on.
+func (i Intake) Enabled() bool { return len(i.Secrets) > 0 || len(i.Tokens) > 0 }
+
+// MinIntakeSecret is the shortest intake secret or token accepted: a
+// short one could be guessed.
+const MinIntakeSecret = 16
+
+func loadIntake(c *Config, getenv func(string) string) error {
+	for _, v := range []struct {
+		name string
+		dst  *[]string
+	}{{"BREACHCTL_INTAKE_SECRETS", &c.Intake.Secrets}, {"BREACHCTL_INTAKE_TOKENS", &c.Intake.Tokens}} {
+		for i, s := range strings.Split(getenv(v.name), ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			if len(s) < MinIntakeSecret {
+				// The message never quotes the value: it is a secret.
+				return apperr.Invalidf(v.name, "entry %d is %d characters, at least %d (openssl rand -hex 32 makes one)", i+1, len(s), MinIntakeSecret)
+			}
+			*v.dst = append(*v.dst, s)
+		}
+	}
+	return nil
 }

@@ -53,3 +53,52 @@ func TestParseRetention(t *testing.T) {
 		}
 	}
 }
+
+func TestEncryption(t *testing.T) {
+	key := "k1:" + strings.Repeat("A", 43) + "=" // 32 zero bytes
+	c, err := Load(env(map[string]string{
+		"BREACHCTL_ENCRYPTION_KEYS":    key,
+		"BREACHCTL_CODEC_TOKEN":        "a-token-of-16-chars",
+		"BREACHCTL_CODEC_CORS_ORIGINS": "http://127.0.0.1:8233, https://ui.example.com/",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Keys == nil || c.Temporal.Keys != c.Keys || c.Keys.PrimaryID() != "k1" {
+		t.Fatalf("keys: %v, Temporal's %v", c.Keys, c.Temporal.Keys)
+	}
+	if got := strings.Join(c.Codec.CORSOrigins, " "); got != "http://127.0.0.1:8233 https://ui.example.com" {
+		t.Errorf("origins %q", got)
+	}
+	for name, val := range map[string]string{
+		"BREACHCTL_ENCRYPTION_KEYS":    key + ",k2:c2hvcnQ=",
+		"BREACHCTL_CODEC_TOKEN":        "short",
+		"BREACHCTL_CODEC_CORS_ORIGINS": "127.0.0.1:8233",
+	} {
+		_, err := Load(env(map[string]string{name: val}))
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: err = %v, want one naming %s", name, val, err, name)
+		}
+	}
+	_, err = Load(env(map[string]string{"BREACHCTL_ENCRYPTION_KEYS": key + ",k2:c2hvcnQ="}))
+	if err == nil || !strings.Contains(err.Error(), `entry 2 ("k2")`) || strings.Contains(err.Error(), "c2hvcnQ") {
+		t.Errorf("a bad entry: %v", err)
+	}
+}
+
+func TestIntake(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"BREACHCTL_INTAKE_SECRETS": " 0123456789abcdef0123 , fedcba9876543210fedc ",
+		"BREACHCTL_INTAKE_TOKENS":  "tok-0123456789abcdef",
+	}))
+	if err != nil || !c.Intake.Enabled() || len(c.Intake.Secrets) != 2 || c.Intake.Secrets[1] != "fedcba9876543210fedc" || len(c.Intake.Tokens) != 1 {
+		t.Fatalf("%+v %v", c.Intake, err)
+	}
+	if c, _ := Load(env(nil)); c.Intake.Enabled() {
+		t.Fatal("intake on with nothing set")
+	}
+	_, err = Load(env(map[string]string{"BREACHCTL_INTAKE_TOKENS": "tok-0123456789abcdef,short-one"}))
+	if err == nil || !strings.Contains(err.Error(), "BREACHCTL_INTAKE_TOKENS") || strings.Contains(err.Error(), "short-one") {
+		t.Fatalf("short token: %v; want an error naming the variable, not the value", err)
+	}
+}

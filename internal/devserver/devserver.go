@@ -58,6 +58,10 @@ type Options struct {
 	HTTPPort int
 	// UIPort is the Web UI port; 0 picks a free port, -1 disables the UI.
 	UIPort int
+	// CodecEndpoint is the payload codec the UI's browser pages call to
+	// show encrypted payloads decrypted ("http://127.0.0.1:8080/codec"),
+	// with the browser's cookies (the endpoint's sign-in); "" for none.
+	CodecEndpoint string
 	// SearchAttributes are the namespace's custom search attributes,
 	// registered on every boot. An attribute that exists with another type is
 	// an error.
@@ -241,7 +245,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	if opts.UIPort >= 0 {
-		s.ui, err = startUI(ctx, opts.IP, ports.ui, s.frontendAddr, opts.Namespace)
+		s.ui, err = startUI(ctx, opts.IP, ports.ui, s.frontendAddr, opts.Namespace, opts.CodecEndpoint)
 		if err != nil {
 			_ = s.Stop()
 			return nil, err

@@ -23,7 +23,7 @@ type uiServer struct {
 // startUI serves the UI on ip:port and waits until it answers its health
 // check. The caller must have checked that the port is free: ui-server exits
 // the process when it cannot listen.
-func startUI(ctx context.Context, ip string, port int, frontendAddr, namespace string) (*uiServer, error) {
+func startUI(ctx context.Context, ip string, port int, frontendAddr, namespace, codecEndpoint string) (*uiServer, error) {
 	srv := uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
 		Host:                ip,
 		Port:                port,
@@ -34,6 +34,9 @@ func startUI(ctx context.Context, ip string, port int, frontendAddr, namespace s
 		CORS:             uiconfig.CORS{CookieInsecure: true},
 		HideLogs:         true,
 		DisableNewsFetch: true, // no calls out of the machine
+		// The browser calls the codec itself; IncludeCredentials sends the
+		// cookie its sign-in set, as the UI has no way to send a token.
+		Codec: uiconfig.Codec{Endpoint: codecEndpoint, IncludeCredentials: codecEndpoint != ""},
 	}))
 	u := &uiServer{srv: srv, done: make(chan struct{})}
 	go func() {

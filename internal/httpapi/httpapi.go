@@ -1,6 +1,6 @@
-// Package httpapi is breachctl's HTTP server: health and readiness, and
-// SendGrid's Event Webhook (POST /sendgrid/events); Slack endpoints and
-// intake mount here later.
+// Package httpapi is breachctl's HTTP server: health and readiness,
+// SendGrid's Event Webhook (POST /sendgrid/events), and the mount points of
+// Slack (/slack/...) and the alert intake (/intake/v1/...).
 package httpapi
 
 import (
@@ -28,6 +28,12 @@ type Deps struct {
 	// WebhookVerifier checks the Event Webhook's signature
 	// (SENDGRID_WEBHOOK_PUBLIC_KEY).
 	WebhookVerifier *mailer.WebhookVerifier
+	// Codec decrypts payloads for the Temporal UI (POST /codec/decode and
+	// /codec/encode, token required); nil leaves /codec off.
+	Codec *Codec
+	// Intake takes alerts from alerting systems (POST /intake/v1/alerts and
+	// /intake/v1/alertmanager); nil leaves those routes answering 404.
+	Intake http.Handler
 }
 
 func (d Deps) logger() *slog.Logger {
@@ -66,6 +72,15 @@ func New(d Deps) http.Handler {
 	}
 	mux.Handle("POST /slack/commands", slack)
 	mux.Handle("POST /slack/interactions", slack)
+	codecRoutes(mux, d.Codec)
+	intake := d.Intake
+	if intake == nil {
+		intake = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "intake is not configured: set BREACHCTL_INTAKE_SECRETS or BREACHCTL_INTAKE_TOKENS"})
+		})
+	}
+	mux.Handle("POST /intake/v1/alerts", intake)
+	mux.Handle("POST /intake/v1/alertmanager", intake)
 	return mux
 }
 

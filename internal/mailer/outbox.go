@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/breachctl/breachctl/internal/seal"
 )
 
 // Outbox is the Mailer of `breachctl dev` when no SendGrid key is set: it
@@ -26,13 +28,44 @@ import (
 // address), so sending the same batch again rewrites the same files: the
 // outbox holds one message per recipient per batch, however often a batch
 // is retried. Files are written whole (a temporary file renamed into place).
+//
+// With keys (NewSealedOutbox) each file is sealed, FileName + SealedSuffix,
+// since it holds the person's address and name; ReadOutboxFile (and
+// `breachctl outbox show`) opens it.
 type Outbox struct {
-	dir string
-	now func() time.Time
+	dir  string
+	now  func() time.Time
+	keys *seal.Keyring
 }
+
+// SealedSuffix ends the name of a sealed outbox file.
+const SealedSuffix = ".sealed"
 
 // NewOutbox returns an Outbox writing into dir, which is created if needed.
 func NewOutbox(dir string) *Outbox { return &Outbox{dir: dir, now: time.Now} }
+
+// NewSealedOutbox is an Outbox that seals every file under keys; nil keys
+// write plain .eml files, as NewOutbox.
+func NewSealedOutbox(dir string, keys *seal.Keyring) *Outbox {
+	return &Outbox{dir: dir, now: time.Now, keys: keys}
+}
+
+// ReadOutboxFile returns the message in an outbox file: a sealed one
+// opened under keys, a plain .eml as it is.
+func ReadOutboxFile(path string, keys *seal.Keyring) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(path, SealedSuffix) {
+		return raw, nil
+	}
+	msg, err := keys.OpenInPlace(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return msg, nil
+}
 
 // Send writes one .eml file per recipient and returns a message ID derived
 // from the batch key.
@@ -56,7 +89,16 @@ func (o *Outbox) Send(ctx context.Context, b Batch) (Result, error) {
 		if err := writeMessage(&buf, &b, r, date); err != nil {
 			return Result{}, fmt.Errorf("outbox: recipient %d: %w", i, err)
 		}
-		if err := writeFileAtomic(filepath.Join(o.dir, FileName(b.Key, r.ID)), buf.Bytes()); err != nil {
+		name, data := FileName(b.Key, r.ID), buf.Bytes()
+		if o.keys != nil {
+			name += SealedSuffix
+			sealed, err := o.keys.SealBytes(nil, data)
+			if err != nil {
+				return Result{}, fmt.Errorf("outbox: recipient %d: %w", i, err)
+			}
+			data = sealed
+		}
+		if err := writeFileAtomic(filepath.Join(o.dir, name), data); err != nil {
 			return Result{}, fmt.Errorf("outbox: recipient %d: %w", i, err)
 		}
 	}

@@ -14,18 +14,27 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/codec"
 	"github.com/breachctl/breachctl/internal/config"
 )
 
-// ClientOptions builds the SDK options for a cluster: TLS, API key, logger.
+// ClientOptions builds the SDK options for a cluster: TLS, API key, logger,
+// and the payload codec over cfg.Keys. Workers inherit the client's
+// converters, so every payload and failure message is encrypted on the way
+// out; without keys, the codec still says which key an encrypted history
+// needs instead of failing on an unknown encoding.
 func ClientOptions(cfg config.Temporal, logger *slog.Logger) (client.Options, error) {
+	dc := DataConverter(cfg)
 	opts := client.Options{
-		HostPort:  cfg.Address,
-		Namespace: cfg.Namespace,
-		Logger:    tlog.NewStructuredLogger(logger),
+		HostPort:         cfg.Address,
+		Namespace:        cfg.Namespace,
+		Logger:           tlog.NewStructuredLogger(logger),
+		DataConverter:    dc,
+		FailureConverter: codec.FailureConverter(cfg.Keys, dc),
 	}
 	if cfg.UsesTLS() {
 		tc, err := tlsConfig(cfg)
@@ -39,6 +48,10 @@ func ClientOptions(cfg config.Temporal, logger *slog.Logger) (client.Options, er
 	}
 	return opts, nil
 }
+
+// DataConverter is the data converter of clients built from cfg; give it
+// to NewIncidents, which decodes memos with it.
+func DataConverter(cfg config.Temporal) converter.DataConverter { return codec.DataConverter(cfg.Keys) }
 
 func tlsConfig(cfg config.Temporal) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName}

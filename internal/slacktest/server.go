@@ -16,7 +16,8 @@
 //
 // It can misbehave on purpose: answer a fraction of calls with HTTP 429,
 // deterministically from a seed; fail the next call of a method with a
-// chosen Slack error (FailNext); add latency to every answer.
+// chosen Slack error (FailNext); be down, answering every Web API call with
+// an HTTP error and no effect (SetDown); add latency to every answer.
 //
 // The server has no global state and is safe for concurrent use.
 package slacktest
@@ -197,6 +198,7 @@ type Server struct {
 	responses map[string]*responseURL
 	posts     []ResponsePost
 	failNext  map[string][]string
+	down      int               // HTTP status of every Web API answer while down; 0 when up
 	attempts  map[uint64]uint32 // fingerprint -> times sent, for deterministic rate limiting
 	lastTS    int64             // microseconds of the last message ts
 	seq       uint64            // for IDs
@@ -308,6 +310,16 @@ func (s *Server) FailNext(method, slackError string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext[method] = append(s.failNext[method], slackError)
+}
+
+// SetDown makes every Web API call answer HTTP status (e.g. 503) with a
+// body that is not Slack's JSON, and no effect, as during an outage; the
+// calls are recorded with that Status and Error "http_<status>". SetDown(0)
+// ends the outage.
+func (s *Server) SetDown(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = status
 }
 
 // IssueTrigger returns a new trigger_id, as Slack hands one out with an
@@ -481,6 +493,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	// One critical section runs the call and records it, so Calls and the
 	// workspace's state agree on the order of concurrent calls.
 	s.mu.Lock()
+	if down := s.down; down != 0 {
+		call.Time, call.Status, call.Error = s.opts.Now(), down, "http_"+strconv.Itoa(down)
+		s.calls = append(s.calls, call)
+		s.mu.Unlock()
+		http.Error(w, "slacktest: down", down)
+		return
+	}
 	code, status, answer := s.answer(r, &call, isJSON, bad)
 	call.Time = s.opts.Now()
 	call.Status = status

@@ -404,6 +404,28 @@ func TestFailNext(t *testing.T) {
 	}
 }
 
+func TestSetDown(t *testing.T) {
+	ctx := context.Background()
+	s, api := start(t, slacktest.Options{})
+	s.SetDown(http.StatusServiceUnavailable)
+	_, _, err := api.PostMessageContext(ctx, "U0ANA0001", slack.MsgOptionText("during", false))
+	var sc slack.StatusCodeError
+	if !errors.As(err, &sc) || sc.Code != http.StatusServiceUnavailable || !sc.Retryable() {
+		t.Fatalf("error = %v, want a retryable HTTP 503", err)
+	}
+	if len(s.Channels()) != 0 {
+		t.Fatal("a call while down had an effect")
+	}
+	s.SetDown(0)
+	if _, _, err := api.PostMessageContext(ctx, "U0ANA0001", slack.MsgOptionText("after", false)); err != nil {
+		t.Fatal(err)
+	}
+	calls := s.CallsTo("chat.postMessage")
+	if len(calls) != 2 || calls[0].Status != http.StatusServiceUnavailable || calls[0].Error != "http_503" || calls[1].Error != "" {
+		t.Fatalf("calls = %+v", calls)
+	}
+}
+
 func TestUsersInfoAndEphemeral(t *testing.T) {
 	ctx := context.Background()
 	s, api := start(t, slacktest.Options{})

@@ -40,10 +40,7 @@ func BenchmarkSnapshotWrite(b *testing.B) {
 			var commitTime time.Duration
 			for range b.N {
 				b.StopTimer()
-				s, err := Open(ctx, d.dsn(b))
-				if err != nil {
-					b.Fatal(err)
-				}
+				s := benchOpen(b, d.dsn(b))
 				gen := newSubjectGen(n)
 				batch := make([]Subject, batchSize)
 				for i := range batch {
@@ -186,10 +183,7 @@ func BenchmarkClaim(b *testing.B) {
 			var pages int
 			for range b.N {
 				b.StopTimer()
-				s, err := Open(ctx, d.dsn(b))
-				if err != nil {
-					b.Fatal(err)
-				}
+				s := benchOpen(b, d.dsn(b))
 				notice, err := s.CreateNotice(ctx, benchNotice("individuals"))
 				if err != nil {
 					b.Fatal(err)
@@ -433,4 +427,82 @@ func benchPages(keys [][16]byte) iter.Seq2[int, benchPage] {
 			}
 		}
 	}
+}
+
+// BenchmarkSnapshotRead reads a committed snapshot of N subjects
+// (BREACHCTL_BENCH_SUBJECTS, default 200,000) in pages of 10,000, as the
+// notifier does, payloads included (opened, with BREACHCTL_BENCH_SEALED=1).
+// It reports subjects read per second.
+// The target run:
+//
+//	BREACHCTL_BENCH_SUBJECTS=1000000 go test ./internal/store/ -run '^$' -bench BenchmarkSnapshotRead -benchtime 3x
+func BenchmarkSnapshotRead(b *testing.B) {
+	n := benchSubjects(b)
+	const pageSize = 10_000
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) {
+			ctx := context.Background()
+			s := benchOpen(b, d.dsn(b))
+			defer s.Close()
+			w, err := s.NewSnapshot(ctx, "INC-BENCH", "benchmark")
+			if err != nil {
+				b.Fatal(err)
+			}
+			gen := newSubjectGen(n)
+			batch := make([]Subject, pageSize)
+			for i := range batch {
+				batch[i].Payload = make([]byte, benchPayload)
+			}
+			for written := 0; written < n; {
+				m := min(pageSize, n-written)
+				for i := range m {
+					gen.next(&batch[i])
+				}
+				if _, _, err := w.Add(ctx, batch[:m]); err != nil {
+					b.Fatal(err)
+				}
+				written += m
+			}
+			info, err := w.Commit(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			b.ResetTimer()
+			for range b.N {
+				var after [16]byte
+				read := 0
+				for {
+					page, err := s.ReadSnapshot(ctx, info.ID, after, pageSize)
+					if err != nil {
+						b.Fatal(err)
+					}
+					read += len(page)
+					if len(page) < pageSize {
+						break
+					}
+					after = page[len(page)-1].Key
+				}
+				if read != info.People {
+					b.Fatalf("read %d subjects, want %d", read, info.People)
+				}
+			}
+			b.ReportMetric(float64(info.People)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// benchOpen opens the store a benchmark measures; with
+// BREACHCTL_BENCH_SEALED=1 it seals what it stores (WithKeys), to measure
+// what encryption costs.
+func benchOpen(b *testing.B, dsn string) *Store {
+	var opts []Option
+	if os.Getenv("BREACHCTL_BENCH_SEALED") == "1" {
+		opts = append(opts, WithKeys(testKeyring(b, newEntry(b, "k1"))))
+	}
+	s, err := Open(context.Background(), dsn, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
 }

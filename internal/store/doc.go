@@ -7,9 +7,14 @@
 //
 //   - No personal data outside the payload. A person is a 16-byte key the
 //     caller derived (a hash: the store never sees an email address), a
-//     jurisdiction, a category bit set, a locale and an opaque payload the
-//     caller encrypts. Nothing else about a person is stored, logged or put
-//     in an error.
+//     jurisdiction, a category bit set, a locale and an opaque payload.
+//     Nothing else about a person is stored, logged or put in an error.
+//
+//   - Sealed at rest. Opened WithKeys, the store seals (AES-256-GCM, the
+//     key's ID in each value) every column that holds incident text or
+//     personal data: payloads, descriptions, notice contents and approvers,
+//     batch errors, bounce reasons (sealed.go). Rows from before are read
+//     as they are, so turning encryption on needs no migration.
 //
 //   - A snapshot appears whole or not at all. It is written in batches, each
 //     its own transaction, and becomes readable only at Commit, which counts

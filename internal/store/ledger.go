@@ -205,7 +205,14 @@ func (s *Store) CreateNotice(ctx context.Context, n NoticeRecord) (NoticeRecord,
 		return NoticeRecord{}, apperr.Invalidf("approved_at", "required")
 	}
 	n.ApprovedAt = n.ApprovedAt.UTC().Truncate(time.Microsecond) // what both databases keep
-	stored, err := s.db.createNotice(ctx, n, s.now())
+	sealed, err := sealNotice(s.keys, n)
+	if err != nil {
+		return NoticeRecord{}, fmt.Errorf("create notice %s: %w", n.ID, err)
+	}
+	stored, err := s.db.createNotice(ctx, sealed, s.now())
+	if err == nil {
+		stored, err = openNotice(s.keys, stored)
+	}
 	if err != nil {
 		return NoticeRecord{}, fmt.Errorf("create notice %s: %w", n.ID, err)
 	}
@@ -215,6 +222,9 @@ func (s *Store) CreateNotice(ctx context.Context, n NoticeRecord) (NoticeRecord,
 // Notice returns a notice, or an error wrapping ErrNotFound.
 func (s *Store) Notice(ctx context.Context, id string) (NoticeRecord, error) {
 	n, err := s.db.notice(ctx, id)
+	if err == nil {
+		n, err = openNotice(s.keys, n)
+	}
 	if err != nil {
 		return NoticeRecord{}, fmt.Errorf("notice %s: %w", id, err)
 	}
@@ -293,6 +303,10 @@ func (s *Store) MarkBatch(ctx context.Context, key string, state BatchState, mes
 	if at.IsZero() {
 		at = s.now()
 	}
+	errText, err := s.keys.SealString(errText)
+	if err != nil {
+		return fmt.Errorf("mark batch %s %s: %w", key, state, err)
+	}
 	if err := s.db.markBatch(ctx, key, state, messageID, errText, at.UTC().Truncate(time.Microsecond)); err != nil {
 		return fmt.Errorf("mark batch %s %s: %w", key, state, err)
 	}
@@ -302,6 +316,9 @@ func (s *Store) MarkBatch(ctx context.Context, key string, state BatchState, mes
 // Batch returns a batch's status, or an error wrapping ErrNotFound.
 func (s *Store) Batch(ctx context.Context, key string) (BatchStatus, error) {
 	b, err := s.db.batch(ctx, key)
+	if err == nil {
+		b, err = openBatch(s.keys, b)
+	}
 	if err != nil {
 		return BatchStatus{}, fmt.Errorf("batch %s: %w", key, err)
 	}
@@ -360,6 +377,12 @@ func (s *Store) Recipient(ctx context.Context, incidentID, audience string, key 
 		return RecipientRecord{}, apperr.Invalidf("audience", "required")
 	}
 	r, err := s.db.recipient(ctx, incidentID, audience, key)
+	if err == nil {
+		r.batchError, err = s.keys.OpenString(r.batchError)
+	}
+	if err == nil {
+		r.reason, err = s.keys.OpenString(r.reason)
+	}
 	if err != nil {
 		return RecipientRecord{}, fmt.Errorf("recipient in %s/%s: %w", incidentID, audience, err)
 	}
@@ -530,9 +553,16 @@ func (s *Store) claim(ctx context.Context, c *claimSet) (_ []BatchStatus, err er
 		return nil, err
 	}
 	for i, k := range keys {
-		if b, ok := existing[k]; ok && b.Notice != c.notice {
+		b, ok := existing[k]
+		if !ok {
+			continue
+		}
+		if b.Notice != c.notice {
 			return nil, &apperr.Error{Kind: apperr.Conflict, Field: fmt.Sprintf("batches[%d].key", i),
 				Msg: fmt.Sprintf("%q belongs to notice %s", k, b.Notice)}
+		}
+		if existing[k], err = openBatch(s.keys, b); err != nil {
+			return nil, err
 		}
 	}
 	rows := slices.DeleteFunc(c.rows, func(r claimRow) bool {
@@ -555,7 +585,11 @@ func (s *Store) claim(ctx context.Context, c *claimSet) (_ []BatchStatus, err er
 	var unreachable []Unreachable
 	for _, r := range rows {
 		if r.batch < 0 {
-			unreachable = append(unreachable, Unreachable{Key: r.key(), Reason: c.unreachable[r.index].Reason})
+			reason, err := s.keys.SealString(c.unreachable[r.index].Reason)
+			if err != nil {
+				return nil, err
+			}
+			unreachable = append(unreachable, Unreachable{Key: r.key(), Reason: reason})
 			continue
 		}
 		counts[r.batch]++
@@ -770,6 +804,11 @@ func (s *Store) recordEvents(ctx context.Context, events []DeliveryEvent) (appli
 	if err != nil {
 		return 0, fmt.Errorf("read recipients: %w", err)
 	}
+	for _, r := range recipients {
+		if r.reason, err = s.keys.OpenString(r.reason); err != nil {
+			return 0, fmt.Errorf("read recipients: %w", err)
+		}
+	}
 	now := s.now()
 	applied = applyEvents(events, batches, recipients, now)
 	if applied == 0 {
@@ -778,6 +817,9 @@ func (s *Store) recordEvents(ctx context.Context, events []DeliveryEvent) (appli
 	var changed []*eventRecipient
 	for _, id := range ids {
 		if r := recipients[id]; r != nil && r.changed {
+			if r.reason, err = s.keys.SealString(r.reason); err != nil {
+				return 0, err
+			}
 			changed = append(changed, r)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/seal"
 )
 
 // Dialects.
@@ -30,7 +31,20 @@ var ErrNotFound = apperr.New(apperr.NotFound, "not found")
 type Store struct {
 	db  engine
 	now func() time.Time
+	// keys seal the columns that hold incident text or personal data
+	// (sealed.go); nil stores them plain.
+	keys *seal.Keyring
 }
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithKeys seals, under keys, every column that holds incident text or
+// personal data: subject payloads, snapshot descriptions, notice contents
+// and approvers, batch errors and recipient reasons. Values written before
+// (plain) are still read as they are; a sealed value read without its key
+// is an error naming the key. Nil keys store everything plain.
+func WithKeys(keys *seal.Keyring) Option { return func(s *Store) { s.keys = keys } }
 
 // Subject is one affected person in a snapshot.
 type Subject struct {
@@ -101,7 +115,7 @@ type engine interface {
 
 // Open opens "sqlite:/path/to/breachctl.db" (or a bare path) or
 // "postgres://..." (or "postgresql://...") and runs migrations.
-func Open(ctx context.Context, dsn string) (*Store, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	var (
 		e   engine
 		err error
@@ -128,7 +142,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		_ = e.close()
 		return nil, fmt.Errorf("open %s store: %w", e.dialect(), err)
 	}
-	return &Store{db: e, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}, nil
+	s := &Store{db: e, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Close closes the database.
@@ -142,8 +160,12 @@ func (s *Store) NewSnapshot(ctx context.Context, incidentID, description string)
 	if incidentID == "" {
 		return nil, apperr.Invalidf("incident", "required")
 	}
-	w := &snapshotWriter{db: s.db, now: s.now, id: "snap_" + uuid.NewString()}
-	seq, err := s.db.createSnapshot(ctx, w.id, incidentID, description, s.now())
+	w := &snapshotWriter{db: s.db, now: s.now, keys: s.keys, id: "snap_" + uuid.NewString()}
+	sealed, err := s.keys.SealString(description)
+	if err != nil {
+		return nil, fmt.Errorf("create snapshot for %s: %w", incidentID, err)
+	}
+	seq, err := s.db.createSnapshot(ctx, w.id, incidentID, sealed, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("create snapshot for %s: %w", incidentID, err)
 	}
@@ -161,6 +183,9 @@ func (s *Store) Snapshot(ctx context.Context, id string) (SnapshotInfo, error) {
 	if len(infos) == 0 {
 		return SnapshotInfo{}, fmt.Errorf("snapshot %s: %w", id, ErrNotFound)
 	}
+	if err := openInfos(s.keys, infos); err != nil {
+		return SnapshotInfo{}, fmt.Errorf("read snapshot %s: %w", id, err)
+	}
 	return infos[0], nil
 }
 
@@ -170,6 +195,9 @@ func (s *Store) Snapshots(ctx context.Context, incidentID string) ([]SnapshotInf
 		return nil, apperr.Invalidf("incident", "required")
 	}
 	infos, err := s.db.snapshots(ctx, "", incidentID)
+	if err == nil {
+		err = openInfos(s.keys, infos)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots of %s: %w", incidentID, err)
 	}
@@ -189,6 +217,9 @@ func (s *Store) ReadSnapshot(ctx context.Context, id string, after [16]byte, lim
 		return nil, fmt.Errorf("read snapshot %s: %w", id, err)
 	}
 	subjects, err := s.db.read(ctx, seq, after, limit)
+	if err == nil {
+		err = openPayloads(s.keys, subjects)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot %s: %w", id, err)
 	}
@@ -207,14 +238,16 @@ const (
 type snapshotWriter struct {
 	db     engine
 	now    func() time.Time
+	keys   *seal.Keyring
 	id     string
 	seq    int64
 	state  writerState
 	merged int
 
 	// Reused from batch to batch, so memory follows the batch size.
-	order []int32
-	rows  []Subject
+	order  []int32
+	rows   []Subject
+	sealed []byte // the batch's sealed payloads, back to back
 }
 
 func (w *snapshotWriter) Add(ctx context.Context, batch []Subject) (added, merged int, err error) {
@@ -225,6 +258,9 @@ func (w *snapshotWriter) Add(ctx context.Context, batch []Subject) (added, merge
 		return 0, 0, nil
 	}
 	rows, err := w.distinct(batch)
+	if err == nil {
+		err = w.seal(rows)
+	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("add to snapshot %s: %w", w.id, err)
 	}
@@ -281,6 +317,9 @@ func (w *snapshotWriter) Commit(ctx context.Context) (SnapshotInfo, error) {
 	infos, err := w.db.snapshots(ctx, w.id, "")
 	if err == nil && len(infos) == 0 {
 		err = ErrNotFound
+	}
+	if err == nil {
+		err = openInfos(w.keys, infos)
 	}
 	if err != nil {
 		return SnapshotInfo{}, fmt.Errorf("read committed snapshot %s: %w", w.id, err)

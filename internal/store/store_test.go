@@ -39,9 +39,15 @@ func forEachDialect(t *testing.T, f func(t *testing.T, dsn string)) {
 	}
 }
 
+// openStore opens the store under test; with BREACHCTL_TEST_STORE_SEALED=1
+// every test runs with a keyring, so sealing changes no behaviour.
 func openStore(t testing.TB, dsn string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), dsn)
+	var opts []Option
+	if os.Getenv("BREACHCTL_TEST_STORE_SEALED") == "1" {
+		opts = append(opts, WithKeys(testKeyring(t, sealedTestsKey)))
+	}
+	s, err := Open(context.Background(), dsn, opts...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -1,0 +1,32 @@
+package app
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/breachctl/breachctl/internal/config"
+	"github.com/breachctl/breachctl/internal/intake"
+	"github.com/breachctl/breachctl/internal/orchestrator"
+	"github.com/breachctl/breachctl/internal/store"
+)
+
+// newIntake builds the alert intake of `serve` and `dev`, or nil when
+// neither BREACHCTL_INTAKE_SECRETS nor BREACHCTL_INTAKE_TOKENS is set. Its
+// dedup keys and seen signatures live in the store, so every server
+// behind one address shares them.
+func newIntake(cfg config.Config, svc *orchestrator.Incidents, st *store.Store, logger *slog.Logger) (http.Handler, error) {
+	if !cfg.Intake.Enabled() {
+		return nil, nil
+	}
+	h, err := intake.New(intake.Config{
+		Secrets:   cfg.Intake.Secrets,
+		Tokens:    cfg.Intake.Tokens,
+		Incidents: svc,
+		Keys:      st,
+		Logger:    logger.With("component", "intake"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
