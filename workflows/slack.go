@@ -19,6 +19,11 @@ import (
 // histories from before it replay without one.
 const slackVersion = "slack-channel"
 
+// slackEarlyVersion marks the runs that queue posts while the channel is
+// still being made, so a Slack outage at the opening delays the reminders
+// and deadlines that fall due meanwhile instead of losing them.
+const slackEarlyVersion = "slack-early-posts"
+
 // slackOptions: Slack may be slow or down; its activities run on their own
 // coroutine so a deadline never waits for Slack, and retry for a while
 // before a message is given up (a Slack error that will not change, such as
@@ -43,14 +48,23 @@ func (r *run) startSlack(ctx workflow.Context) {
 	}
 	r.slackOn = true
 	ctx = workflow.WithActivityOptions(ctx, slackOptions)
+	opening := r.status.Slack == nil || r.status.Slack.Opening
+	if opening && r.status.Slack == nil &&
+		workflow.GetVersion(ctx, slackEarlyVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		r.status.Slack = &incident.SlackChannel{Opening: true}
+	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
-		if r.status.Slack == nil {
+		if opening {
 			var ch activities.ChannelRef
 			err := workflow.ExecuteActivity(ctx, activities.SlackOpenChannelName, activities.OpenChannelInput{
 				Incident: r.status.ID, Title: r.status.Facts.Title,
 			}).Get(ctx, &ch)
+			var early []incident.SlackPost
+			if r.status.Slack != nil {
+				early = r.status.Slack.Pending
+			}
 			if err != nil {
-				workflow.GetLogger(ctx).Warn("no Slack channel", "incident", r.status.ID, "error", err)
+				workflow.GetLogger(ctx).Warn("no Slack channel", "incident", r.status.ID, "error", err, "posts_dropped", len(early))
 				r.status.Slack = &incident.SlackChannel{Off: true}
 				return
 			}
@@ -58,6 +72,7 @@ func (r *run) startSlack(ctx workflow.Context) {
 			if ch.ID != "" {
 				r.status.Timeline.Append(workflow.Now(ctx).UTC(), incident.EntryKind("slack_channel"), incident.SystemActor, "",
 					"Slack channel #"+ch.Name+" opened for the incident")
+				r.status.Slack.Pending = r.expandEarlyPosts(early)
 			}
 		}
 		for !r.status.Slack.Off {
@@ -69,6 +84,24 @@ func (r *run) startSlack(ctx workflow.Context) {
 			r.slackBusy = false
 		}
 	})
+}
+
+// expandEarlyPosts turns the posts queued while the channel was being made
+// into posts the open channel can send: one direct message per responder
+// where a post was meant for them all.
+func (r *run) expandEarlyPosts(early []incident.SlackPost) []incident.SlackPost {
+	sl := r.status.Slack
+	var out []incident.SlackPost
+	for _, p := range early {
+		if !p.ToResponders {
+			out = append(out, p)
+			continue
+		}
+		for _, u := range sl.Responders {
+			out = append(out, incident.SlackPost{Key: p.Key + "/" + u, Text: p.Text + " (#" + sl.Name + ")", User: u})
+		}
+	}
+	return out
 }
 
 // settleSlack gives the channel a little while to show the incident's last
@@ -156,6 +189,10 @@ func (r *run) slackClockEvent(e incident.ClockEvent) {
 	if e.Kind == incident.EventOverdue {
 		// A deadline passed: tell the responders directly, not only the
 		// channel they may not be watching.
+		if r.status.Slack.Opening {
+			// Who the responders are is known once the channel is made.
+			r.status.Slack.Pending = append(r.status.Slack.Pending, incident.SlackPost{Key: key, Text: text, ToResponders: true})
+		}
 		for _, u := range r.status.Slack.Responders {
 			r.status.Slack.Pending = append(r.status.Slack.Pending, incident.SlackPost{Key: key + "/" + u, Text: text + " (#" + r.status.Slack.Name + ")", User: u})
 		}

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/workflows"
 )
 
@@ -21,12 +23,16 @@ type fakeSlack struct {
 	summaries []activities.SummaryInput
 	posts     map[string]time.Time // key -> when
 	direct    []string             // user@offset
+	downUntil time.Time            // channels cannot be made before
 }
 
 func (f *fakeSlack) register(h *harness) {
 	h.env.RegisterActivityWithOptions(func(_ context.Context, in activities.OpenChannelInput) (activities.ChannelRef, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		if f.now().Before(f.downUntil) {
+			return activities.ChannelRef{}, errors.New("slack: 503 Service Unavailable")
+		}
 		f.opened++
 		return activities.ChannelRef{ID: "C1", Name: "inc-" + strings.ToLower(strings.TrimPrefix(in.Incident, "INC-")), Responders: []string{"U0DPO"}}, nil
 	}, activity.RegisterOptions{Name: activities.SlackOpenChannelName})
@@ -89,5 +95,38 @@ func TestSlackChannelFollowsTheClock(t *testing.T) {
 	// Each post also edited the summary, so its time left was current.
 	if len(f.summaries) < len(want)+1 {
 		t.Errorf("%d summary writes for %d clock events", len(f.summaries), len(want))
+	}
+}
+
+// TestSlackDownAtTheOpening: Slack cannot make the channel for the first
+// ten minutes, while the deadline passes; once it can, the deadline is
+// posted in the channel and told to the responder, once each.
+func TestSlackDownAtTheOpening(t *testing.T) {
+	h := newHarness(t)
+	f := &fakeSlack{now: func() time.Time { return h.env.Now() }, posts: map[string]time.Time{}, downUntil: start.Add(10 * time.Minute)}
+	f.register(h)
+	var during incident.Status
+	h.at(9*time.Minute, func() { during = h.status() })
+	h.at(30*time.Minute, func() { h.close("Notified; contained") })
+	due := start.Add(8 * time.Minute)
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(facts(due.Add(-72*time.Hour), "EU")))
+	final := h.result()
+
+	if during.Slack == nil || !during.Slack.Opening || len(during.Slack.Pending) != 2 {
+		t.Fatalf("while Slack was down, after the deadline: %+v; want the channel opening with its posts queued", during.Slack)
+	}
+	if f.opened != 1 || final.Slack == nil || final.Slack.ID != "C1" || final.Slack.Opening || len(final.Slack.Pending) != 0 {
+		t.Fatalf("channel opened %d times; incident's Slack: %+v", f.opened, final.Slack)
+	}
+	if len(f.posts) != 1 {
+		t.Fatalf("posts: %v, want the deadline", f.posts)
+	}
+	for key, at := range f.posts {
+		if !strings.Contains(key, "/eu-gdpr-art33/overdue/") || at.Before(f.downUntil) || at.After(f.downUntil.Add(2*time.Minute)) {
+			t.Errorf("posted %s at +%s; want the deadline, once Slack was back at +10m", key, at.Sub(start))
+		}
+	}
+	if len(f.direct) != 1 || !strings.HasPrefix(f.direct[0], "U0DPO@") {
+		t.Errorf("direct messages: %v, want the responder told once", f.direct)
 	}
 }

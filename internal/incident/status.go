@@ -109,6 +109,9 @@ type SlackChannel struct {
 	Name string `json:"name,omitempty"`
 	// Off: no Slack is configured (or the channel could not be made).
 	Off bool `json:"off,omitempty"`
+	// Opening: the channel is being made (Slack may be down); posts queue
+	// in Pending meanwhile and go out once it exists.
+	Opening bool `json:"opening,omitempty"`
 	// SummaryTS is the pinned summary message.
 	SummaryTS string `json:"summary_ts,omitempty"`
 	// Shown is a hash of what the pinned summary shows.
@@ -125,6 +128,9 @@ type SlackPost struct {
 	Text    string `json:"text"`
 	User    string `json:"user,omitempty"`    // a direct message to this person instead
 	Channel string `json:"channel,omitempty"` // another channel than the incident's
+	// ToResponders: queued before the channel existed, for each of its
+	// responders directly; expanded into one post each once it is opened.
+	ToResponders bool `json:"to_responders,omitempty"`
 }
 
 // TeamRoles are the roles a person can hold on an incident.
