@@ -223,6 +223,7 @@ type PrepareResult struct {
 // organisation and recipients from configuration, and checks that it
 // renders. It is idempotent: a retry finds the notice recorded.
 func (n *Notifier) PrepareNotice(ctx context.Context, spec NoticeSpec) (PrepareResult, error) {
+	defer keepAlive(ctx)()
 	spec = n.complete(spec)
 	if spec.Rendered != "" {
 		// An approved draft: it must still read as approved (the
@@ -406,6 +407,7 @@ type pageBatch struct {
 // rest in the ledger in batches of up to 1,000, and sends every batch the
 // ledger does not already have as accepted.
 func (n *Notifier) SendNoticePage(ctx context.Context, in PageInput) (PageResult, error) {
+	defer keepAlive(ctx)()
 	p, err := n.prepared(ctx, in.Notice)
 	if err != nil {
 		return PageResult{}, err
@@ -545,6 +547,37 @@ func (n *Notifier) planPage(ctx context.Context, p *preparedNotice, in PageInput
 	return batches, unreachable, nil
 }
 
+// KeepAliveEvery is how often a notice activity tells the server its
+// worker is alive, whatever it is waiting on (a rate limit, the ledger, a
+// slow SendGrid answer). The workflow's heartbeat timeout, a few times
+// this, is then how soon a page held by a killed worker is taken up again.
+const KeepAliveEvery = 4 * time.Second
+
+// keepAlive heartbeats every KeepAliveEvery until the returned stop is
+// called; outside an activity (a direct call) it does nothing.
+func keepAlive(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	activity.RecordHeartbeat(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(KeepAliveEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
 // sent counts what sendBatches got done.
 type sent struct{ Accepted, Failed int }
 
@@ -676,6 +709,7 @@ type OrgResult struct {
 // SendOrgNotice emails the notice to each configured organisation and
 // prepares the report for those that take reports through a portal.
 func (n *Notifier) SendOrgNotice(ctx context.Context, id string) (OrgResult, error) {
+	defer keepAlive(ctx)()
 	p, err := n.prepared(ctx, id)
 	if err != nil {
 		return OrgResult{}, err

@@ -64,11 +64,13 @@ func NoticeWorkflowID(noticeID string) string { return "notice/" + noticeID }
 
 // noticeActivityOptions: sending keeps trying through a SendGrid outage
 // (a notice is owed, not optional), backing off to a few minutes apart; a
-// notice that cannot be rendered fails at once. The heartbeat catches a
-// worker that died mid-page, so another picks the page up in a minute.
+// notice that cannot be rendered fails at once. The activities heartbeat
+// every few seconds while they run (activities.KeepAliveEvery), so a page
+// held by a worker that died is given to another within the heartbeat
+// timeout. (Options are not part of what a replay compares.)
 var noticeActivityOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: 15 * time.Minute,
-	HeartbeatTimeout:    time.Minute,
+	HeartbeatTimeout:    5 * activities.KeepAliveEvery,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,

@@ -178,7 +178,7 @@ func kill9(t *testing.T, cmd *exec.Cmd) {
 // BREACHCTL_FAULT_PEOPLE (default 20,000), BREACHCTL_FAULT_KILLS (default
 // 2), BREACHCTL_FAULT_RATE (Mail Send requests per second, default 5) and
 // BREACHCTL_FAULT_SEED (default 1) change it. Each kill stalls the
-// pages in flight for up to the page activity's heartbeat timeout (1 min):
+// pages in flight for up to the page activity's heartbeat timeout (20 s):
 // the server learns of a dead worker no sooner.
 func TestFaultsKillWorkerDuringSend(t *testing.T) {
 	if testing.Short() {
@@ -302,7 +302,7 @@ func TestFaultsKillWorkerDuringSend(t *testing.T) {
 	ledger := ledgerProgress(t, dsn, noticeID)
 	dupBatches := duplicateBatches(sink)
 	t.Logf("kill -9 of the worker during a send: %d people at %d requests/s, %d kills (seed %d), wall time %s from approval to sent "+
-		"(%s of it waiting for pages held by killed workers: the 1 min heartbeat timeout); %s",
+		"(%s of it waiting for pages held by killed workers: the 20 s heartbeat timeout); %s",
 		n, rate, kills, seed, elapsed.Round(100*time.Millisecond), stalled.Round(100*time.Millisecond), strings.Join(timeline, ", "))
 	t.Logf("accepted %d people, missed %d, mailed twice %d (%d extra emails in %d batches sent twice; bound: %d kills x 8 batches in flight x 1,000 = %d)",
 		m.accepted, m.missed, m.twice, m.extra, dupBatches, kills, kills*8*mailer.MaxRecipients)
