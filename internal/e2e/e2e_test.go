@@ -296,38 +296,59 @@ func TestKill9DuringACountdown(t *testing.T) {
 	t.Logf("due %s; overdue recorded %s after it (process killed before the due time)", due.Format(time.RFC3339), clockOf(st, "eu-gdpr-art33").OverdueAt.Sub(due))
 }
 
-func startChild(t *testing.T, dir string, port int) *exec.Cmd {
+// startProcess starts the test binary as `breachctl args...` and, when
+// ready is set, waits for that line on its stdout.
+func startProcess(t *testing.T, env map[string]string, ready string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "dev", "--data-dir", dir,
-		"--port", fmt.Sprint(port), "--ui-port", "-1", "--http-addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "BREACHCTL_E2E_CHILD=1", "BREACHCTL_LOG_LEVEL=warn", "BREACHCTL_REMINDERS=48h,24h,6h,1h,3s")
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
+	cmd.Env = append(os.Environ(), "BREACHCTL_E2E_CHILD=1", "BREACHCTL_LOG_LEVEL=warn")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan struct{})
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	up := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), "breachctl dev is running") {
-				close(ready)
+			if ready != "" && strings.Contains(sc.Text(), ready) {
+				close(up)
 				break
 			}
 		}
-		_, _ = io.Copy(io.Discard, stdout)
+		_, _ = io.Copy(io.Discard, stdout) // a full pipe would block the child
 	}()
+	if ready == "" {
+		return cmd
+	}
 	select {
-	case <-ready:
-	case <-time.After(60 * time.Second):
+	case <-up:
+	case <-time.After(2 * time.Minute):
 		_ = cmd.Process.Kill()
-		t.Fatalf("dev did not start: %s", stderr.String())
+		t.Fatalf("breachctl %s did not start: %s", args[0], stderr.String())
 	}
 	return cmd
+}
+
+// startChild starts `breachctl dev` on dir and port as a child process,
+// with a reminder 3 s before each deadline, and waits until it runs.
+func startChild(t *testing.T, dir string, port int) *exec.Cmd {
+	t.Helper()
+	return startProcess(t, map[string]string{"BREACHCTL_REMINDERS": "48h,24h,6h,1h,3s"}, "breachctl dev is running",
+		"dev", "--data-dir", dir, "--port", fmt.Sprint(port), "--ui-port", "-1", "--http-addr", "127.0.0.1:0")
 }
 
 // captureHistories writes the histories of a real run into

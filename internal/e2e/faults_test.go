@@ -1,8 +1,6 @@
 package e2e_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -109,53 +107,6 @@ func ledgerProgress(t *testing.T, dsn, noticeID string) store.NoticeProgress {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// startProcess starts the test binary as `breachctl args...` and, when
-// ready is set, waits for that line on its stdout.
-func startProcess(t *testing.T, env map[string]string, ready string, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
-	cmd.Env = append(os.Environ(), "BREACHCTL_E2E_CHILD=1", "BREACHCTL_LOG_LEVEL=warn")
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	up := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if ready != "" && strings.Contains(sc.Text(), ready) {
-				close(up)
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout) // a full pipe would block the child
-	}()
-	if ready == "" {
-		return cmd
-	}
-	select {
-	case <-up:
-	case <-time.After(2 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatalf("breachctl %s did not start: %s", args[0], stderr.String())
-	}
-	return cmd
 }
 
 func kill9(t *testing.T, cmd *exec.Cmd) {
