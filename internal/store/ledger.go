@@ -71,9 +71,16 @@ type BatchStatus struct {
 	Recipients int // subjects the ledger assigns to the batch
 	MessageID  string
 	Error      string // why it failed or was ambiguous; never names a recipient
-	Attempts   int    // how many times MarkBatch recorded a send attempt's outcome
+	Attempts   int    // attempts begun (BeginAttempt); before write-ahead sending, outcomes MarkBatch recorded
 	SentAt     time.Time
 	Events     int // Event Webhook events recorded for the batch
+	// LastAttemptAt is when the latest attempt began; LastOutcome what it
+	// came to (sending while its outcome is unknown).
+	LastAttemptAt time.Time
+	LastOutcome   AttemptOutcome
+	// Resends counts attempts made although an earlier one's fate was
+	// unknown.
+	Resends int
 }
 
 // DeliveryEvent is one Event Webhook event, matched to the ledger by the
@@ -94,6 +101,20 @@ type NoticeProgress struct {
 	BatchesAccepted  int
 	BatchesFailed    int
 	BatchesAmbiguous int
+	BatchesSending   int // an attempt begun and its outcome not recorded
+
+	// Requests counts the Mail Send requests SendGrid took (accepted or
+	// confirmed attempts): one message ID each.
+	Requests int
+	// Resent counts batches sent again although an earlier attempt's fate
+	// was unknown, and ResentRecipients their people.
+	Resent           int
+	ResentRecipients int
+	// Twice counts people in batches SendGrid took more than once (mailed
+	// twice, known); MaybeTwice people in resent batches whose earlier
+	// attempt's fate stays unknown (mailed once or twice).
+	Twice      int
+	MaybeTwice int
 
 	Recipients  int // claimed in batches
 	Queued      int // in batches not yet accepted or failed (ambiguous included)
