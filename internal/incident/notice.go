@@ -19,6 +19,12 @@ const (
 	NoticeAwaitingFiling NoticeState = "awaiting_filing"
 	NoticeFiled          NoticeState = "filed"
 	NoticeFailed         NoticeState = "failed" // could not be sent; approve again once fixed
+	// NoticeIncomplete: sending ended with people in scope not accepted
+	// for delivery (refused by SendGrid, no usable address). The notice
+	// was not given to them, so its clocks stay open; the shortfall is
+	// shown until they are reached or a fallback the law accepts is
+	// recorded.
+	NoticeIncomplete NoticeState = "incomplete"
 )
 
 // Notice is an approved notice and how its sending went. One notice can
@@ -56,7 +62,20 @@ type NoticeCounts struct {
 	// Retried counts batches sent again after an answer that left it
 	// unknown whether SendGrid had them: the only way anyone is mailed twice.
 	Retried int `json:"retried,omitempty"`
+	// From the ledger's attempts (store.NoticeProgress), the one source of
+	// these numbers: Requests SendGrid took; batches Resent after an
+	// attempt of unknown fate and their people; people Twice (SendGrid
+	// took their batch twice) and MaybeTwice (resent, the first attempt's
+	// fate unknown).
+	Requests         int `json:"requests,omitempty"`
+	ResentRecipients int `json:"resent_recipients,omitempty"`
+	Twice            int `json:"twice,omitempty"`
+	MaybeTwice       int `json:"maybe_twice,omitempty"`
 }
+
+// Shortfall is how many people in scope the notice has not been given to:
+// refused or without a usable address.
+func (c NoticeCounts) Shortfall() int { return c.Failed + c.Unreachable }
 
 // Done is how many of the expected people are settled.
 func (c NoticeCounts) Done() int { return c.Accepted + c.Failed + c.Unreachable + c.Covered }
