@@ -25,7 +25,16 @@ const MaxSubstitutionBytes = 10_000
 const (
 	ArgBatch   = "breachctl_batch"   // Batch.Key, on the request
 	ArgSubject = "breachctl_subject" // Recipient.ID, on the recipient's personalization
+	ArgAttempt = "breachctl_attempt" // Batch.Attempt, on the request: which attempt an event is of
 )
+
+// ActivityLookup asks the provider whether it took an attempt of a batch
+// whose answer was lost: SendGrid's Email Activity API, queried by the
+// custom args breachctl puts on every request (ArgBatch, ArgAttempt).
+// found with err nil means the provider lists a message of that attempt.
+type ActivityLookup interface {
+	Taken(ctx context.Context, batchKey string, attempt int) (found bool, messageID string, err error)
+}
 
 // NameTag is the substitution tag replaced by each recipient's Name.
 const NameTag = "recipient_name"
@@ -38,7 +47,10 @@ type Batch struct {
 	// breachctl_batch so events and duplicates can be traced to it, and the
 	// Outbox names its files after it. SendGrid itself has no idempotency
 	// key: sending a Batch twice mails its recipients twice.
-	Key        string
+	Key string
+	// Attempt is which send attempt of the batch this is (1, 2, ...), sent
+	// as custom_args breachctl_attempt; 0 sends none.
+	Attempt    int
 	From       Address
 	ReplyTo    *Address
 	Subject    string
