@@ -36,6 +36,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/templates"
@@ -71,7 +72,36 @@ type Sending struct {
 	PageSize    int     // people read from the snapshot per activity (1,000..50,000)
 	Partitions  int     // key ranges of a snapshot sent in parallel per notice (1..16)
 	Sandbox     bool    // SendGrid sandbox mode: validated, not delivered
+	Unconfirmed Unconfirmed
 }
+
+// Unconfirmed says what becomes of a batch whose Mail Send answer was lost
+// (a worker killed mid-request, a connection cut after the request left):
+// SendGrid may or may not have mailed its people. It is never resent at
+// once: breachctl first waits for SendGrid's word (its Event Webhook, and
+// its Email Activity API where the account has it).
+type Unconfirmed struct {
+	// Wait is how long, from the lost attempt, breachctl waits for
+	// SendGrid to confirm it before Then applies.
+	Wait time.Duration
+	// Then is "resend" (the default: a notice is owed by law, so people
+	// who may not have been mailed are mailed again, counted as a resend)
+	// or "hold" (keep waiting for SendGrid's word; never resend).
+	Then string
+	// EmailActivity: ask SendGrid's Email Activity API whether it has the
+	// attempt (an add-on on SendGrid accounts; off unless said).
+	EmailActivity bool
+}
+
+// What Unconfirmed.Then may say.
+const (
+	UnconfirmedResend = "resend"
+	UnconfirmedHold   = "hold"
+	// DefaultUnconfirmedWait: SendGrid's events usually arrive within a
+	// minute, its Email Activity within a few.
+	DefaultUnconfirmedWait = 5 * time.Minute
+	MaxUnconfirmedWait     = 24 * time.Hour
+)
 
 // Defaults and bounds of Sending.
 const (
@@ -86,7 +116,8 @@ const (
 
 // DefaultSending is Sending with every default.
 func DefaultSending() Sending {
-	return Sending{Concurrency: DefaultConcurrency, PageSize: DefaultPageSize, Partitions: DefaultPartitions}
+	return Sending{Concurrency: DefaultConcurrency, PageSize: DefaultPageSize, Partitions: DefaultPartitions,
+		Unconfirmed: Unconfirmed{Wait: DefaultUnconfirmedWait, Then: UnconfirmedResend}}
 }
 
 // Recipient is someone a notice goes to by email, through a portal, or both.

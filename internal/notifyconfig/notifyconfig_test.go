@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/rules"
@@ -64,7 +65,7 @@ func TestParse(t *testing.T) {
 			},
 			From:    Address{Email: "privacy@pixelsmith.example", Name: "Pixelsmith Privacy Team"},
 			ReplyTo: &Address{Email: "dpo@pixelsmith.example", Name: "Data Protection Officer"},
-			Sending: Sending{Concurrency: 16, Rate: 2.5, PageSize: 5000, Partitions: 2, Sandbox: true},
+			Sending: Sending{Concurrency: 16, Rate: 2.5, PageSize: 5000, Partitions: 2, Sandbox: true, Unconfirmed: DefaultSending().Unconfirmed},
 			Recipients: []Entry{
 				{Rule: "eu-gdpr-art33", Line: 19, Recipient: Recipient{
 					Name: "Data Protection Commission", Emails: []string{"breaches@dataprotection.ie"}, Locale: "en"}},
@@ -79,7 +80,7 @@ func TestParse(t *testing.T) {
 			File:         "notify.yaml",
 			Organisation: templates.Organisation{Name: "Pixelsmith Ltd", ContactName: "DPO"},
 			From:         Address{Email: "privacy@pixelsmith.example"},
-			Sending:      Sending{Concurrency: 8, Rate: 0, PageSize: 10000, Partitions: 4},
+			Sending:      Sending{Concurrency: 8, Rate: 0, PageSize: 10000, Partitions: 4, Unconfirmed: DefaultSending().Unconfirmed},
 		}},
 		{"empty sections are absent", minimal + "reply_to:\nsending:\nrecipients:\n", &Config{
 			File:         "notify.yaml",
@@ -87,17 +88,24 @@ func TestParse(t *testing.T) {
 			From:         Address{Email: "privacy@pixelsmith.example"},
 			Sending:      DefaultSending(),
 		}},
+		{"unconfirmed", minimal + "sending:\n  unconfirmed: {wait: 10m, then: hold, email_activity: true}\n", &Config{
+			File:         "notify.yaml",
+			Organisation: templates.Organisation{Name: "Pixelsmith Ltd", ContactName: "DPO"},
+			From:         Address{Email: "privacy@pixelsmith.example"},
+			Sending: Sending{Concurrency: 8, PageSize: 10000, Partitions: 4,
+				Unconfirmed: Unconfirmed{Wait: 10 * time.Minute, Then: UnconfirmedHold, EmailActivity: true}},
+		}},
 		{"some sending fields", minimal + "sending: {rate: 10, sandbox: false}\n", &Config{
 			File:         "notify.yaml",
 			Organisation: templates.Organisation{Name: "Pixelsmith Ltd", ContactName: "DPO"},
 			From:         Address{Email: "privacy@pixelsmith.example"},
-			Sending:      Sending{Concurrency: 8, Rate: 10, PageSize: 10000, Partitions: 4},
+			Sending:      Sending{Concurrency: 8, Rate: 10, PageSize: 10000, Partitions: 4, Unconfirmed: DefaultSending().Unconfirmed},
 		}},
 		{"bounds are inclusive", minimal + "sending: {concurrency: 64, page_size: 1000, partitions: 16}\n", &Config{
 			File:         "notify.yaml",
 			Organisation: templates.Organisation{Name: "Pixelsmith Ltd", ContactName: "DPO"},
 			From:         Address{Email: "privacy@pixelsmith.example"},
-			Sending:      Sending{Concurrency: 64, PageSize: 1000, Partitions: 16},
+			Sending:      Sending{Concurrency: 64, PageSize: 1000, Partitions: 16, Unconfirmed: DefaultSending().Unconfirmed},
 		}},
 		{"locales in canonical form", minimal + `recipients:
   - {notify: media, name: A, email: a@example.org, locale: DE-at}
@@ -193,7 +201,7 @@ func TestParseErrors(t *testing.T) {
 		{"wrong shapes", "organisation: Pixelsmith\nfrom: [p@example.org]\nsending: fast\nrecipients: {rule: x}\n", []string{
 			`notify.yaml:1: organisation must be a mapping (name, contact_name, contact_email, contact_phone, website, address)`,
 			`notify.yaml:2: from must be a mapping (email, name)`,
-			`notify.yaml:3: sending must be a mapping (concurrency, rate, page_size, partitions, sandbox)`,
+			`notify.yaml:3: sending must be a mapping (concurrency, rate, page_size, partitions, sandbox, unconfirmed)`,
 			`notify.yaml:4: recipients: must be a list of recipients`,
 		}},
 		{"sending bounds", org + "sending:\n  concurrency: 0\n  rate: -1\n  page_size: 999\n  partitions: 17\n  sandbox: maybe\n", []string{
@@ -202,6 +210,17 @@ func TestParseErrors(t *testing.T) {
 			`notify.yaml:6: sending.page_size: 999 is out of range: 1000 to 50000`,
 			`notify.yaml:7: sending.partitions: 17 is out of range: 1 to 16`,
 			`notify.yaml:8: sending.sandbox: "maybe" is not true or false`,
+		}},
+		{"unconfirmed", org + "sending:\n  unconfirmed: {wait: 0.5s, then: drop, email_activity: yes, after: 1}\n", []string{
+			`notify.yaml:4: sending.unconfirmed.after: unknown field (known: wait, then, email_activity)`,
+			`notify.yaml:4: sending.unconfirmed.wait: 0.5s is out of range: 1s to 24h0m0s`,
+			`notify.yaml:4: sending.unconfirmed.then: "drop" is neither resend nor hold`,
+			`notify.yaml:4: sending.unconfirmed.email_activity: "yes" is not true or false`,
+		}},
+		{"unconfirmed values", org + "sending:\n  unconfirmed:\n    wait: 500ms\n    then: drop\n    email_activity: yes\n", []string{
+			`notify.yaml:5: sending.unconfirmed.wait: 500ms is out of range: 1s to 24h0m0s`,
+			`notify.yaml:6: sending.unconfirmed.then: "drop" is neither resend nor hold`,
+			`notify.yaml:7: sending.unconfirmed.email_activity: "yes" is not true or false`,
 		}},
 		{"sending types", org + "sending: {concurrency: eight, rate: .nan, page_size: 1.5e4, partitions: \"4\"}\n", []string{
 			`notify.yaml:3: sending.concurrency: "eight" is not a whole number`,

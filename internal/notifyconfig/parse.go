@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/text/language"
 	"gopkg.in/yaml.v3"
@@ -21,7 +22,8 @@ var (
 	topKeys          = []string{"organisation", "from", "reply_to", "sending", "recipients"}
 	organisationKeys = []string{"name", "contact_name", "contact_email", "contact_phone", "website", "address"}
 	addressKeys      = []string{"email", "name"}
-	sendingKeys      = []string{"concurrency", "rate", "page_size", "partitions", "sandbox"}
+	sendingKeys      = []string{"concurrency", "rate", "page_size", "partitions", "sandbox", "unconfirmed"}
+	unconfirmedKeys  = []string{"wait", "then", "email_activity"}
 	recipientKeys    = []string{"rule", "notify", "jurisdiction", "name", "email", "portal", "locale"}
 
 	ruleIDPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -205,6 +207,40 @@ func (p *parser) sending(n *yaml.Node, s *Sending) {
 	if v, ok := f["sandbox"]; ok && !isNull(v) {
 		if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || v.Decode(&s.Sandbox) != nil {
 			p.errf(v, join(path, "sandbox"), "%q is not true or false", v.Value)
+		}
+	}
+	if v, ok := f["unconfirmed"]; ok && !isNull(v) {
+		p.unconfirmed(v, join(path, "unconfirmed"), &s.Unconfirmed)
+	}
+}
+
+func (p *parser) unconfirmed(n *yaml.Node, path string, u *Unconfirmed) {
+	f, ok := p.fields(n, path, unconfirmedKeys)
+	if !ok {
+		return
+	}
+	if v, ok := f["wait"]; ok && !isNull(v) {
+		d, err := time.ParseDuration(v.Value)
+		switch {
+		case v.Kind != yaml.ScalarNode || err != nil:
+			p.errf(v, join(path, "wait"), "%q is not a duration (30s, 5m, 1h)", v.Value)
+		case d < time.Second || d > MaxUnconfirmedWait:
+			p.errf(v, join(path, "wait"), "%s is out of range: 1s to %s", v.Value, MaxUnconfirmedWait)
+		default:
+			u.Wait = d
+		}
+	}
+	if v, ok := f["then"]; ok && !isNull(v) {
+		switch v.Value {
+		case UnconfirmedResend, UnconfirmedHold:
+			u.Then = v.Value
+		default:
+			p.errf(v, join(path, "then"), "%q is neither %s nor %s", v.Value, UnconfirmedResend, UnconfirmedHold)
+		}
+	}
+	if v, ok := f["email_activity"]; ok && !isNull(v) {
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || v.Decode(&u.EmailActivity) != nil {
+			p.errf(v, join(path, "email_activity"), "%q is not true or false", v.Value)
 		}
 	}
 }
