@@ -83,6 +83,9 @@ func appendMailSend(dst []byte, b *Batch, p *plan, keys []string) ([]byte, []str
 		keys = append(keys, k)
 	}
 	keys = append(keys, ArgBatch)
+	if b.Attempt > 0 {
+		keys = append(keys, ArgAttempt)
+	}
 	slices.Sort(keys)
 	for i, k := range keys {
 		if i > 0 {
@@ -90,9 +93,16 @@ func appendMailSend(dst []byte, b *Batch, p *plan, keys []string) ([]byte, []str
 		}
 		dst = appendString(dst, k)
 		dst = append(dst, ':')
-		if k == ArgBatch {
+		switch k {
+		case ArgBatch:
 			dst = appendString(dst, b.Key)
-		} else {
+		case ArgAttempt:
+			// A custom arg's value must be a string: SendGrid refuses a
+			// number ("Invalid type. Expected: string").
+			dst = append(dst, '"')
+			dst = strconv.AppendInt(dst, int64(b.Attempt), 10)
+			dst = append(dst, '"')
+		default:
 			dst = appendString(dst, b.CustomArgs[k])
 		}
 	}

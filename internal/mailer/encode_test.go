@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/breachctl/breachctl/internal/sendgridtest"
@@ -49,6 +50,9 @@ func helperBody(b *Batch) []byte {
 		m.SetCustomArg(k, v)
 	}
 	m.SetCustomArg(ArgBatch, b.Key)
+	if b.Attempt > 0 {
+		m.SetCustomArg(ArgAttempt, fmt.Sprint(b.Attempt))
+	}
 	if b.SandboxMode {
 		m.SetMailSettings(mail.NewMailSettings().SetSandboxMode(mail.NewSetting(true)))
 	}
@@ -91,6 +95,9 @@ func structBody(b *Batch) []byte {
 		CustomArgs: map[string]string{ArgBatch: b.Key}}
 	for k, v := range b.CustomArgs {
 		m.CustomArgs[k] = v
+	}
+	if b.Attempt > 0 {
+		m.CustomArgs[ArgAttempt] = fmt.Sprint(b.Attempt)
 	}
 	if b.ReplyTo != nil {
 		m.ReplyTo = &jsonAddr{b.ReplyTo.Name, b.ReplyTo.Email}
@@ -163,6 +170,7 @@ func TestEncodeMatchesHelpers(t *testing.T) {
 				{Email: "b@example.org", ID: "subj-2" + s},
 			},
 			SandboxMode: i%2 == 0,
+			Attempt:     i % 3, // 0 sends no attempt arg
 		}
 		p := planBatch(&b)
 		got, _ := appendMailSend(nil, &b, &p, nil)
@@ -176,6 +184,48 @@ func TestEncodeMatchesHelpers(t *testing.T) {
 		if g, w := decodeMail(t, got), decodeMail(t, structBody(&b)); !reflect.DeepEqual(g, w) {
 			t.Errorf("case %d: differs from encoding/json", i)
 		}
+	}
+}
+
+func TestAttemptArg(t *testing.T) {
+	rootArgs := func(b Batch) map[string]string {
+		t.Helper()
+		p := planBatch(&b)
+		body, _ := appendMailSend(nil, &b, &p, nil)
+		return decodeMail(t, body).CustomArgs
+	}
+	b := testBatch(2)
+	if got := rootArgs(b); len(got) != 3 || got[ArgBatch] != b.Key {
+		t.Errorf("attempt 0: custom_args %v, want the batch key and the batch's own, no %s", got, ArgAttempt)
+	}
+	b.Attempt = 12
+	if got := rootArgs(b); len(got) != 4 || got[ArgAttempt] != "12" || got[ArgBatch] != b.Key || got["incident"] == "" {
+		t.Errorf("attempt 12: custom_args %v, want %s \"12\" beside the batch key", got, ArgAttempt)
+	}
+
+	// The batch may not set it itself, nor be negative.
+	b.CustomArgs = map[string]string{ArgAttempt: "1"}
+	if err := validate(&b); err == nil || !strings.Contains(err.Error(), ArgAttempt) {
+		t.Errorf("custom args setting %s: %v", ArgAttempt, err)
+	}
+	b = testBatch(1)
+	b.Attempt = -1
+	if err := validate(&b); err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Errorf("attempt -1: %v", err)
+	}
+
+	// The attempt counts towards the request's custom_args size: a batch
+	// just under the limit without it is over with it.
+	b = testBatch(1)
+	b.CustomArgs = map[string]string{"pad": ""}
+	base := max(argsSize(b.CustomArgs), 2) + len(ArgBatch) + len(b.Key) + 6 + len(ArgSubject) + len(b.Recipients[0].ID) + 6
+	b.CustomArgs["pad"] = strings.Repeat("x", MaxCustomArgsBytes-1-base)
+	if err := validate(&b); err != nil {
+		t.Fatalf("at the limit without an attempt: %v", err)
+	}
+	b.Attempt = 1
+	if err := validate(&b); err == nil || !strings.Contains(err.Error(), "custom args") {
+		t.Errorf("over the limit with the attempt: %v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -134,9 +135,19 @@ func validate(b *Batch) error {
 	if _, ok := b.CustomArgs[ArgSubject]; ok {
 		bad("custom args may not set %s (it is the recipient ID)", ArgSubject)
 	}
+	if _, ok := b.CustomArgs[ArgAttempt]; ok {
+		bad("custom args may not set %s (it is the attempt)", ArgAttempt)
+	}
+	if b.Attempt < 0 {
+		bad("attempt %d is negative", b.Attempt)
+	}
 	// custom_args as SendGrid sizes them: the request's (the batch's plus
-	// the key) merged with each personalization's (the recipient ID).
+	// the key and the attempt) merged with each personalization's (the
+	// recipient ID).
 	rootArgs := max(argsSize(b.CustomArgs), 2) + len(ArgBatch) + len(b.Key) + 6
+	if b.Attempt > 0 {
+		rootArgs += len(ArgAttempt) + len(strconv.Itoa(b.Attempt)) + 6
+	}
 	if rootArgs >= MaxCustomArgsBytes {
 		bad("custom args and batch key reach %d bytes", MaxCustomArgsBytes)
 	}

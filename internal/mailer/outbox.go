@@ -14,6 +14,7 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,6 +148,9 @@ func writeMessage(buf *bytes.Buffer, b *Batch, r *Recipient, date time.Time) err
 	h("Date", date.Format(time.RFC1123Z))
 	h("Message-ID", "<"+hex.EncodeToString(sum[:16])+"@outbox.breachctl.invalid>")
 	h("X-Breachctl-Batch", mime.QEncoding.Encode("UTF-8", b.Key))
+	if b.Attempt > 0 {
+		h("X-Breachctl-Attempt", strconv.Itoa(b.Attempt))
+	}
 	h("MIME-Version", "1.0")
 
 	mw := multipart.NewWriter(buf)

@@ -16,6 +16,7 @@ func TestOutboxWritesParseableMessages(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "outbox")
 	o := NewOutbox(dir)
 	b := testBatch(3)
+	b.Attempt = 2
 	b.Subject = "Violation de données personnelles — {{recipient_name}}"
 	b.Recipients[1].Name = "Zoë Ångström"
 	b.Recipients[2].Name = `Eve <b>bold</b> & "quoted"`
@@ -69,7 +70,7 @@ func TestOutboxWritesParseableMessages(t *testing.T) {
 		if _, err := msg.Header.Date(); err != nil {
 			t.Errorf("recipient %d Date: %v", i, err)
 		}
-		if msg.Header.Get("Message-Id") == "" || msg.Header.Get("X-Breachctl-Batch") != b.Key {
+		if msg.Header.Get("Message-Id") == "" || msg.Header.Get("X-Breachctl-Batch") != b.Key || msg.Header.Get("X-Breachctl-Attempt") != "2" {
 			t.Errorf("recipient %d headers: %v", i, msg.Header)
 		}
 
