@@ -8,11 +8,15 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
@@ -76,8 +80,9 @@ func tlsConfig(cfg config.Temporal) (*tls.Config, error) {
 	return tc, nil
 }
 
-// Dial connects to Temporal and checks that it answers, so a wrong address
-// fails here with a message that names it.
+// Dial connects to Temporal and checks that it answers and has the
+// namespace, so a wrong address or namespace fails here, the same way for
+// every command and server, with a message that names them.
 func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger) (client.Client, error) {
 	opts, err := ClientOptions(cfg, logger)
 	if err != nil {
@@ -85,15 +90,102 @@ func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger) (client
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	t := Target{Address: cfg.Address, Namespace: cfg.Namespace}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, apperr.Wrap(apperr.Unavailable, err,
-			"cannot reach Temporal at %s (namespace %s); is `breachctl dev` running, or TEMPORAL_ADDRESS set?", cfg.Address, cfg.Namespace)
+		return nil, t.Unreachable(err)
+	}
+	describe := func(ctx context.Context) error {
+		_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: cfg.Namespace})
+		return err
+	}
+	if err := checkNamespace(ctx, describe, t); err != nil {
+		c.Close()
+		return nil, err
 	}
 	return c, nil
 }
 
-// describeTarget names the cluster in errors.
-func describeTarget(address, namespace string) string {
-	return fmt.Sprintf("Temporal at %s (namespace %s)", address, namespace)
+// checkNamespace asks the frontend for the namespace. Only an answer that
+// it does not exist, or no answer, is an error: a client allowed less than
+// describing its namespace still works (a worker checks again on start).
+func checkNamespace(ctx context.Context, describe func(context.Context) error, t Target) error {
+	return t.Classify(describe(ctx))
+}
+
+// Target is a Temporal frontend and namespace as errors name them: the
+// local `breachctl dev` default, or a cluster.
+type Target struct {
+	Address   string
+	Namespace string
+}
+
+// Dev reports whether the address is the local default that `breachctl
+// dev` serves: only then is "is `breachctl dev` running?" the question to
+// ask.
+func (t Target) Dev() bool {
+	host, port, err := net.SplitHostPort(t.Address)
+	if err != nil || port != defaultPort {
+		return false
+	}
+	switch host {
+	case "127.0.0.1", "localhost", "::1":
+		return true
+	}
+	return false
+}
+
+// defaultPort is the port of config.DefaultAddress.
+var defaultPort = func() string {
+	_, p, _ := net.SplitHostPort(config.DefaultAddress)
+	return p
+}()
+
+func (t Target) String() string {
+	if t.Dev() {
+		return fmt.Sprintf("Temporal at %s (namespace %s)", t.Address, t.Namespace)
+	}
+	return fmt.Sprintf("the Temporal cluster at %s (namespace %s)", t.Address, t.Namespace)
+}
+
+// Unreachable is the error of a frontend that does not answer.
+func (t Target) Unreachable(err error) error {
+	if t.Dev() {
+		return apperr.Wrap(apperr.Unavailable, err,
+			"cannot reach %s: is `breachctl dev` running? (for a cluster, set TEMPORAL_ADDRESS or --address)", t)
+	}
+	return apperr.Wrap(apperr.Unavailable, err, "cannot reach %s", t)
+}
+
+// NamespaceMissing is the error of a frontend that answers without the
+// namespace. It is the same kind, and so the same exit code, whichever
+// command or server meets it: Temporal cannot be used as configured.
+func (t Target) NamespaceMissing(err error) error {
+	if t.Dev() {
+		return apperr.Wrap(apperr.Unavailable, err,
+			"%s has no namespace %s: `breachctl dev` makes it; is TEMPORAL_NAMESPACE (--namespace) the one dev was started with?", t, t.Namespace)
+	}
+	return apperr.Wrap(apperr.Unavailable, err,
+		"%s has no namespace %s: create it (temporal operator namespace create --namespace %s) or set TEMPORAL_NAMESPACE (--namespace)",
+		t, t.Namespace, t.Namespace)
+}
+
+// Classify gives the errors that are about the connection itself (the
+// frontend unreachable, the namespace missing) their kind and a message
+// naming the target; nil for any other error. It is the one place that
+// recognises them, for Dial, every request, and whoever starts a worker.
+func (t Target) Classify(err error) error {
+	var (
+		nsMissing   *serviceerror.NamespaceNotFound
+		unavailable *serviceerror.Unavailable
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &nsMissing):
+		return t.NamespaceMissing(err)
+	case errors.As(err, &unavailable):
+		return t.Unreachable(err)
+	}
+	return nil
 }

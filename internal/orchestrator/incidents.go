@@ -109,8 +109,8 @@ func (o *Incidents) start(ctx context.Context, id string, facts incident.Facts, 
 	}
 	if err != nil {
 		return st, apperr.Wrap(apperr.Unavailable, err,
-			"incident %s is open, but its first assessment did not come back: is a worker running on task queue %q? `breachctl show %s` will show it",
-			id, o.taskQueue, id)
+			"incident %s is open, but its first assessment did not come back: %s; `breachctl show %s` will show it",
+			id, o.workerQuestion(), id)
 	}
 	return st, nil
 }
@@ -346,16 +346,32 @@ func (o *Incidents) mapError(err error, id, op string) error {
 		}
 		return apperr.New(apperr.NotFound, "no incident %s in namespace %s", id, o.namespace)
 	}
-	var unavailable *serviceerror.Unavailable
-	if errors.As(err, &unavailable) {
-		return apperr.Wrap(apperr.Unavailable, err, "cannot reach %s", describeTarget(o.address, o.namespace))
+	if e := o.target().Classify(err); e != nil {
+		return e
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return apperr.New(apperr.Unavailable,
-			"%s: no worker answered within %s; is `breachctl dev` or `breachctl worker` running on task queue %q?",
-			op, o.AnswerTimeout, o.taskQueue)
+	var deadline *serviceerror.DeadlineExceeded
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline) {
+		return o.noWorker(op)
 	}
 	return apperr.Wrap(apperr.Internal, err, "%s", op)
+}
+
+// target is the frontend and namespace this service talks to.
+func (o *Incidents) target() Target { return Target{Address: o.address, Namespace: o.namespace} }
+
+// noWorker is the error of a request nobody answered in time: the worker
+// (or, in dev, the whole process) is down, or Temporal is too busy.
+func (o *Incidents) noWorker(op string) error {
+	return apperr.New(apperr.Unavailable, "%s: no worker answered within %s; %s", op, o.AnswerTimeout, o.workerQuestion())
+}
+
+// workerQuestion asks whether a worker is running, of dev or of the cluster
+// as the case is.
+func (o *Incidents) workerQuestion() string {
+	if t := o.target(); !t.Dev() {
+		return fmt.Sprintf("is a `breachctl worker` running on task queue %q against %s?", o.taskQueue, t)
+	}
+	return fmt.Sprintf("is `breachctl dev` (or a `breachctl worker`) running on task queue %q?", o.taskQueue)
 }
 
 // Approve approves the notice under one or more obligations and starts
