@@ -63,6 +63,22 @@ type Config struct {
 	// who is paged, how and after how long; without it, reminders page the
 	// incident channel only.
 	Escalation string
+	// ConfigDir is a directory of configuration files
+	// (BREACHCTL_CONFIG_DIR, e.g. a read-only mount at /etc/breachctl):
+	// notify.yaml, escalation.yaml, slack-roles.yaml, datamap.yaml and
+	// rules/ in it are used where their own variable is unset (see
+	// ConfigFiles). Empty: none.
+	ConfigDir string
+	// Outbox is where the outbox mailer writes .eml files when there is no
+	// SendGrid key (BREACHCTL_OUTBOX_DIR); default outbox/ in the data
+	// directory, for `dev`. A worker without a SendGrid key refuses to
+	// start unless it is set (CheckWorker).
+	Outbox string
+	// WorkerStopTimeout is how long a stopping worker lets the requests in
+	// flight finish and record their outcome (BREACHCTL_WORKER_STOP_TIMEOUT,
+	// default 90s: longer than the longest Mail Send request). A container's
+	// stop grace period must be longer still.
+	WorkerStopTimeout time.Duration
 	// SendGrid sends the emails; without an API key, notices are written
 	// as .eml files to the outbox in the data directory.
 	SendGrid SendGrid
@@ -123,11 +139,20 @@ func (c Config) NotifyPath() (path string, explicit bool) {
 	if c.Notify != "" {
 		return c.Notify, true
 	}
-	return filepath.Join(c.DataDir, "notify.yaml"), false
+	if c.ConfigDir != "" {
+		return filepath.Join(c.ConfigDir, NotifyFile), false
+	}
+	return filepath.Join(c.DataDir, NotifyFile), false
 }
 
-// OutboxDir is where the outbox mailer writes .eml files.
-func (c Config) OutboxDir() string { return filepath.Join(c.DataDir, "outbox") }
+// OutboxDir is where the outbox mailer writes .eml files: BREACHCTL_OUTBOX_DIR,
+// or outbox/ in the data directory.
+func (c Config) OutboxDir() string {
+	if c.Outbox != "" {
+		return c.Outbox
+	}
+	return filepath.Join(c.DataDir, "outbox")
+}
 
 // StoreDSN is the store to open: the configured one, or the SQLite file in
 // the data directory.
@@ -161,6 +186,9 @@ const (
 	// DefaultRetention keeps closed incidents' histories long enough for a
 	// breach register review; the register itself keeps them for good.
 	DefaultRetention = 30 * 24 * time.Hour
+	// DefaultWorkerStopTimeout outlasts the longest Mail Send request
+	// (the SendGrid client's timeout) with room to record its outcome.
+	DefaultWorkerStopTimeout = 90 * time.Second
 )
 
 // Load reads the configuration; an error names the variable that is wrong.
@@ -188,6 +216,10 @@ func Load(getenv func(string) string) (Config, error) {
 		SourcesDSN: getenv("BREACHCTL_SOURCES_DSN"),
 		Notify:     getenv("BREACHCTL_NOTIFY"),
 		Escalation: getenv("BREACHCTL_ESCALATION"),
+		ConfigDir:  strings.TrimSpace(getenv("BREACHCTL_CONFIG_DIR")),
+		Outbox:     strings.TrimSpace(getenv("BREACHCTL_OUTBOX_DIR")),
+		// The longest Mail Send request plus room to record it.
+		WorkerStopTimeout: DefaultWorkerStopTimeout,
 		SendGrid: SendGrid{
 			APIKey:           strings.TrimSpace(getenv("SENDGRID_API_KEY")),
 			BaseURL:          strings.TrimSpace(getenv("SENDGRID_BASE_URL")),
@@ -230,6 +262,23 @@ func Load(getenv func(string) string) (Config, error) {
 			return c, apperr.Invalidf("BREACHCTL_RETENTION", "%v", err)
 		}
 		c.Retention = d
+	}
+	if v := getenv("BREACHCTL_WORKER_STOP_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d <= 0 {
+			return c, apperr.Invalidf("BREACHCTL_WORKER_STOP_TIMEOUT", "%q is not a positive duration like 90s or 2m", v)
+		}
+		c.WorkerStopTimeout = d
+	}
+	if pw := getenv("BREACHCTL_STORE_PASSWORD"); pw != "" {
+		dsn, err := withPassword(c.Store, pw)
+		if err != nil {
+			return c, err
+		}
+		c.Store = dsn
+	}
+	if err := loadConfigDir(&c); err != nil {
+		return c, err
 	}
 	if err := loadEncryption(&c, getenv); err != nil {
 		return c, err
@@ -332,11 +381,16 @@ func (i Intake) Enabled() bool { return len(i.Secrets) > 0 || len(i.Tokens) > 0 
 const MinIntakeSecret = 16
 
 func loadIntake(c *Config, getenv func(string) string) error {
+	// getenv is called with each name written out: TestEnvExample finds
+	// the variables breachctl reads by looking for such calls.
 	for _, v := range []struct {
-		name string
-		dst  *[]string
-	}{{"BREACHCTL_INTAKE_SECRETS", &c.Intake.Secrets}, {"BREACHCTL_INTAKE_TOKENS", &c.Intake.Tokens}} {
-		for i, s := range strings.Split(getenv(v.name), ",") {
+		name, value string
+		dst         *[]string
+	}{
+		{"BREACHCTL_INTAKE_SECRETS", getenv("BREACHCTL_INTAKE_SECRETS"), &c.Intake.Secrets},
+		{"BREACHCTL_INTAKE_TOKENS", getenv("BREACHCTL_INTAKE_TOKENS"), &c.Intake.Tokens},
+	} {
+		for i, s := range strings.Split(v.value, ",") {
 			s = strings.TrimSpace(s)
 			if s == "" {
 				continue
