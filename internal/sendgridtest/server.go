@@ -1,18 +1,34 @@
 // Package sendgridtest is a loopback server that speaks SendGrid's v3 Mail
-// Send wire format, for tests and benchmarks of code that sends mail.
+// Send wire format, and its Email Activity API, for tests and benchmarks of
+// code that sends mail.
 //
 // It checks what the real API checks (the bearer key, the body's shape and
-// SendGrid's documented per-request limits), answers as the real API answers
-// (202 with an X-Message-Id, or 400 with SendGrid's error JSON), and records
-// what it accepted compactly enough for a million recipients. It can also
-// misbehave on purpose, deterministically from a seed: answer 429 with
-// rate-limit headers, answer 500 or 503, or accept a request and then drop
-// the connection before answering, which is the case a sender cannot tell
-// from a failure.
+// SendGrid's documented per-request limits, optionally the body against
+// SendGrid's published schema: Options.CheckSchema), answers as the real
+// API answers (202 with an X-Message-Id, or 400 with SendGrid's error
+// JSON), and records what it accepted compactly enough for a million
+// recipients.
+//
+// A request is taken, as by the real service, once its body has been read
+// and validated: it is recorded before the answer's latency is spent, so a
+// client that goes away meanwhile (a killed worker, a timeout) has still had
+// its mail sent, and cannot know it (Stats.Abandoned).
+//
+// It can also misbehave on purpose, deterministically from a seed: answer
+// 429 with rate-limit headers, answer 500 or 503, or accept a request and
+// then drop the connection before answering, which is the case a sender
+// cannot tell from a failure. And it can refuse as a misconfigured account
+// is refused (Options.Refusal, RefuseIf, VerifiedSenders): 401 for a bad
+// key, 403 for a sender that is not verified, 400 with field errors.
+//
+// What it took can be asked back through SendGrid's Email Activity API
+// (GET /v3/messages, see activity.go), with its indexing delay, rate limit
+// and the add-on an account may lack (Options.Activity).
 package sendgridtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -24,6 +40,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,8 +55,44 @@ const (
 	MaxBodyBytes        = 30 * 1024 * 1024 // whole request body
 )
 
+// SendGrid's answers to a misconfigured account, word for word.
+const (
+	// MsgBadKey is the message of a 401: the API key is wrong, revoked or
+	// lacks the Mail Send permission.
+	MsgBadKey = "The provided authorization grant is invalid, expired, or revoked"
+	// MsgUnverifiedSender is the message of a 403 (field "from"): the from
+	// address is not a verified Sender Identity of the account.
+	MsgUnverifiedSender = "The from address does not match a verified Sender Identity. Mail cannot be sent until this error is resolved. Visit https://sendgrid.com/docs/for-developers/sending-email/sender-identity/ to see the Sender Identity requirements"
+	// MsgInvalidAddress is the message of RefuseInvalid's 400.
+	MsgInvalidAddress = "Does not contain a valid address."
+)
+
+// Refusal is how the server refuses a request that it would otherwise take.
+type Refusal int
+
+const (
+	RefuseNone             Refusal = iota // take it
+	RefuseBadKey                          // 401 MsgBadKey, field and help null, whatever the key
+	RefuseUnverifiedSender                // 403 MsgUnverifiedSender, field "from"
+	RefuseInvalid                         // 400: the first recipient's address, as SendGrid's stricter check refuses one (field and help set)
+)
+
+func (r Refusal) String() string {
+	switch r {
+	case RefuseNone:
+		return "none"
+	case RefuseBadKey:
+		return "bad key (401)"
+	case RefuseUnverifiedSender:
+		return "unverified sender (403)"
+	case RefuseInvalid:
+		return "invalid (400)"
+	}
+	return "refusal(" + strconv.Itoa(int(r)) + ")"
+}
+
 // Options configures a Server. The zero value is a well-behaved server that
-// accepts any bearer key.
+// accepts any bearer key and answers at once.
 type Options struct {
 	// APIKey is the key expected in "Authorization: Bearer <key>". Empty
 	// accepts any non-empty key.
@@ -57,8 +110,36 @@ type Options struct {
 	// OmitRateLimitHeaders answers 429 without the X-RateLimit-* headers.
 	OmitRateLimitHeaders bool
 
-	// Latency is added to every answer, after the request has been read.
+	// Latency is added to every answer after the request has been read,
+	// validated and, when taken, recorded: a real SendGrid takes of the
+	// order of a second for a 1,000-recipient request. SetLatency changes
+	// it while the server runs.
 	Latency time.Duration
+
+	// Refusal refuses every request that would be taken (RefuseBadKey
+	// before the body is read, as SendGrid checks the key first). SetRefusal
+	// changes it while the server runs.
+	Refusal Refusal
+	// RefuseIf, when set, chooses the refusal of each request that passed
+	// validation (a partial failure: some batches refused); RefuseNone
+	// defers to Refusal.
+	RefuseIf func(m *Mail) Refusal
+	// VerifiedSenders, when set, are the account's verified Sender
+	// Identities: a from address that is none of them (compared without
+	// regard to case) is refused 403 as by RefuseUnverifiedSender.
+	VerifiedSenders []string
+
+	// CheckSchema validates every body against SendGrid's published Mail
+	// Send request schema (the part of sendgrid/sendgrid-oai committed as
+	// internal/mailer/testdata/sendgrid-mail-send.schema.json, less its
+	// known defects: see KnownSchemaDefects) and refuses one that fails 400,
+	// naming the field; SchemaViolations lists them.
+	CheckSchema bool
+	// SchemaFile replaces that schema's path.
+	SchemaFile string
+
+	// Activity configures the Email Activity API (GET /v3/messages).
+	Activity ActivityOptions
 
 	// Seed makes the misbehaviour reproducible: which attempt misbehaves
 	// depends only on the seed, the request body and how many times that
@@ -73,7 +154,9 @@ type Options struct {
 	// the server does not record (substitutions, content).
 	Inspect func(m *Mail)
 
-	// Now is the clock for X-RateLimit-Reset. Default time.Now.
+	// Now is the clock for X-RateLimit-Reset, the time a request is taken,
+	// and the Email Activity API's indexing delay and rate windows. Default
+	// time.Now.
 	Now func() time.Time
 }
 
@@ -89,30 +172,52 @@ type AcceptedRequest struct {
 	MessageID  string
 	CustomArgs map[string]string // root custom_args; shared, do not modify
 	Count      int               // recipients (to+cc+bcc)
+	At         time.Time         // when it was taken (Options.Now)
 }
 
 // Stats counts what the server answered.
 type Stats struct {
 	Received    int // POST /v3/mail/send requests, whatever the answer
-	Accepted    int // 202s, plus accepted-then-dropped
-	Dropped     int // accepted, then the connection was closed
+	Accepted    int // taken: 202s, accepted-then-dropped and abandoned
+	Dropped     int // taken, then the connection was closed without an answer
+	Abandoned   int // taken, but the client had gone before the answer (during Latency)
 	RateLimited int // 429s
 	ServerError int // 500s and 503s
-	Rejected    int // 400, 401, 413
+	Rejected    int // 400, 401, 403, 413
+	Forbidden   int // of which 403s (unverified sender)
 	Sandbox     int // 200s (sandbox mode: validated, not recorded)
+
+	ActivityQueries     int // GET /v3/messages, whatever the answer
+	ActivityRateLimited int // of which 429s
+}
+
+// Duplicates counts what was taken more than once: the figure a "nobody
+// mailed twice" test compares with what the sender reports.
+type Duplicates struct {
+	BatchKeys int // custom_args breachctl_batch values taken in more than one request
+	Requests  int // requests beyond the first of each batch key
+	People    int // addresses taken more than once (compared without regard to case)
+	Extra     int // recipients beyond the first of each address: the mails sent twice
 }
 
 // Server is a running loopback SendGrid.
 type Server struct {
-	ts   *httptest.Server
-	opts Options
+	ts      *httptest.Server
+	opts    Options
+	schema  *mailSchema
+	latency atomic.Int64 // time.Duration
+	refusal atomic.Int32 // Refusal
 
-	mu       sync.Mutex
-	stats    Stats
-	attempts map[uint64]uint32 // body fingerprint -> times posted, for deterministic faults
-	reqs     []request         // accepted, in order
-	book     *addressBook
-	idSeq    uint64
+	mu         sync.Mutex
+	stats      Stats
+	attempts   map[uint64]uint32 // body fingerprint -> times posted, for deterministic faults
+	reqs       []request         // accepted, in order
+	book       *addressBook
+	idSeq      uint64
+	batches    map[string]int // batch key -> requests taken
+	dups       Duplicates
+	violations []string
+	window     activityWindow
 
 	bufs sync.Pool // *bytes.Buffer request bodies
 	seen sync.Pool // map[string]struct{} for validate
@@ -123,9 +228,17 @@ type request struct {
 	customArgs map[string]string
 	first      int // index in book of its first recipient
 	count      int
+	at         time.Time
+	from       string
+	subject    string
 }
 
-// NewServer starts a server on 127.0.0.1. Close it when done.
+// ArgBatch is the custom arg that names a batch (mailer.ArgBatch), by
+// which Duplicates counts batches taken twice.
+const ArgBatch = "breachctl_batch"
+
+// NewServer starts a server on 127.0.0.1. Close it when done. It panics if
+// CheckSchema is set and the schema cannot be loaded.
 func NewServer(opts Options) *Server {
 	if opts.RateLimitReset <= 0 {
 		opts.RateLimitReset = time.Second
@@ -133,14 +246,28 @@ func NewServer(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Activity.RateWindow <= 0 {
+		opts.Activity.RateWindow = time.Second
+	}
 	s := &Server{
 		opts:     opts,
 		attempts: make(map[uint64]uint32),
 		book:     newAddressBook(),
+		batches:  make(map[string]int),
+	}
+	s.latency.Store(int64(opts.Latency))
+	s.refusal.Store(int32(opts.Refusal))
+	if opts.CheckSchema {
+		sch, err := loadMailSchema(opts.SchemaFile)
+		if err != nil {
+			panic("sendgridtest: CheckSchema: " + err.Error())
+		}
+		s.schema = sch
 	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v3/mail/send", s.mailSend)
+	mux.HandleFunc("GET /v3/messages", s.messages)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, item("not found", ""))
 	})
@@ -153,6 +280,14 @@ func (s *Server) URL() string { return s.ts.URL }
 
 // Close shuts the server down.
 func (s *Server) Close() { s.ts.Close() }
+
+// SetLatency changes the latency of answers from now on (requests already
+// waiting keep theirs).
+func (s *Server) SetLatency(d time.Duration) { s.latency.Store(int64(d)) }
+
+// SetRefusal changes Options.Refusal from now on: RefuseNone takes requests
+// again.
+func (s *Server) SetRefusal(r Refusal) { s.refusal.Store(int32(r)) }
 
 // Requests is the number of Mail Send requests received, whatever the answer.
 func (s *Server) Requests() int {
@@ -174,7 +309,7 @@ func (s *Server) AcceptedRequests() []AcceptedRequest {
 	defer s.mu.Unlock()
 	out := make([]AcceptedRequest, len(s.reqs))
 	for i, r := range s.reqs {
-		out[i] = AcceptedRequest{MessageID: r.messageID, CustomArgs: r.customArgs, Count: r.count}
+		out[i] = AcceptedRequest{MessageID: r.messageID, CustomArgs: r.customArgs, Count: r.count, At: r.at}
 	}
 	return out
 }
@@ -208,6 +343,38 @@ func (s *Server) Recipients() int {
 	return s.book.len()
 }
 
+// People is the number of distinct addresses accepted so far.
+func (s *Server) People() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.book.people()
+}
+
+// BatchTaken is how many requests with custom_args breachctl_batch = key
+// were taken.
+func (s *Server) BatchTaken(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.batches[key]
+}
+
+// Duplicates counts the batches and people taken more than once so far.
+func (s *Server) Duplicates() Duplicates {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dups
+	d.People, d.Extra = s.book.multi, s.book.extra
+	return d
+}
+
+// SchemaViolations lists the bodies CheckSchema refused (at most 100), each
+// as "request N: <field>: <what>".
+func (s *Server) SchemaViolations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.violations...)
+}
+
 type fate int
 
 const (
@@ -218,15 +385,30 @@ const (
 	fateDrop
 )
 
+// answer is what the server will say to one request, decided (and, when
+// the request is taken, recorded) before the latency is spent.
+type answer struct {
+	status int
+	header map[string]string
+	errs   []ErrorItem
+	taken  bool // recorded: the mail goes out whatever happens next
+	drop   bool // close the connection instead of answering
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && key != "" && (s.opts.APIKey == "" || key == s.opts.APIKey)
+}
+
 func (s *Server) mailSend(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stats.Received++
+	n := s.stats.Received
 	s.mu.Unlock()
 
-	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || key == "" || (s.opts.APIKey != "" && key != s.opts.APIKey) {
+	if !s.authorized(r) || Refusal(s.refusal.Load()) == RefuseBadKey {
 		s.count(func(st *Stats) { st.Rejected++ })
-		writeErrors(w, http.StatusUnauthorized, item("The provided authorization grant is invalid, expired, or revoked", ""))
+		writeErrors(w, http.StatusUnauthorized, item(MsgBadKey, ""))
 		return
 	}
 
@@ -246,63 +428,114 @@ func (s *Server) mailSend(w http.ResponseWriter, r *http.Request) {
 			s.count(func(st *Stats) { st.Rejected++ })
 			writeErrors(w, http.StatusRequestEntityTooLarge, item("The JSON payload you have included in your request is too large.", ""))
 		}
-		return
+		return // a body not read whole is never taken
 	}
-	body := buf.Bytes()
 
-	// The latency is spent after the request has been read, as a server's
+	a := s.decide(buf.Bytes(), n)
+
+	// The latency is spent after the request has been taken, as a server's
 	// processing time is: a client that gives up now has sent it.
-	if s.opts.Latency > 0 {
-		select {
-		case <-time.After(s.opts.Latency):
-		case <-r.Context().Done():
-			return
+	if d := time.Duration(s.latency.Load()); d > 0 && !s.wait(r.Context(), d) {
+		if a.taken {
+			s.count(func(st *Stats) { st.Abandoned++ })
 		}
+		return
 	}
-
-	switch f := s.fate(body); f {
-	case fateRateLimited:
-		s.count(func(st *Stats) { st.RateLimited++ })
-		if !s.opts.OmitRateLimitHeaders {
-			reset := s.opts.Now().Add(s.opts.RateLimitReset)
-			secs := reset.Unix()
-			if reset.Nanosecond() > 0 {
-				secs++
+	if a.drop {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
 			}
-			// Set the keys as SendGrid spells them on the wire; Go's client
-			// canonicalises them to X-Ratelimit-* when it reads them.
-			w.Header()["X-RateLimit-Limit"] = []string{"600"}
-			w.Header()["X-RateLimit-Remaining"] = []string{"0"}
-			w.Header()["X-RateLimit-Reset"] = []string{strconv.FormatInt(secs, 10)}
 		}
-		writeErrors(w, http.StatusTooManyRequests, item("too many requests", ""))
+		panic(http.ErrAbortHandler) // closes the connection without an answer
+	}
+	for k, v := range a.header {
+		// Set the keys as SendGrid spells them on the wire; Go's client
+		// canonicalises them (X-Ratelimit-*) when it reads them.
+		w.Header()[k] = []string{v}
+	}
+	if a.errs != nil {
+		writeErrors(w, a.status, a.errs...)
 		return
-	case fate500:
-		s.count(func(st *Stats) { st.ServerError++ })
-		writeErrors(w, http.StatusInternalServerError, item("internal error", ""))
-		return
-	case fate503:
-		s.count(func(st *Stats) { st.ServerError++ })
-		writeErrors(w, http.StatusServiceUnavailable, item("service unavailable", ""))
-		return
-	case fateDrop:
-		s.accept(w, body, true)
-	default:
-		s.accept(w, body, false)
+	}
+	w.WriteHeader(a.status)
+}
+
+// wait sleeps d, or returns false as soon as the client has gone.
+func (s *Server) wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
-func (s *Server) accept(w http.ResponseWriter, body []byte, drop bool) {
+// decide answers request n's body, recording it if it is taken.
+func (s *Server) decide(body []byte, n int) answer {
+	switch s.fate(body) {
+	case fateRateLimited:
+		s.count(func(st *Stats) { st.RateLimited++ })
+		a := answer{status: http.StatusTooManyRequests, errs: []ErrorItem{item("too many requests", "")}}
+		if !s.opts.OmitRateLimitHeaders {
+			a.header = map[string]string{
+				"X-RateLimit-Limit":     "600",
+				"X-RateLimit-Remaining": "0",
+				"X-RateLimit-Reset":     strconv.FormatInt(ceilUnix(s.opts.Now().Add(s.opts.RateLimitReset)), 10),
+			}
+		}
+		return a
+	case fate500:
+		s.count(func(st *Stats) { st.ServerError++ })
+		return answer{status: http.StatusInternalServerError, errs: []ErrorItem{item("internal error", "")}}
+	case fate503:
+		s.count(func(st *Stats) { st.ServerError++ })
+		return answer{status: http.StatusServiceUnavailable, errs: []ErrorItem{item("service unavailable", "")}}
+	case fateDrop:
+		return s.accept(body, n, true)
+	}
+	return s.accept(body, n, false)
+}
+
+func ceilUnix(t time.Time) int64 {
+	secs := t.Unix()
+	if t.Nanosecond() > 0 {
+		secs++
+	}
+	return secs
+}
+
+func (s *Server) reject(status int, errs ...ErrorItem) answer {
+	s.count(func(st *Stats) {
+		st.Rejected++
+		if status == http.StatusForbidden {
+			st.Forbidden++
+		}
+	})
+	return answer{status: status, errs: errs}
+}
+
+func (s *Server) accept(body []byte, n int, drop bool) answer {
+	if s.schema != nil {
+		if field, msg := s.schema.check(body); msg != "" {
+			s.mu.Lock()
+			if len(s.violations) < 100 {
+				s.violations = append(s.violations, fmt.Sprintf("request %d: %s: %s", n, field, msg))
+			}
+			s.mu.Unlock()
+			return s.reject(http.StatusBadRequest, item("schema: "+msg, field))
+		}
+	}
 	var m Mail
 	if err := json.Unmarshal(body, &m); err != nil {
-		s.count(func(st *Stats) { st.Rejected++ })
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && strings.Contains(te.Field, "custom_args") {
-			writeErrors(w, http.StatusBadRequest, item("Invalid type. Expected: string, given: "+te.Value+".", te.Field))
-			return
+			return s.reject(http.StatusBadRequest, item("Invalid type. Expected: string, given: "+te.Value+".", te.Field))
 		}
-		writeErrors(w, http.StatusBadRequest, item("Bad Request", ""))
-		return
+		return s.reject(http.StatusBadRequest, item("Bad Request", ""))
 	}
 	seen, _ := s.seen.Get().(map[string]struct{})
 	if seen == nil {
@@ -312,34 +545,51 @@ func (s *Server) accept(w http.ResponseWriter, body []byte, drop bool) {
 	clear(seen)
 	s.seen.Put(seen)
 	if len(errs) > 0 {
-		s.count(func(st *Stats) { st.Rejected++ })
-		writeErrors(w, http.StatusBadRequest, errs...)
-		return
+		return s.reject(http.StatusBadRequest, errs...)
+	}
+	refusal := RefuseNone
+	if s.opts.RefuseIf != nil {
+		refusal = s.opts.RefuseIf(&m)
+	}
+	if refusal == RefuseNone {
+		refusal = Refusal(s.refusal.Load())
+	}
+	if refusal == RefuseNone && len(s.opts.VerifiedSenders) > 0 && !s.verified(m.From.Email) {
+		refusal = RefuseUnverifiedSender
+	}
+	switch refusal {
+	case RefuseBadKey:
+		return s.reject(http.StatusUnauthorized, item(MsgBadKey, ""))
+	case RefuseUnverifiedSender:
+		return s.reject(http.StatusForbidden, item(MsgUnverifiedSender, "from"))
+	case RefuseInvalid:
+		it := item(MsgInvalidAddress, "personalizations.0.to.0.email")
+		help := "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html#message.personalizations.to"
+		it.Help = &help
+		return s.reject(http.StatusBadRequest, it)
 	}
 	if s.opts.Inspect != nil {
 		s.opts.Inspect(&m)
 	}
 	if m.MailSettings != nil && m.MailSettings.SandboxMode != nil && m.MailSettings.SandboxMode.Enable != nil && *m.MailSettings.SandboxMode.Enable {
 		s.count(func(st *Stats) { st.Sandbox++ })
-		w.WriteHeader(http.StatusOK)
-		return
+		return answer{status: http.StatusOK}
 	}
-
 	id := s.record(&m, drop)
-	if drop {
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
+	return answer{status: http.StatusAccepted, header: map[string]string{"X-Message-Id": id}, taken: true, drop: drop}
+}
+
+func (s *Server) verified(email string) bool {
+	for _, v := range s.opts.VerifiedSenders {
+		if strings.EqualFold(v, email) {
+			return true
 		}
-		panic(http.ErrAbortHandler) // closes the connection without an answer
 	}
-	w.Header().Set("X-Message-Id", id)
-	w.WriteHeader(http.StatusAccepted)
+	return false
 }
 
 func (s *Server) record(m *Mail, drop bool) string {
+	at := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats.Accepted++
@@ -360,7 +610,19 @@ func (s *Server) record(m *Mail, drop bool) string {
 			}
 		}
 	}
-	s.reqs = append(s.reqs, request{messageID: id, customArgs: m.CustomArgs, first: first, count: s.book.len() - first})
+	if key, ok := m.CustomArgs[ArgBatch]; ok {
+		s.batches[key]++
+		switch s.batches[key] {
+		case 1:
+		case 2:
+			s.dups.BatchKeys++
+			s.dups.Requests++
+		default:
+			s.dups.Requests++
+		}
+	}
+	s.reqs = append(s.reqs, request{messageID: id, customArgs: m.CustomArgs, first: first, count: s.book.len() - first,
+		at: at, from: m.From.Email, subject: m.Subject})
 	return id
 }
 
