@@ -141,23 +141,26 @@ func (s *SendGrid) answer(resp *rest.Response, n int) (Result, error) {
 	case st/100 == 2:
 		return Result{MessageID: h.Get("X-Message-Id"), Accepted: n}, nil
 	case st == http.StatusTooManyRequests:
-		// Read with Header.Get: Go stores the key as X-Ratelimit-Reset, so
-		// looking up "X-RateLimit-Reset" in the map (as sendgrid-go's
-		// MakeRequestRetry does) always misses.
-		now := s.now()
-		retryAt := now.Add(time.Second)
-		if v, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-RateLimit-Reset")), 10, 64); err == nil {
-			if t := time.Unix(v, 0); t.After(now) {
-				retryAt = t
-			}
-		}
-		return Result{}, &RateLimitedError{RetryAt: retryAt}
+		return Result{}, &RateLimitedError{RetryAt: retryAt(h, s.now())}
 	case st == http.StatusRequestTimeout || st >= 500:
 		return Result{}, &TemporaryError{Status: st}
 	default:
 		msgs, fields := errorMessages(resp.Body)
 		return Result{}, &PermanentError{Status: st, Messages: msgs, Fields: fields}
 	}
+}
+
+// retryAt is when a 429 answer says to ask again: X-RateLimit-Reset, or a
+// second from now when it is absent or past. Read with Header.Get: Go
+// stores the key as X-Ratelimit-Reset, so looking up "X-RateLimit-Reset" in
+// the map (as sendgrid-go's MakeRequestRetry does) always misses.
+func retryAt(h http.Header, now time.Time) time.Time {
+	if v, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-RateLimit-Reset")), 10, 64); err == nil {
+		if t := time.Unix(v, 0); t.After(now) {
+			return t
+		}
+	}
+	return now.Add(time.Second)
 }
 
 // errorMessages reads SendGrid's {"errors":[{"message","field","help"}]}
