@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -86,10 +87,14 @@ type BatchStatus struct {
 // DeliveryEvent is one Event Webhook event, matched to the ledger by the
 // custom args breachctl puts on every message.
 type DeliveryEvent struct {
-	Batch     string   // custom arg breachctl_batch
-	Subject   [16]byte // custom arg breachctl_subject, hex-decoded
-	Event     string   // processed, delivered, deferred, bounce, dropped, blocked, spamreport, ...
-	Reason    string   // bounce, dropped, deferred: SendGrid's reason (may quote the address: the store keeps it, logs never do)
+	Batch   string   // custom arg breachctl_batch
+	Subject [16]byte // custom arg breachctl_subject, hex-decoded
+	// Attempt is which attempt of the batch the message was (custom arg
+	// breachctl_attempt); 0 when the message carried none (sent before
+	// attempts were numbered).
+	Attempt   int
+	Event     string // processed, delivered, deferred, bounce, dropped, blocked, spamreport, ...
+	Reason    string // bounce, dropped, deferred: SendGrid's reason (may quote the address: the store keeps it, logs never do)
 	At        time.Time
 	SGEventID string
 }
@@ -117,7 +122,7 @@ type NoticeProgress struct {
 	MaybeTwice int
 
 	Recipients  int // claimed in batches
-	Queued      int // in batches not yet accepted or failed (ambiguous included)
+	Queued      int // in batches not yet accepted or failed (sending and ambiguous included)
 	Accepted    int // in accepted batches
 	Failed      int // in failed batches
 	Unreachable int // no address or an invalid one
@@ -161,13 +166,18 @@ type ledgerEngine interface {
 	createNotice(ctx context.Context, n NoticeRecord, createdAt time.Time) (NoticeRecord, error)
 	notice(ctx context.Context, id string) (NoticeRecord, error) // or ErrNotFound
 	// claimed returns the audience's subjects in [from, through] with the
-	// notice that claimed each.
+	// notice that claimed each, leaving out the claims another notice may
+	// take over (see ClaimedBetween).
 	claimed(ctx context.Context, incidentID, audience string, from, through [16]byte) (map[[16]byte]string, error)
-	// markBatch applies an outcome to a batch unless it is accepted
-	// already; no such batch is ErrNotFound.
-	markBatch(ctx context.Context, key string, state BatchState, messageID, errText string, at time.Time) error
 	batch(ctx context.Context, key string) (BatchStatus, error) // or ErrNotFound
 	progress(ctx context.Context, noticeID string) (NoticeProgress, error)
+	// attempts returns a batch's attempts in order, errors sealed; no such
+	// batch is ErrNotFound.
+	attempts(ctx context.Context, key string) ([]Attempt, error)
+	// resends returns the notice's batches with more than one attempt or
+	// ambiguous, in key order, with their attempts (errors sealed); no such
+	// notice is ErrNotFound.
+	resends(ctx context.Context, noticeID string) ([]BatchAttempts, error)
 	recipient(ctx context.Context, incidentID, audience string, key [16]byte) (recipientRow, error)
 	// beginLedger starts a write transaction for Claim or RecordEvents.
 	beginLedger(ctx context.Context) (ledgerTx, error)
@@ -179,11 +189,17 @@ type ledgerTx interface {
 	// and keeps other claims in the audience waiting until the transaction
 	// ends, so that what claimedIn finds stays true until then.
 	lockNotice(ctx context.Context, id string) (noticeSeq, audienceSeq int64, err error)
-	// claimedIn returns the audience's claimed keys in [from, through] in
-	// ascending order, at most limit of them.
-	claimedIn(ctx context.Context, audienceSeq int64, from, through [16]byte, limit int) ([][16]byte, error)
-	// claimedAmong returns which of keys the audience has claimed, in any order.
-	claimedAmong(ctx context.Context, audienceSeq int64, keys [][16]byte) ([][16]byte, error)
+	// claimedIn returns the audience's claims in [from, through] in
+	// ascending order of key, at most limit of them.
+	claimedIn(ctx context.Context, audienceSeq int64, from, through [16]byte, limit int) ([]claimedKey, error)
+	// claimedAmong returns the audience's claims of these keys, in any order.
+	claimedAmong(ctx context.Context, audienceSeq int64, keys [][16]byte) ([]claimedKey, error)
+	// releasedAmong returns which of these batches let their people go:
+	// failed, with no attempt of unknown fate.
+	releasedAmong(ctx context.Context, seqs []int64) (map[int64]bool, error)
+	// takeOver moves claims to the notice (into a batch, or unreachable
+	// with a reason) and applies the counts that moves.
+	takeOver(ctx context.Context, audienceSeq, noticeSeq int64, moves []movedClaim, batches []batchDelta, notices []noticeDelta, at time.Time) error
 	// batches returns the batches with these keys that exist, by key.
 	batches(ctx context.Context, keys []string) (map[string]BatchStatus, error)
 	// addBatches inserts queued batches and returns their seqs, in order.
@@ -195,14 +211,28 @@ type ledgerTx interface {
 	addUnreachable(ctx context.Context, audienceSeq, noticeSeq int64, rows []Unreachable, at time.Time) error
 
 	// eventBatches returns the batches with these keys that exist, by key,
-	// and keeps other RecordEvents and MarkBatch calls on them waiting until
-	// the transaction ends.
+	// and keeps other RecordEvents and attempt changes on them waiting
+	// until the transaction ends.
 	eventBatches(ctx context.Context, keys []string) (map[string]*eventBatch, error)
+	// openAttempts returns, by batch, the attempts of these batches that an
+	// event may confirm (sending, ambiguous, not_taken), in order.
+	openAttempts(ctx context.Context, seqs []int64) (map[int64][]Attempt, error)
 	// eventRecipients returns the rows of these subjects, those that exist.
 	eventRecipients(ctx context.Context, ids []recipientID) (map[recipientID]*eventRecipient, error)
-	// applyEvents writes the recipients that changed and adds the batches'
-	// counts.
+	// applyEvents writes the recipients that changed, adds the batches'
+	// counts and records the attempts the events confirmed.
 	applyEvents(ctx context.Context, recipients []*eventRecipient, batches []*eventBatch, now time.Time) error
+
+	// lockBatch returns a batch and keeps every other change to it waiting
+	// until the transaction ends; no such batch is ErrNotFound.
+	lockBatch(ctx context.Context, key string) (*batchRow, error)
+	// batchAttempts returns a batch's attempts in order, errors sealed.
+	batchAttempts(ctx context.Context, seq int64) ([]Attempt, error)
+	// putAttempt inserts (insert) or updates attempt a.N of batch seq.
+	putAttempt(ctx context.Context, seq int64, a Attempt, insert bool) error
+	// putBatch writes what attempts change in a batch: its status but for
+	// Key, Notice, Recipients and Events, and its counts of attempts.
+	putBatch(ctx context.Context, b *batchRow) error
 
 	commit(ctx context.Context) error
 	rollback(ctx context.Context) error
@@ -256,6 +286,14 @@ func (s *Store) Notice(ctx context.Context, id string) (NoticeRecord, error) {
 // in the ledger for the incident and audience, with the notice that claimed
 // each: one range scan, since a page of a snapshot is a key range. An
 // audience nobody claimed anything in gives an empty map.
+//
+// It leaves out the claims that do not hold, which another notice of the
+// audience may take over (Claim moves them): a subject found unreachable,
+// and one in a failed batch (refused by SendGrid) none of whose attempts
+// may have been taken. Nobody was given the notice through them; a notice
+// approved again once the sender or the addresses are fixed must reach
+// them. The notice that holds them sees them left out too, and its own
+// Claim leaves them where they are.
 func (s *Store) ClaimedBetween(ctx context.Context, incidentID, audience string, from, through [16]byte) (map[[16]byte]string, error) {
 	switch {
 	case incidentID == "":
@@ -277,7 +315,13 @@ func (s *Store) ClaimedBetween(ctx context.Context, incidentID, audience string,
 // recorded is left as it is, with its subjects (even if they differ from
 // the ones recorded); a subject already in the ledger for the notice's
 // incident and audience is left as it is and not added to its new batch.
-// So a retried page claims nothing twice. It returns every batch's status,
+// So a retried page claims nothing twice. The exception is a claim that
+// does not hold (see ClaimedBetween) under another notice: unreachable, or
+// in a failed batch none of whose attempts may have been taken. Such a
+// subject is taken over: moved to this notice's batch (or its unreachable,
+// with the new reason), counted in the new batch's Recipients, and taken
+// out of the old batch's or notice's counts, so nobody is counted twice. It
+// returns every batch's status,
 // in the order given: a retried page skips the batches already accepted,
 // and a batch whose Recipients is less than its subjects lost some of them
 // to another notice of the audience (ClaimedBetween tells which; a batch
@@ -310,25 +354,57 @@ func (s *Store) Claim(ctx context.Context, noticeID string, batches []BatchClaim
 // outcome counts as an attempt. Accepted is final: marking an accepted
 // batch again, with any outcome, changes nothing and is not an error. A zero
 // at means now. An unknown key is an error wrapping ErrNotFound.
+//
+// It is how batches were recorded before write-ahead sending, and records
+// no attempt of its own (Attempts lists none; an accepted mark counts as
+// one request taken), except that a batch whose latest attempt is sending
+// has that attempt finished, as FinishAttempt would (failed as refused).
 func (s *Store) MarkBatch(ctx context.Context, key string, state BatchState, messageID, errText string, at time.Time) error {
 	if key == "" {
 		return apperr.Invalidf("key", "required")
 	}
+	var outcome AttemptOutcome
 	switch state {
 	case BatchAccepted:
 		errText = "" // the error of an earlier attempt no longer applies
-	case BatchFailed, BatchAmbiguous:
+		outcome = AttemptAccepted
+	case BatchFailed:
+		outcome = AttemptRefused
+	case BatchAmbiguous:
+		outcome = AttemptAmbiguous
 	default:
 		return apperr.Invalidf("state", "%q is not an outcome (accepted, failed, ambiguous)", state)
 	}
-	if at.IsZero() {
-		at = s.now()
-	}
+	at = s.at(at)
 	errText, err := s.keys.SealString(errText)
 	if err != nil {
 		return fmt.Errorf("mark batch %s %s: %w", key, state, err)
 	}
-	if err := s.db.markBatch(ctx, key, state, messageID, errText, at.UTC().Truncate(time.Microsecond)); err != nil {
+	err = s.inBatch(ctx, key, func(tx ledgerTx, b *batchRow) error {
+		if b.status.State == BatchAccepted {
+			return errUnchanged
+		}
+		atts, err := tx.batchAttempts(ctx, b.seq)
+		if err != nil {
+			return err
+		}
+		if n := len(atts); n > 0 && atts[n-1].N == b.status.Attempts && atts[n-1].Outcome == AttemptSending {
+			return finish(ctx, tx, b, atts, n-1, outcome, messageID, errText, at)
+		}
+		b.status.State = state
+		if messageID != "" {
+			b.status.MessageID = messageID
+		}
+		b.status.Error = errText
+		b.status.Attempts++
+		if state == BatchAccepted {
+			b.status.SentAt = at
+			b.taken++
+		}
+		b.updatedAt = at
+		return tx.putBatch(ctx, b)
+	})
+	if err != nil {
 		return fmt.Errorf("mark batch %s %s: %w", key, state, err)
 	}
 	return nil
@@ -357,10 +433,15 @@ func (s *Store) Batch(ctx context.Context, key string) (BatchStatus, error) {
 // replaces another final state only with a later event, so events arriving
 // out of order leave each recipient in its latest state. Other events
 // (processed, open, click, spamreport, unsubscribe, ...) leave the state as
-// it is. Every applied event counts toward its batch's Events, and turns an
-// ambiguous batch into accepted: SendGrid had it. A queued batch stays
-// queued (MarkBatch will say): one with Events was sent even if its
-// outcome was lost.
+// it is. Every applied event counts toward its batch's Events, and proves
+// SendGrid had the batch: an event of attempt n (DeliveryEvent.Attempt)
+// confirms that attempt (ConfirmedBy "event") if its fate was unknown
+// (sending, ambiguous) or it was found not taken, and the batch becomes
+// accepted; an event without an attempt number confirms the batch's latest
+// attempt of unknown fate, unless SendGrid took one already, and turns a
+// batch MarkBatch left ambiguous into accepted. If two attempts of a batch
+// end up taken, its people count in NoticeProgress's Twice. A queued batch
+// with no attempt of unknown fate stays queued.
 func (s *Store) RecordEvents(ctx context.Context, events []DeliveryEvent) (applied int, err error) {
 	if len(events) == 0 {
 		return 0, nil
@@ -595,25 +676,41 @@ func (s *Store) claim(ctx context.Context, c *claimSet) (_ []BatchStatus, err er
 	})
 
 	// Subjects claimed already (by this notice or another of the
-	// audience) are left out.
+	// audience) are left out, but for the claims of other notices that do
+	// not hold, which are taken over.
 	claimed, err := claimedOf(ctx, tx, audienceSeq, rows)
 	if err != nil {
 		return nil, err
 	}
-	rows = dropClaimed(rows, claimed)
+	rows, olds, err := sortClaimed(ctx, tx, noticeSeq, rows, claimed)
+	if err != nil {
+		return nil, err
+	}
 
 	counts := make([]int, len(c.batches))
-	var unreachable []Unreachable
-	for _, r := range rows {
+	var (
+		unreachable []Unreachable
+		moves       []movedClaim
+		moveRows    []int32 // the batch of each move, or -1
+	)
+	for i, r := range rows {
+		old, moved := olds[i]
 		if r.batch < 0 {
 			reason, err := s.keys.SealString(c.unreachable[r.index].Reason)
 			if err != nil {
 				return nil, err
 			}
+			if moved {
+				moves, moveRows = append(moves, movedClaim{key: r.key(), reason: reason, old: old}), append(moveRows, -1)
+				continue
+			}
 			unreachable = append(unreachable, Unreachable{Key: r.key(), Reason: reason})
 			continue
 		}
 		counts[r.batch]++
+		if moved {
+			moves, moveRows = append(moves, movedClaim{key: r.key(), old: old}), append(moveRows, r.batch)
+		}
 	}
 	var newKeys []string
 	var newCounts []int
@@ -634,9 +731,9 @@ func (s *Store) claim(ctx context.Context, c *claimSet) (_ []BatchStatus, err er
 			j++
 		}
 	}
-	fresh := make([]claimedRow, 0, len(rows)-len(unreachable))
-	for _, r := range rows {
-		if r.batch >= 0 {
+	fresh := make([]claimedRow, 0, len(rows)-len(unreachable)-len(moves))
+	for i, r := range rows {
+		if _, moved := olds[i]; r.batch >= 0 && !moved {
 			fresh = append(fresh, claimedRow{key: r.key(), batch: seqOf[r.batch]})
 		}
 	}
@@ -646,6 +743,17 @@ func (s *Store) claim(ctx context.Context, c *claimSet) (_ []BatchStatus, err er
 	if len(unreachable) > 0 {
 		if err := tx.addUnreachable(ctx, audienceSeq, noticeSeq, unreachable, now); err != nil {
 			return nil, fmt.Errorf("add unreachable: %w", err)
+		}
+	}
+	if len(moves) > 0 {
+		for i := range moves {
+			if b := moveRows[i]; b >= 0 {
+				moves[i].batch = seqOf[b]
+			}
+		}
+		batchDeltas, noticeDeltas := takeOverCounts(noticeSeq, moves)
+		if err := tx.takeOver(ctx, audienceSeq, noticeSeq, moves, batchDeltas, noticeDeltas, now); err != nil {
+			return nil, fmt.Errorf("take over %d claims: %w", len(moves), err)
 		}
 	}
 	if err := tx.commit(ctx); err != nil {
@@ -669,12 +777,41 @@ type claimedRow struct {
 	batch int64 // its seq
 }
 
+// claimedKey is a subject the audience has claimed, and where.
+type claimedKey struct {
+	key      [16]byte
+	notice   int64  // seq
+	batch    int64  // seq; 0 when unreachable
+	delivery string // its latest Event Webhook state, "" for none
+}
+
+// movedClaim is a claim a notice takes over.
+type movedClaim struct {
+	key    [16]byte
+	batch  int64  // the new batch's seq; 0 when unreachable
+	reason string // when unreachable, why (sealed)
+	old    claimedKey
+}
+
+// batchDelta and noticeDelta are what a take-over changes in the counts of
+// the batches and notices that held the claims.
+type batchDelta struct {
+	seq        int64
+	recipients int
+	counts     [4]int // as eventBatch.counts
+}
+
+type noticeDelta struct {
+	seq         int64
+	unreachable int
+}
+
 // claimedOf returns which of rows (ascending) the audience has claimed, in
 // ascending order. A page of a snapshot is a key range, so one range scan
 // usually answers, reading little besides the rows asked about; when the
 // range holds many more claimed subjects than the call has (its keys are
 // spread thin over a populated audience), it asks about each key instead.
-func claimedOf(ctx context.Context, tx ledgerTx, audienceSeq int64, rows []claimRow) ([][16]byte, error) {
+func claimedOf(ctx context.Context, tx ledgerTx, audienceSeq int64, rows []claimRow) ([]claimedKey, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -691,28 +828,98 @@ func claimedOf(ctx context.Context, tx ledgerTx, audienceSeq int64, rows []claim
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(claimed, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	slices.SortFunc(claimed, func(a, b claimedKey) int { return bytes.Compare(a.key[:], b.key[:]) })
 	return claimed, nil
 }
 
-// dropClaimed removes from rows the keys in claimed; both are ascending.
-func dropClaimed(rows []claimRow, claimed [][16]byte) []claimRow {
+// sortClaimed removes from rows the keys in claimed, both ascending, but
+// for those another notice than noticeSeq holds without a claim that holds
+// (unreachable, or in a batch that let its people go): those stay, and
+// olds maps their index in the rows returned to the claim they take over.
+func sortClaimed(ctx context.Context, tx ledgerTx, noticeSeq int64, rows []claimRow, claimed []claimedKey) (_ []claimRow, olds map[int]claimedKey, err error) {
 	if len(claimed) == 0 {
-		return rows
+		return rows, nil, nil
+	}
+	// match calls f with each row and its claim, if any.
+	match := func(f func(r claimRow, c *claimedKey)) {
+		j := 0
+		for _, r := range rows {
+			k := r.key()
+			for j < len(claimed) && bytes.Compare(claimed[j].key[:], k[:]) < 0 {
+				j++
+			}
+			if j < len(claimed) && claimed[j].key == k {
+				f(r, &claimed[j])
+			} else {
+				f(r, nil)
+			}
+		}
+	}
+	var batches []int64
+	match(func(_ claimRow, c *claimedKey) {
+		if c != nil && c.notice != noticeSeq && c.batch != 0 && !slices.Contains(batches, c.batch) {
+			batches = append(batches, c.batch)
+		}
+	})
+	released := map[int64]bool{}
+	if len(batches) > 0 {
+		if released, err = tx.releasedAmong(ctx, batches); err != nil {
+			return nil, nil, err
+		}
 	}
 	out := rows[:0]
-	j := 0
-	for _, r := range rows {
-		k := r.key()
-		for j < len(claimed) && bytes.Compare(claimed[j][:], k[:]) < 0 {
-			j++
-		}
-		if j < len(claimed) && claimed[j] == k {
-			continue
+	match(func(r claimRow, c *claimedKey) {
+		switch {
+		case c == nil:
+		case c.notice != noticeSeq && (c.batch == 0 || released[c.batch]):
+			if olds == nil {
+				olds = map[int]claimedKey{}
+			}
+			olds[len(out)] = *c
+		default:
+			return
 		}
 		out = append(out, r)
+	})
+	return out, olds, nil
+}
+
+// takeOverCounts works out what moves take out of the counts of the
+// batches and notices that held the claims, and add to the notice's
+// unreachable; in seq order, the order rows are locked in.
+func takeOverCounts(noticeSeq int64, moves []movedClaim) ([]batchDelta, []noticeDelta) {
+	bs := map[int64]*batchDelta{}
+	ns := map[int64]int{}
+	for i := range moves {
+		old := moves[i].old
+		if old.batch == 0 {
+			ns[old.notice]--
+		} else {
+			d := bs[old.batch]
+			if d == nil {
+				d = &batchDelta{seq: old.batch}
+				bs[old.batch] = d
+			}
+			d.recipients--
+			if c := slices.Index(deliveryCounters[:], old.delivery); c >= 0 {
+				d.counts[c]--
+			}
+		}
+		if moves[i].batch == 0 {
+			ns[noticeSeq]++
+		}
 	}
-	return out
+	batches := make([]batchDelta, 0, len(bs))
+	for _, seq := range slices.Sorted(maps.Keys(bs)) {
+		batches = append(batches, *bs[seq])
+	}
+	var notices []noticeDelta
+	for _, seq := range slices.Sorted(maps.Keys(ns)) {
+		if ns[seq] != 0 {
+			notices = append(notices, noticeDelta{seq: seq, unreachable: ns[seq]})
+		}
+	}
+	return batches, notices
 }
 
 // --- RecordEvents
@@ -723,10 +930,70 @@ type eventBatch struct {
 	audienceSeq int64
 	state       BatchState
 	sentAt      time.Time // zero if not sent
+	attempts    int       // begun
+	taken       int       // attempts SendGrid took
+	unknown     int       // attempts of unknown fate
+	lastOutcome AttemptOutcome
+	// open are the attempts an event may confirm (sending, ambiguous,
+	// not_taken), in order; read only for a batch that may need them.
+	open []Attempt
 
 	events    int
 	counts    [4]int // added to delivered, bounced, dropped, deferred
-	confirmed bool   // ambiguous until now, accepted by an event
+	confirmed bool   // not accepted until now, accepted by an event
+	confirms  []int  // indexes in open of the attempts events confirmed
+}
+
+// confirm records what an applied event of attempt n (0: not numbered)
+// proves: SendGrid took that attempt. A numbered event confirms its attempt
+// if its fate was unknown or thought not taken. An event without a number
+// confirms the latest attempt of unknown fate, unless SendGrid is known to
+// have taken one already (it may be of that one); a batch MarkBatch left
+// ambiguous, with no attempt recorded, becomes accepted.
+func (b *eventBatch) confirm(n int, now time.Time) {
+	i := -1
+	if n > 0 {
+		i = slices.IndexFunc(b.open, func(a Attempt) bool { return a.N == n })
+		if i < 0 && n <= b.attempts {
+			return // settled: taken already, refused or temporary
+		}
+	}
+	if i < 0 { // unnumbered, or a number the ledger never began
+		if b.taken > 0 {
+			return
+		}
+		for j := len(b.open) - 1; j >= 0 && i < 0; j-- {
+			if b.open[j].Unknown() {
+				i = j
+			}
+		}
+		if i < 0 {
+			if b.state == BatchAmbiguous {
+				b.taken++
+				b.state, b.confirmed = BatchAccepted, true
+			}
+			return
+		}
+	}
+	a := &b.open[i]
+	if a.Taken() {
+		return
+	}
+	if a.Unknown() {
+		b.unknown--
+	}
+	b.taken++
+	a.Outcome, a.ConfirmedBy = AttemptConfirmed, "event"
+	if a.EndedAt.IsZero() {
+		a.EndedAt = now
+	}
+	if a.N == b.attempts {
+		b.lastOutcome = AttemptConfirmed
+	}
+	b.confirms = append(b.confirms, i)
+	if b.state != BatchAccepted {
+		b.state, b.confirmed = BatchAccepted, true
+	}
 }
 
 // recipientID is a recipient row's key.
@@ -810,6 +1077,23 @@ func (s *Store) recordEvents(ctx context.Context, events []DeliveryEvent) (appli
 	if err != nil {
 		return 0, fmt.Errorf("read batches: %w", err)
 	}
+	// The attempts events may confirm: of batches with an attempt of
+	// unknown fate, or named by a numbered event.
+	var open []int64
+	for _, e := range events {
+		if b := batches[e.Batch]; b != nil && b.attempts > 0 && (b.unknown > 0 || e.Attempt > 0) && !slices.Contains(open, b.seq) {
+			open = append(open, b.seq)
+		}
+	}
+	if len(open) > 0 {
+		atts, err := tx.openAttempts(ctx, open)
+		if err != nil {
+			return 0, fmt.Errorf("read attempts: %w", err)
+		}
+		for _, b := range batches {
+			b.open = atts[b.seq]
+		}
+	}
 	var ids []recipientID
 	wanted := map[recipientID]bool{}
 	for _, e := range events {
@@ -877,9 +1161,7 @@ func applyEvents(events []DeliveryEvent, batches map[string]*eventBatch, recipie
 		if !e.At.IsZero() {
 			at = e.At.UTC().Truncate(time.Microsecond)
 		}
-		if b.state == BatchAmbiguous {
-			b.state, b.confirmed = BatchAccepted, true
-		}
+		b.confirm(e.Attempt, now)
 		if b.confirmed && (b.sentAt.IsZero() || at.Before(b.sentAt)) {
 			b.sentAt = at // it was sent no later than SendGrid reported on it
 		}

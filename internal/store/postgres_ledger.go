@@ -57,74 +57,72 @@ func (d *pgDB) notice(ctx context.Context, id string) (NoticeRecord, error) {
 }
 
 func (d *pgDB) claimed(ctx context.Context, incidentID, audience string, from, through [16]byte) (map[[16]byte]string, error) {
-	// Rows first, then the notices: any notice a row names was committed
-	// before the first query began, so the second sees it.
-	rows, err := d.pool.Query(ctx, `SELECT r.subject_key, r.notice_seq FROM ledger_audiences a
+	// One snapshot, so the claims, the batches that let theirs go and the
+	// notices are of one moment.
+	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	rows, err := tx.Query(ctx, `SELECT r.subject_key, r.notice_seq, r.batch_seq FROM ledger_audiences a
 		JOIN notice_recipients r ON r.audience_seq = a.seq AND r.subject_key BETWEEN $1 AND $2
 		WHERE a.incident_id = $3 AND a.audience = $4`, from[:], through[:], incidentID, audience)
 	if err != nil {
 		return nil, err
 	}
-	bySeq, err := scanClaims(rows)
+	c, err := scanClaims(rows)
 	if err != nil {
 		return nil, err
 	}
-	if len(bySeq) == 0 {
+	if len(c.byNotice) == 0 {
 		return map[[16]byte]string{}, nil
 	}
-	rows, err = d.pool.Query(ctx, `SELECT n.seq, n.id FROM ledger_audiences a JOIN notices n ON n.audience_seq = a.seq
+	if len(c.byBatch) > 0 {
+		rows, err = tx.Query(ctx, `SELECT b.seq FROM ledger_audiences a JOIN notices n ON n.audience_seq = a.seq
+			JOIN notice_batches b ON b.notice_seq = n.seq
+			WHERE a.incident_id = $1 AND a.audience = $2 AND `+ledgerReleased, incidentID, audience)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.release(rows); err != nil {
+			return nil, err
+		}
+	}
+	rows, err = tx.Query(ctx, `SELECT n.seq, n.id FROM ledger_audiences a JOIN notices n ON n.audience_seq = a.seq
 		WHERE a.incident_id = $1 AND a.audience = $2`, incidentID, audience)
 	if err != nil {
 		return nil, err
 	}
-	return nameClaims(rows, bySeq)
+	return nameClaims(rows, c.byNotice)
 }
 
 // --- batches
 
-const pgBatchSQL = `SELECT b.key, n.id, b.state, b.recipients, b.message_id, b.error, b.attempts, b.sent_at, b.events
-	FROM notice_batches b JOIN notices n ON n.seq = b.notice_seq`
+const pgBatchSQL = `SELECT ` + ledgerBatchColumns + ` FROM notice_batches b JOIN notices n ON n.seq = b.notice_seq`
 
-func scanPGBatch(row rowScanner) (BatchStatus, error) {
+// scanPGBatch reads ledgerBatchColumns, then extra.
+func scanPGBatch(row rowScanner, extra ...any) (BatchStatus, error) {
 	var (
-		b      BatchStatus
-		sentAt *time.Time
+		b              BatchStatus
+		sentAt, lastAt *time.Time
 	)
-	err := row.Scan(&b.Key, &b.Notice, &b.State, &b.Recipients, &b.MessageID, &b.Error, &b.Attempts, &sentAt, &b.Events)
+	dest := append([]any{&b.Key, &b.Notice, &b.State, &b.Recipients, &b.MessageID, &b.Error, &b.Attempts, &sentAt, &b.Events,
+		&lastAt, &b.LastOutcome, &b.Resends}, extra...)
+	err := row.Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return BatchStatus{}, ErrNotFound
 	}
 	if sentAt != nil {
 		b.SentAt = sentAt.UTC()
 	}
+	if lastAt != nil {
+		b.LastAttemptAt = lastAt.UTC()
+	}
 	return b, err
 }
 
 func (d *pgDB) batch(ctx context.Context, key string) (BatchStatus, error) {
 	return scanPGBatch(d.pool.QueryRow(ctx, pgBatchSQL+` WHERE b.key = $1`, key))
-}
-
-func (d *pgDB) markBatch(ctx context.Context, key string, state BatchState, messageID, errText string, at time.Time) error {
-	// A batch RecordEvents holds is updated once it lets go, and only if
-	// it is still not accepted then.
-	tag, err := d.pool.Exec(ctx, `UPDATE notice_batches SET state = $1,
-			message_id = CASE WHEN $2 = '' THEN message_id ELSE $2 END,
-			error = $3, attempts = attempts + 1,
-			sent_at = CASE WHEN $1 = 'accepted' THEN $4 ELSE sent_at END,
-			updated_at = $4
-		WHERE key = $5 AND state <> 'accepted'`,
-		string(state), messageID, errText, at, key)
-	if err != nil || tag.RowsAffected() > 0 {
-		return err
-	}
-	var n int
-	if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM notice_batches WHERE key = $1`, key).Scan(&n); err != nil {
-		return err
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil // accepted already
 }
 
 func (d *pgDB) progress(ctx context.Context, noticeID string) (NoticeProgress, error) {
@@ -202,22 +200,71 @@ func (t *pgLedgerTx) lockNotice(ctx context.Context, id string) (noticeSeq, audi
 	return noticeSeq, audienceSeq, err
 }
 
-func (t *pgLedgerTx) claimedIn(ctx context.Context, audienceSeq int64, from, through [16]byte, limit int) ([][16]byte, error) {
-	rows, err := t.tx.Query(ctx, `SELECT subject_key FROM notice_recipients
+func (t *pgLedgerTx) claimedIn(ctx context.Context, audienceSeq int64, from, through [16]byte, limit int) ([]claimedKey, error) {
+	rows, err := t.tx.Query(ctx, `SELECT subject_key, notice_seq, batch_seq, delivery FROM notice_recipients
 		WHERE audience_seq = $1 AND subject_key BETWEEN $2 AND $3 ORDER BY subject_key LIMIT $4`, audienceSeq, from[:], through[:], limit)
 	if err != nil {
 		return nil, err
 	}
-	return scanKeys(rows, nil)
+	return scanClaimedKeys(rows, nil)
 }
 
-func (t *pgLedgerTx) claimedAmong(ctx context.Context, audienceSeq int64, keys [][16]byte) ([][16]byte, error) {
-	rows, err := t.tx.Query(ctx, `SELECT subject_key FROM notice_recipients WHERE audience_seq = $1 AND subject_key = ANY($2::bytea[])`,
-		audienceSeq, byteSlices(keys))
+func (t *pgLedgerTx) claimedAmong(ctx context.Context, audienceSeq int64, keys [][16]byte) ([]claimedKey, error) {
+	rows, err := t.tx.Query(ctx, `SELECT subject_key, notice_seq, batch_seq, delivery FROM notice_recipients
+		WHERE audience_seq = $1 AND subject_key = ANY($2::bytea[])`, audienceSeq, byteSlices(keys))
 	if err != nil {
 		return nil, err
 	}
-	return scanKeys(rows, nil)
+	return scanClaimedKeys(rows, nil)
+}
+
+func (t *pgLedgerTx) releasedAmong(ctx context.Context, seqs []int64) (map[int64]bool, error) {
+	rows, err := t.tx.Query(ctx, `SELECT b.seq FROM notice_batches b WHERE b.seq = ANY($1::bigint[]) AND `+ledgerReleased, seqs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]bool{}
+	var seq int64
+	_, err = pgx.ForEachRow(rows, []any{&seq}, func() error { out[seq] = true; return nil })
+	return out, err
+}
+
+func (t *pgLedgerTx) takeOver(ctx context.Context, audienceSeq, noticeSeq int64, moves []movedClaim, batches []batchDelta, notices []noticeDelta, at time.Time) error {
+	keys := make([][]byte, len(moves))
+	seqs := make([]*int64, len(moves))
+	reasons := make([]*string, len(moves))
+	for i := range moves {
+		m := &moves[i]
+		keys[i] = m.key[:]
+		if m.batch != 0 {
+			seqs[i] = &m.batch
+		} else {
+			reasons[i] = &m.reason
+		}
+	}
+	tag, err := t.tx.Exec(ctx, `UPDATE notice_recipients r SET notice_seq = $2, batch_seq = u.b, delivery = NULL, reason = u.reason,
+			updated_at = CASE WHEN u.b IS NULL THEN $3::timestamptz END
+		FROM unnest($4::bytea[], $5::integer[], $6::text[]) AS u(k, b, reason)
+		WHERE r.audience_seq = $1 AND r.subject_key = u.k`, audienceSeq, noticeSeq, at, keys, seqs, reasons)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != int64(len(moves)) {
+		return fmt.Errorf("moved %d rows of %d claims", tag.RowsAffected(), len(moves))
+	}
+	for _, b := range batches {
+		if _, err := t.tx.Exec(ctx, `UPDATE notice_batches SET recipients = recipients + $1, delivered = delivered + $2,
+				bounced = bounced + $3, dropped = dropped + $4, deferred = deferred + $5 WHERE seq = $6`,
+			b.recipients, b.counts[0], b.counts[1], b.counts[2], b.counts[3], b.seq); err != nil {
+			return err
+		}
+	}
+	for _, n := range notices {
+		if _, err := t.tx.Exec(ctx, `UPDATE notices SET unreachable = unreachable + $1 WHERE seq = $2`, n.unreachable, n.seq); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // byteSlices views keys as [][]byte, which pgx sends as bytea[].
@@ -339,7 +386,7 @@ func (t *pgLedgerTx) addUnreachable(ctx context.Context, audienceSeq, noticeSeq 
 func (t *pgLedgerTx) eventBatches(ctx context.Context, keys []string) (map[string]*eventBatch, error) {
 	// Locked in seq order, so two calls naming the same batches cannot
 	// deadlock.
-	rows, err := t.tx.Query(ctx, `SELECT b.key, b.seq, b.state, b.sent_at, n.audience_seq
+	rows, err := t.tx.Query(ctx, `SELECT b.key, b.seq, b.state, b.sent_at, n.audience_seq, b.attempts, b.taken, b.unknown, b.last_outcome
 		FROM notice_batches b JOIN notices n ON n.seq = b.notice_seq
 		WHERE b.key = ANY($1::text[]) ORDER BY b.seq FOR UPDATE OF b`, keys)
 	if err != nil {
@@ -351,7 +398,7 @@ func (t *pgLedgerTx) eventBatches(ctx context.Context, keys []string) (map[strin
 		b      eventBatch
 		sentAt *time.Time
 	)
-	_, err = pgx.ForEachRow(rows, []any{&key, &b.seq, &b.state, &sentAt, &b.audienceSeq}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&key, &b.seq, &b.state, &sentAt, &b.audienceSeq, &b.attempts, &b.taken, &b.unknown, &b.lastOutcome}, func() error {
 		eb := b
 		if sentAt != nil {
 			eb.sentAt = sentAt.UTC()
@@ -359,6 +406,17 @@ func (t *pgLedgerTx) eventBatches(ctx context.Context, keys []string) (map[strin
 		out[key] = &eb
 		return nil
 	})
+	return out, err
+}
+
+func (t *pgLedgerTx) openAttempts(ctx context.Context, seqs []int64) (map[int64][]Attempt, error) {
+	rows, err := t.tx.Query(ctx, `SELECT batch_seq, `+pgAttemptColumns+` FROM batch_attempts
+		WHERE batch_seq = ANY($1::bigint[]) AND outcome IN ('sending', 'ambiguous', 'not_taken') ORDER BY batch_seq, n`, seqs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64][]Attempt{}
+	err = scanPGAttempts(rows, func(seq int64, a Attempt) { out[seq] = append(out[seq], a) })
 	return out, err
 }
 
@@ -420,23 +478,181 @@ func (t *pgLedgerTx) applyEvents(ctx context.Context, recipients []*eventRecipie
 	}
 	var (
 		seqs, events, dl, bo, dr, de []int32
+		taken, unknown               []int32
 		confirmed                    []bool
 		sentAts                      []time.Time
+		outcomes                     []string
+		cSeqs, cNs                   []int32
+		cAts                         []time.Time
 	)
 	for _, b := range batches {
 		seqs, events = append(seqs, int32(b.seq)), append(events, int32(b.events))
 		dl, bo = append(dl, int32(b.counts[0])), append(bo, int32(b.counts[1]))
 		dr, de = append(dr, int32(b.counts[2])), append(de, int32(b.counts[3]))
 		confirmed, sentAts = append(confirmed, b.confirmed), append(sentAts, b.sentAt)
+		taken, unknown, outcomes = append(taken, int32(b.taken)), append(unknown, int32(b.unknown)), append(outcomes, string(b.lastOutcome))
+		for _, i := range b.confirms {
+			cSeqs, cNs, cAts = append(cSeqs, int32(b.seq)), append(cNs, int32(b.open[i].N)), append(cAts, b.open[i].EndedAt)
+		}
 	}
 	_, err := t.tx.Exec(ctx, `UPDATE notice_batches b SET events = b.events + u.events,
 			delivered = b.delivered + u.dl, bounced = b.bounced + u.bo, dropped = b.dropped + u.dr, deferred = b.deferred + u.de,
 			state = CASE WHEN u.confirmed THEN 'accepted' ELSE b.state END,
 			error = CASE WHEN u.confirmed THEN '' ELSE b.error END,
 			sent_at = CASE WHEN u.confirmed THEN u.sent_at ELSE b.sent_at END,
-			updated_at = CASE WHEN u.confirmed THEN $1 ELSE b.updated_at END
-		FROM unnest($2::integer[], $3::integer[], $4::integer[], $5::integer[], $6::integer[], $7::integer[], $8::boolean[], $9::timestamptz[])
-			AS u(seq, events, dl, bo, dr, de, confirmed, sent_at)
-		WHERE b.seq = u.seq`, now, seqs, events, dl, bo, dr, de, confirmed, sentAts)
+			updated_at = CASE WHEN u.confirmed THEN $1 ELSE b.updated_at END,
+			taken = u.taken, unknown = u.unknown, last_outcome = u.last_outcome
+		FROM unnest($2::integer[], $3::integer[], $4::integer[], $5::integer[], $6::integer[], $7::integer[], $8::boolean[], $9::timestamptz[],
+				$10::integer[], $11::integer[], $12::text[])
+			AS u(seq, events, dl, bo, dr, de, confirmed, sent_at, taken, unknown, last_outcome)
+		WHERE b.seq = u.seq`, now, seqs, events, dl, bo, dr, de, confirmed, sentAts, taken, unknown, outcomes)
+	if err != nil || len(cSeqs) == 0 {
+		return err
+	}
+	_, err = t.tx.Exec(ctx, `UPDATE batch_attempts a SET outcome = 'confirmed', confirmed_by = 'event', ended_at = u.at
+		FROM unnest($1::integer[], $2::integer[], $3::timestamptz[]) AS u(seq, n, at)
+		WHERE a.batch_seq = u.seq AND a.n = u.n`, cSeqs, cNs, cAts)
 	return err
+}
+
+// --- attempts
+
+const pgAttemptColumns = `n, started_at, ended_at, outcome, message_id, error, resend, confirmed_by`
+
+// scanPGAttempts reads (batch_seq, pgAttemptColumns) rows.
+func scanPGAttempts(rows pgx.Rows, f func(seq int64, a Attempt)) error {
+	var (
+		seq     int64
+		a       Attempt
+		started time.Time
+		ended   *time.Time
+	)
+	_, err := pgx.ForEachRow(rows, []any{&seq, &a.N, &started, &ended, &a.Outcome, &a.MessageID, &a.Error, &a.Resend, &a.ConfirmedBy}, func() error {
+		x := a
+		x.StartedAt = started.UTC()
+		if ended != nil {
+			x.EndedAt = ended.UTC()
+		}
+		f(seq, x)
+		return nil
+	})
+	return err
+}
+
+func (t *pgLedgerTx) lockBatch(ctx context.Context, key string) (*batchRow, error) {
+	var b batchRow
+	st, err := scanPGBatch(t.tx.QueryRow(ctx, `SELECT `+ledgerBatchColumns+`, b.seq, b.taken, b.unknown, b.updated_at
+		FROM notice_batches b JOIN notices n ON n.seq = b.notice_seq WHERE b.key = $1 FOR UPDATE OF b`, key),
+		&b.seq, &b.taken, &b.unknown, &b.updatedAt)
+	if err != nil {
+		return nil, err
+	}
+	b.status, b.updatedAt = st, b.updatedAt.UTC()
+	return &b, nil
+}
+
+func (t *pgLedgerTx) batchAttempts(ctx context.Context, seq int64) ([]Attempt, error) {
+	rows, err := t.tx.Query(ctx, `SELECT batch_seq, `+pgAttemptColumns+` FROM batch_attempts WHERE batch_seq = $1 ORDER BY n`, seq)
+	if err != nil {
+		return nil, err
+	}
+	var out []Attempt
+	err = scanPGAttempts(rows, func(_ int64, a Attempt) { out = append(out, a) })
+	return out, err
+}
+
+func (t *pgLedgerTx) putAttempt(ctx context.Context, seq int64, a Attempt, insert bool) error {
+	var ended *time.Time
+	if !a.EndedAt.IsZero() {
+		ended = &a.EndedAt
+	}
+	if insert {
+		_, err := t.tx.Exec(ctx, `INSERT INTO batch_attempts (batch_seq, n, started_at, ended_at, outcome, message_id, error, resend, confirmed_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, seq, a.N, a.StartedAt, ended, string(a.Outcome), a.MessageID, a.Error, a.Resend, a.ConfirmedBy)
+		return err
+	}
+	_, err := t.tx.Exec(ctx, `UPDATE batch_attempts SET ended_at = $1, outcome = $2, message_id = $3, error = $4, confirmed_by = $5
+		WHERE batch_seq = $6 AND n = $7`, ended, string(a.Outcome), a.MessageID, a.Error, a.ConfirmedBy, seq, a.N)
+	return err
+}
+
+func (t *pgLedgerTx) putBatch(ctx context.Context, b *batchRow) error {
+	st := &b.status
+	var sentAt, lastAt *time.Time
+	if !st.SentAt.IsZero() {
+		sentAt = &st.SentAt
+	}
+	if !st.LastAttemptAt.IsZero() {
+		lastAt = &st.LastAttemptAt
+	}
+	_, err := t.tx.Exec(ctx, `UPDATE notice_batches SET state = $1, message_id = $2, error = $3, attempts = $4, sent_at = $5, updated_at = $6,
+			last_attempt_at = $7, last_outcome = $8, resends = $9, taken = $10, unknown = $11
+		WHERE seq = $12`, string(st.State), st.MessageID, st.Error, st.Attempts, sentAt, b.updatedAt,
+		lastAt, string(st.LastOutcome), st.Resends, b.taken, b.unknown, b.seq)
+	return err
+}
+
+func (d *pgDB) attempts(ctx context.Context, key string) ([]Attempt, error) {
+	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	var seq int64
+	if err := tx.QueryRow(ctx, `SELECT seq FROM notice_batches WHERE key = $1`, key).Scan(&seq); errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `SELECT batch_seq, `+pgAttemptColumns+` FROM batch_attempts WHERE batch_seq = $1 ORDER BY n`, seq)
+	if err != nil {
+		return nil, err
+	}
+	var out []Attempt
+	err = scanPGAttempts(rows, func(_ int64, a Attempt) { out = append(out, a) })
+	return out, err
+}
+
+func (d *pgDB) resends(ctx context.Context, noticeID string) ([]BatchAttempts, error) {
+	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	var noticeSeq int64
+	if err := tx.QueryRow(ctx, `SELECT seq FROM notices WHERE id = $1`, noticeID).Scan(&noticeSeq); errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `SELECT b.seq, b.key, b.recipients, b.state FROM notice_batches b
+		WHERE b.notice_seq = $1 AND `+ledgerResendsWhere+` ORDER BY b.key`, noticeSeq)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out  []BatchAttempts
+		seqs []int64
+		b    BatchAttempts
+		seq  int64
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&seq, &b.Batch, &b.Recipients, &b.State}, func() error {
+		out, seqs = append(out, b), append(seqs, seq)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	index := make(map[int64]int, len(seqs))
+	for i, s := range seqs {
+		index[s] = i
+	}
+	rows, err = tx.Query(ctx, `SELECT batch_seq, `+pgAttemptColumns+` FROM batch_attempts WHERE batch_seq = ANY($1::bigint[]) ORDER BY batch_seq, n`, seqs)
+	if err != nil {
+		return nil, err
+	}
+	err = scanPGAttempts(rows, func(seq int64, a Attempt) { out[index[seq]].Attempts = append(out[index[seq]].Attempts, a) })
+	return out, err
 }

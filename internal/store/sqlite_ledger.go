@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +51,7 @@ SELECT ?1, substr(?3, i*16 + 1, 16), ?2, CAST(substr(?4, i*?5 + 1, ?5) AS INTEGE
 // sqliteClaimedAmongSQL returns which of the ?3 keys in ?2 audience ?1 has.
 var sqliteClaimedAmongSQL = `WITH s(i) AS (` + sqliteSeries(sqliteSeriesRows) + `),
 k(key) AS (SELECT substr(?2, i*16 + 1, 16) FROM s WHERE i < ?3)
-SELECT r.subject_key FROM k CROSS JOIN notice_recipients r WHERE r.audience_seq = ?1 AND r.subject_key = k.key`
+SELECT r.subject_key, r.notice_seq, r.batch_seq, r.delivery FROM k CROSS JOIN notice_recipients r WHERE r.audience_seq = ?1 AND r.subject_key = k.key`
 
 // sqliteLedgerStmts are the ledger's statements run again and again,
 // prepared once on the writer (see sqliteDB).
@@ -148,28 +149,49 @@ func (d *sqliteDB) notice(ctx context.Context, id string) (NoticeRecord, error) 
 }
 
 func (d *sqliteDB) claimed(ctx context.Context, incidentID, audience string, from, through [16]byte) (map[[16]byte]string, error) {
-	// Rows first, then the notices: any notice a row names was committed
-	// before the first query began, so the second sees it.
-	rows, err := d.r.QueryContext(ctx, `SELECT r.subject_key, r.notice_seq FROM ledger_audiences a
+	// One read transaction, so the claims, the batches that let theirs go
+	// and the notices are of one moment.
+	tx, err := d.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.QueryContext(ctx, `SELECT r.subject_key, r.notice_seq, r.batch_seq FROM ledger_audiences a
 		JOIN notice_recipients r ON r.audience_seq = a.seq AND r.subject_key BETWEEN ? AND ?
 		WHERE a.incident_id = ? AND a.audience = ?`, from[:], through[:], incidentID, audience)
 	if err != nil {
 		return nil, err
 	}
-	bySeq, err := scanClaims(sqlRows{rows})
+	c, err := scanClaims(sqlRows{rows})
 	if err != nil {
 		return nil, err
 	}
-	if len(bySeq) == 0 {
+	if len(c.byNotice) == 0 {
 		return map[[16]byte]string{}, nil
 	}
-	rows, err = d.r.QueryContext(ctx, `SELECT n.seq, n.id FROM ledger_audiences a JOIN notices n ON n.audience_seq = a.seq
+	if len(c.byBatch) > 0 {
+		rows, err = tx.QueryContext(ctx, `SELECT b.seq FROM ledger_audiences a JOIN notices n ON n.audience_seq = a.seq
+			JOIN notice_batches b ON b.notice_seq = n.seq
+			WHERE a.incident_id = ? AND a.audience = ? AND `+ledgerReleased, incidentID, audience)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.release(sqlRows{rows}); err != nil {
+			return nil, err
+		}
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT n.seq, n.id FROM ledger_audiences a JOIN notices n ON n.audience_seq = a.seq
 		WHERE a.incident_id = ? AND a.audience = ?`, incidentID, audience)
 	if err != nil {
 		return nil, err
 	}
-	return nameClaims(sqlRows{rows}, bySeq)
+	return nameClaims(sqlRows{rows}, c.byNotice)
 }
+
+// ledgerReleased is true of a batch that lets its people go: refused by
+// SendGrid, and none of its attempts of unknown fate (none taken either,
+// or it would be accepted). Another notice of the audience may claim them.
+const ledgerReleased = `b.state = 'failed' AND b.unknown = 0`
 
 // claimRows is what *sql.Rows and pgx.Rows share.
 type claimRows interface {
@@ -184,24 +206,63 @@ type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { _ = r.Rows.Close() }
 
-// scanClaims reads (subject_key, notice_seq) rows into keys by notice seq.
-func scanClaims(rows claimRows) (map[int64][][16]byte, error) {
+// rangeClaims is the claims of a key range, as ClaimedBetween reads them.
+type rangeClaims struct {
+	byNotice map[int64][][16]byte // unreachable ones left out
+	byBatch  map[int64][][16]byte
+}
+
+// scanClaims reads (subject_key, notice_seq, batch_seq) rows, leaving out
+// the unreachable.
+func scanClaims(rows claimRows) (rangeClaims, error) {
 	defer rows.Close()
-	bySeq := map[int64][][16]byte{}
+	c := rangeClaims{byNotice: map[int64][][16]byte{}, byBatch: map[int64][][16]byte{}}
 	var (
-		key []byte
-		seq int64
+		key   []byte
+		seq   int64
+		batch *int64
 	)
 	for rows.Next() {
-		if err := rows.Scan(&key, &seq); err != nil {
-			return nil, err
+		if err := rows.Scan(&key, &seq, &batch); err != nil {
+			return rangeClaims{}, err
 		}
 		if len(key) != 16 {
-			return nil, fmt.Errorf("subject key of %d bytes in the ledger", len(key))
+			return rangeClaims{}, fmt.Errorf("subject key of %d bytes in the ledger", len(key))
 		}
-		bySeq[seq] = append(bySeq[seq], [16]byte(key))
+		if batch == nil {
+			continue
+		}
+		c.byNotice[seq] = append(c.byNotice[seq], [16]byte(key))
+		c.byBatch[*batch] = append(c.byBatch[*batch], [16]byte(key))
 	}
-	return bySeq, rows.Err()
+	return c, rows.Err()
+}
+
+// release leaves out the claims in the batches of seq rows (ledgerReleased).
+func (c rangeClaims) release(rows claimRows) error {
+	defer rows.Close()
+	gone := map[[16]byte]bool{}
+	var seq int64
+	for rows.Next() {
+		if err := rows.Scan(&seq); err != nil {
+			return err
+		}
+		for _, k := range c.byBatch[seq] {
+			gone[k] = true
+		}
+	}
+	if err := rows.Err(); err != nil || len(gone) == 0 {
+		return err
+	}
+	for n, keys := range c.byNotice {
+		keys = slices.DeleteFunc(keys, func(k [16]byte) bool { return gone[k] })
+		if len(keys) == 0 {
+			delete(c.byNotice, n)
+		} else {
+			c.byNotice[n] = keys
+		}
+	}
+	return nil
 }
 
 // nameClaims reads (seq, id) rows of notices and maps each key to its
@@ -237,22 +298,32 @@ func nameClaims(rows claimRows, bySeq map[int64][][16]byte) (map[[16]byte]string
 
 // --- batches
 
-const sqliteBatchSQL = `SELECT b.key, n.id, b.state, b.recipients, b.message_id, b.error, b.attempts, b.sent_at, b.events
-	FROM notice_batches b JOIN notices n ON n.seq = b.notice_seq WHERE b.key = ?`
+// ledgerBatchColumns are a BatchStatus's, as scanBatch reads them, in both
+// dialects.
+const ledgerBatchColumns = `b.key, n.id, b.state, b.recipients, b.message_id, b.error, b.attempts, b.sent_at, b.events,
+	b.last_attempt_at, b.last_outcome, b.resends`
 
-func scanSQLiteBatch(row rowScanner) (BatchStatus, error) {
+const sqliteBatchSQL = `SELECT ` + ledgerBatchColumns + ` FROM notice_batches b JOIN notices n ON n.seq = b.notice_seq WHERE b.key = ?`
+
+// scanSQLiteBatch reads ledgerBatchColumns, then extra.
+func scanSQLiteBatch(row rowScanner, extra ...any) (BatchStatus, error) {
 	var (
-		b      BatchStatus
-		sentAt sql.NullString
+		b              BatchStatus
+		sentAt, lastAt sql.NullString
 	)
-	err := row.Scan(&b.Key, &b.Notice, &b.State, &b.Recipients, &b.MessageID, &b.Error, &b.Attempts, &sentAt, &b.Events)
+	dest := append([]any{&b.Key, &b.Notice, &b.State, &b.Recipients, &b.MessageID, &b.Error, &b.Attempts, &sentAt, &b.Events,
+		&lastAt, &b.LastOutcome, &b.Resends}, extra...)
+	err := row.Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return BatchStatus{}, ErrNotFound
 	}
 	if err != nil {
 		return BatchStatus{}, err
 	}
-	b.SentAt, err = parseSQLiteTime(sentAt)
+	if b.SentAt, err = parseSQLiteTime(sentAt); err != nil {
+		return BatchStatus{}, err
+	}
+	b.LastAttemptAt, err = parseSQLiteTime(lastAt)
 	return b, err
 }
 
@@ -260,57 +331,48 @@ func (d *sqliteDB) batch(ctx context.Context, key string) (BatchStatus, error) {
 	return scanSQLiteBatch(d.r.QueryRowContext(ctx, sqliteBatchSQL, key))
 }
 
-func (d *sqliteDB) markBatch(ctx context.Context, key string, state BatchState, messageID, errText string, at time.Time) error {
-	res, err := d.w.ExecContext(ctx, `UPDATE notice_batches SET state = ?1,
-			message_id = CASE WHEN ?2 = '' THEN message_id ELSE ?2 END,
-			error = ?3, attempts = attempts + 1,
-			sent_at = CASE WHEN ?1 = 'accepted' THEN ?4 ELSE sent_at END,
-			updated_at = ?4
-		WHERE key = ?5 AND state <> 'accepted'`,
-		string(state), messageID, errText, at.Format(sqliteTime), key)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n > 0 {
-		return err
-	}
-	var n int
-	if err := d.w.QueryRowContext(ctx, `SELECT count(*) FROM notice_batches WHERE key = ?`, key).Scan(&n); err != nil {
-		return err
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil // accepted already
-}
-
 // ledgerProgressSQL adds up a notice's batches. Both dialects run it (with
 // their placeholder); every sum is of integer columns, an integer in both.
+// A batch's people were mailed twice when SendGrid took two of its
+// attempts, and may have been when it was resent and, of its attempts,
+// fewer than two are known taken but two could have been (taken or of
+// unknown fate).
 const ledgerProgressSQL = `SELECT n.unreachable, count(b.seq),
 	coalesce(sum(CASE WHEN b.state = 'accepted' THEN 1 ELSE 0 END), 0),
 	coalesce(sum(CASE WHEN b.state = 'failed' THEN 1 ELSE 0 END), 0),
 	coalesce(sum(CASE WHEN b.state = 'ambiguous' THEN 1 ELSE 0 END), 0),
+	coalesce(sum(CASE WHEN b.state = 'sending' THEN 1 ELSE 0 END), 0),
 	coalesce(sum(b.recipients), 0),
-	coalesce(sum(CASE WHEN b.state IN ('queued', 'ambiguous') THEN b.recipients ELSE 0 END), 0),
+	coalesce(sum(CASE WHEN b.state IN ('queued', 'sending', 'ambiguous') THEN b.recipients ELSE 0 END), 0),
 	coalesce(sum(CASE WHEN b.state = 'accepted' THEN b.recipients ELSE 0 END), 0),
 	coalesce(sum(CASE WHEN b.state = 'failed' THEN b.recipients ELSE 0 END), 0),
-	coalesce(sum(b.delivered), 0), coalesce(sum(b.bounced), 0), coalesce(sum(b.dropped), 0), coalesce(sum(b.deferred), 0)
+	coalesce(sum(b.delivered), 0), coalesce(sum(b.bounced), 0), coalesce(sum(b.dropped), 0), coalesce(sum(b.deferred), 0),
+	coalesce(sum(b.taken), 0),
+	coalesce(sum(CASE WHEN b.resends > 0 THEN 1 ELSE 0 END), 0),
+	coalesce(sum(CASE WHEN b.resends > 0 THEN b.recipients ELSE 0 END), 0),
+	coalesce(sum(CASE WHEN b.taken >= 2 THEN b.recipients ELSE 0 END), 0),
+	coalesce(sum(CASE WHEN b.resends > 0 AND b.taken < 2 AND b.taken + b.unknown >= 2 THEN b.recipients ELSE 0 END), 0)
 FROM notices n LEFT JOIN notice_batches b ON b.notice_seq = n.seq
 WHERE n.id = $1 GROUP BY n.seq, n.unreachable`
 
 func scanProgress(row rowScanner, id string, noRows error) (NoticeProgress, error) {
 	p := NoticeProgress{Notice: id}
-	var v [13]int64
-	err := row.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12])
+	var v [19]int64
+	dest := make([]any, len(v))
+	for i := range v {
+		dest[i] = &v[i]
+	}
+	err := row.Scan(dest...)
 	if errors.Is(err, noRows) {
 		return NoticeProgress{}, ErrNotFound
 	}
 	if err != nil {
 		return NoticeProgress{}, err
 	}
-	p.Unreachable, p.Batches, p.BatchesAccepted, p.BatchesFailed, p.BatchesAmbiguous = int(v[0]), int(v[1]), int(v[2]), int(v[3]), int(v[4])
-	p.Recipients, p.Queued, p.Accepted, p.Failed = int(v[5]), int(v[6]), int(v[7]), int(v[8])
-	p.Delivered, p.Bounced, p.Dropped, p.Deferred = int(v[9]), int(v[10]), int(v[11]), int(v[12])
+	p.Unreachable, p.Batches, p.BatchesAccepted, p.BatchesFailed, p.BatchesAmbiguous, p.BatchesSending = int(v[0]), int(v[1]), int(v[2]), int(v[3]), int(v[4]), int(v[5])
+	p.Recipients, p.Queued, p.Accepted, p.Failed = int(v[6]), int(v[7]), int(v[8]), int(v[9])
+	p.Delivered, p.Bounced, p.Dropped, p.Deferred = int(v[10]), int(v[11]), int(v[12]), int(v[13])
+	p.Requests, p.Resent, p.ResentRecipients, p.Twice, p.MaybeTwice = int(v[14]), int(v[15]), int(v[16]), int(v[17]), int(v[18])
 	return p, nil
 }
 
@@ -378,19 +440,19 @@ func (t *sqliteLedgerTx) lockNotice(ctx context.Context, id string) (noticeSeq, 
 	return noticeSeq, audienceSeq, err
 }
 
-func (t *sqliteLedgerTx) claimedIn(ctx context.Context, audienceSeq int64, from, through [16]byte, limit int) ([][16]byte, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT subject_key FROM notice_recipients
+func (t *sqliteLedgerTx) claimedIn(ctx context.Context, audienceSeq int64, from, through [16]byte, limit int) ([]claimedKey, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT subject_key, notice_seq, batch_seq, delivery FROM notice_recipients
 		WHERE audience_seq = ? AND subject_key BETWEEN ? AND ? ORDER BY subject_key LIMIT ?`, audienceSeq, from[:], through[:], limit)
 	if err != nil {
 		return nil, err
 	}
-	return scanKeys(sqlRows{rows}, nil)
+	return scanClaimedKeys(sqlRows{rows}, nil)
 }
 
-func (t *sqliteLedgerTx) claimedAmong(ctx context.Context, audienceSeq int64, keys [][16]byte) ([][16]byte, error) {
+func (t *sqliteLedgerTx) claimedAmong(ctx context.Context, audienceSeq int64, keys [][16]byte) ([]claimedKey, error) {
 	st := t.tx.StmtContext(ctx, t.d.ledger.claimedAmong)
 	blob := make([]byte, 0, 16*min(len(keys), sqliteSeriesRows))
-	var out [][16]byte
+	var out []claimedKey
 	for len(keys) > 0 {
 		chunk := keys[:min(len(keys), sqliteSeriesRows)]
 		keys = keys[len(chunk):]
@@ -402,27 +464,89 @@ func (t *sqliteLedgerTx) claimedAmong(ctx context.Context, audienceSeq int64, ke
 		if err != nil {
 			return nil, err
 		}
-		if out, err = scanKeys(sqlRows{rows}, out); err != nil {
+		if out, err = scanClaimedKeys(sqlRows{rows}, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// scanKeys appends the subject keys of one-column rows to keys.
-func scanKeys(rows claimRows, keys [][16]byte) ([][16]byte, error) {
+// scanClaimedKeys appends (subject_key, notice_seq, batch_seq, delivery)
+// rows to keys.
+func scanClaimedKeys(rows claimRows, keys []claimedKey) ([]claimedKey, error) {
 	defer rows.Close()
-	var k []byte
+	var (
+		k        []byte
+		notice   int64
+		batch    *int64
+		delivery *string
+	)
 	for rows.Next() {
-		if err := rows.Scan(&k); err != nil {
+		if err := rows.Scan(&k, &notice, &batch, &delivery); err != nil {
 			return nil, err
 		}
 		if len(k) != 16 {
 			return nil, fmt.Errorf("subject key of %d bytes in the ledger", len(k))
 		}
-		keys = append(keys, [16]byte(k))
+		keys = append(keys, claimedKey{key: [16]byte(k), notice: notice, batch: deref(batch), delivery: deref(delivery)})
 	}
 	return keys, rows.Err()
+}
+
+func (t *sqliteLedgerTx) releasedAmong(ctx context.Context, seqs []int64) (map[int64]bool, error) {
+	st, err := t.tx.PrepareContext(ctx, `SELECT count(*) FROM notice_batches b WHERE b.seq = ? AND `+ledgerReleased)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	out := map[int64]bool{}
+	for _, seq := range seqs {
+		var n int
+		if err := st.QueryRowContext(ctx, seq).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			out[seq] = true
+		}
+	}
+	return out, nil
+}
+
+func (t *sqliteLedgerTx) takeOver(ctx context.Context, audienceSeq, noticeSeq int64, moves []movedClaim, batches []batchDelta, notices []noticeDelta, at time.Time) error {
+	st, err := t.tx.PrepareContext(ctx, `UPDATE notice_recipients SET notice_seq = ?, batch_seq = ?, delivery = NULL, reason = ?, updated_at = ?
+		WHERE audience_seq = ? AND subject_key = ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, m := range moves {
+		var batch, reason, updatedAt any
+		if m.batch != 0 {
+			batch = m.batch
+		} else {
+			reason, updatedAt = m.reason, at.Format(sqliteTime)
+		}
+		res, err := st.ExecContext(ctx, noticeSeq, batch, reason, updatedAt, audienceSeq, m.key[:])
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("moved %d rows of a claim, want 1 (%v)", n, err)
+		}
+	}
+	for _, b := range batches {
+		if _, err := t.tx.ExecContext(ctx, `UPDATE notice_batches SET recipients = recipients + ?, delivered = delivered + ?,
+				bounced = bounced + ?, dropped = dropped + ?, deferred = deferred + ? WHERE seq = ?`,
+			b.recipients, b.counts[0], b.counts[1], b.counts[2], b.counts[3], b.seq); err != nil {
+			return err
+		}
+	}
+	for _, n := range notices {
+		if _, err := t.tx.ExecContext(ctx, `UPDATE notices SET unreachable = unreachable + ? WHERE seq = ?`, n.unreachable, n.seq); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *sqliteLedgerTx) batches(ctx context.Context, keys []string) (map[string]BatchStatus, error) {
@@ -536,7 +660,7 @@ func (t *sqliteLedgerTx) addUnreachable(ctx context.Context, audienceSeq, notice
 }
 
 func (t *sqliteLedgerTx) eventBatches(ctx context.Context, keys []string) (map[string]*eventBatch, error) {
-	st, err := t.tx.PrepareContext(ctx, `SELECT b.seq, b.state, b.sent_at, n.audience_seq
+	st, err := t.tx.PrepareContext(ctx, `SELECT b.seq, b.state, b.sent_at, n.audience_seq, b.attempts, b.taken, b.unknown, b.last_outcome
 		FROM notice_batches b JOIN notices n ON n.seq = b.notice_seq WHERE b.key = ?`)
 	if err != nil {
 		return nil, err
@@ -548,7 +672,7 @@ func (t *sqliteLedgerTx) eventBatches(ctx context.Context, keys []string) (map[s
 			b      eventBatch
 			sentAt sql.NullString
 		)
-		err := st.QueryRowContext(ctx, k).Scan(&b.seq, &b.state, &sentAt, &b.audienceSeq)
+		err := st.QueryRowContext(ctx, k).Scan(&b.seq, &b.state, &sentAt, &b.audienceSeq, &b.attempts, &b.taken, &b.unknown, &b.lastOutcome)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -559,6 +683,26 @@ func (t *sqliteLedgerTx) eventBatches(ctx context.Context, keys []string) (map[s
 			return nil, err
 		}
 		out[k] = &b
+	}
+	return out, nil
+}
+
+func (t *sqliteLedgerTx) openAttempts(ctx context.Context, seqs []int64) (map[int64][]Attempt, error) {
+	st, err := t.tx.PrepareContext(ctx, `SELECT `+sqliteAttemptColumns+` FROM batch_attempts
+		WHERE batch_seq = ? AND outcome IN ('sending', 'ambiguous', 'not_taken') ORDER BY n`)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	out := map[int64][]Attempt{}
+	for _, seq := range seqs {
+		rows, err := st.QueryContext(ctx, seq)
+		if err != nil {
+			return nil, err
+		}
+		if out[seq], err = scanSQLiteAttempts(rows); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -611,17 +755,179 @@ func (t *sqliteLedgerTx) applyEvents(ctx context.Context, recipients []*eventRec
 			state = CASE WHEN ?6 THEN 'accepted' ELSE state END,
 			error = CASE WHEN ?6 THEN '' ELSE error END,
 			sent_at = CASE WHEN ?6 THEN ?7 ELSE sent_at END,
-			updated_at = CASE WHEN ?6 THEN ?8 ELSE updated_at END
-		WHERE seq = ?9`)
+			updated_at = CASE WHEN ?6 THEN ?8 ELSE updated_at END,
+			taken = ?9, unknown = ?10, last_outcome = ?11
+		WHERE seq = ?12`)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	confirm, err := t.tx.PrepareContext(ctx, `UPDATE batch_attempts SET outcome = 'confirmed', confirmed_by = 'event', ended_at = ?
+		WHERE batch_seq = ? AND n = ?`)
+	if err != nil {
+		return err
+	}
+	defer confirm.Close()
 	for _, b := range batches {
 		if _, err := st.ExecContext(ctx, b.events, b.counts[0], b.counts[1], b.counts[2], b.counts[3],
-			b.confirmed, sqliteTimeArg(b.sentAt), now.Format(sqliteTime), b.seq); err != nil {
+			b.confirmed, sqliteTimeArg(b.sentAt), now.Format(sqliteTime), b.taken, b.unknown, string(b.lastOutcome), b.seq); err != nil {
 			return err
+		}
+		for _, i := range b.confirms {
+			a := b.open[i]
+			if _, err := confirm.ExecContext(ctx, a.EndedAt.Format(sqliteTime), b.seq, a.N); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// --- attempts
+
+const sqliteAttemptColumns = `n, started_at, ended_at, outcome, message_id, error, resend, confirmed_by`
+
+// scanSQLiteAttempts reads sqliteAttemptColumns rows, and closes them.
+func scanSQLiteAttempts(rows *sql.Rows) ([]Attempt, error) {
+	defer rows.Close()
+	var out []Attempt
+	for rows.Next() {
+		var (
+			a              Attempt
+			started, ended sql.NullString
+		)
+		if err := rows.Scan(&a.N, &started, &ended, &a.Outcome, &a.MessageID, &a.Error, &a.Resend, &a.ConfirmedBy); err != nil {
+			return nil, err
+		}
+		var err error
+		if a.StartedAt, err = parseSQLiteTime(started); err != nil {
+			return nil, err
+		}
+		if a.EndedAt, err = parseSQLiteTime(ended); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (t *sqliteLedgerTx) lockBatch(ctx context.Context, key string) (*batchRow, error) {
+	// The transaction holds the write lock already (BEGIN IMMEDIATE).
+	var (
+		b         batchRow
+		updatedAt string
+	)
+	st, err := scanSQLiteBatch(t.tx.QueryRowContext(ctx, `SELECT `+ledgerBatchColumns+`, b.seq, b.taken, b.unknown, b.updated_at
+		FROM notice_batches b JOIN notices n ON n.seq = b.notice_seq WHERE b.key = ?`, key), &b.seq, &b.taken, &b.unknown, &updatedAt)
+	if err != nil {
+		return nil, err
+	}
+	b.status = st
+	if b.updatedAt, err = time.Parse(sqliteTime, updatedAt); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+func (t *sqliteLedgerTx) batchAttempts(ctx context.Context, seq int64) ([]Attempt, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+sqliteAttemptColumns+` FROM batch_attempts WHERE batch_seq = ? ORDER BY n`, seq)
+	if err != nil {
+		return nil, err
+	}
+	return scanSQLiteAttempts(rows)
+}
+
+func (t *sqliteLedgerTx) putAttempt(ctx context.Context, seq int64, a Attempt, insert bool) error {
+	if insert {
+		_, err := t.tx.ExecContext(ctx, `INSERT INTO batch_attempts (batch_seq, n, started_at, ended_at, outcome, message_id, error, resend, confirmed_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, seq, a.N, a.StartedAt.Format(sqliteTime), sqliteTimeArg(a.EndedAt), string(a.Outcome),
+			a.MessageID, a.Error, a.Resend, a.ConfirmedBy)
+		return err
+	}
+	_, err := t.tx.ExecContext(ctx, `UPDATE batch_attempts SET ended_at = ?, outcome = ?, message_id = ?, error = ?, confirmed_by = ?
+		WHERE batch_seq = ? AND n = ?`, sqliteTimeArg(a.EndedAt), string(a.Outcome), a.MessageID, a.Error, a.ConfirmedBy, seq, a.N)
+	return err
+}
+
+func (t *sqliteLedgerTx) putBatch(ctx context.Context, b *batchRow) error {
+	st := &b.status
+	_, err := t.tx.ExecContext(ctx, `UPDATE notice_batches SET state = ?, message_id = ?, error = ?, attempts = ?, sent_at = ?, updated_at = ?,
+			last_attempt_at = ?, last_outcome = ?, resends = ?, taken = ?, unknown = ?
+		WHERE seq = ?`, string(st.State), st.MessageID, st.Error, st.Attempts, sqliteTimeArg(st.SentAt), b.updatedAt.Format(sqliteTime),
+		sqliteTimeArg(st.LastAttemptAt), string(st.LastOutcome), st.Resends, b.taken, b.unknown, b.seq)
+	return err
+}
+
+func (d *sqliteDB) attempts(ctx context.Context, key string) ([]Attempt, error) {
+	tx, err := d.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var seq int64
+	if err := tx.QueryRowContext(ctx, `SELECT seq FROM notice_batches WHERE key = ?`, key).Scan(&seq); errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+sqliteAttemptColumns+` FROM batch_attempts WHERE batch_seq = ? ORDER BY n`, seq)
+	if err != nil {
+		return nil, err
+	}
+	return scanSQLiteAttempts(rows)
+}
+
+// ledgerResendsWhere picks the batches Resends lists.
+const ledgerResendsWhere = `(b.attempts > 1 OR b.state = 'ambiguous')`
+
+func (d *sqliteDB) resends(ctx context.Context, noticeID string) ([]BatchAttempts, error) {
+	tx, err := d.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var noticeSeq int64
+	if err := tx.QueryRowContext(ctx, `SELECT seq FROM notices WHERE id = ?`, noticeID).Scan(&noticeSeq); errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT b.seq, b.key, b.recipients, b.state FROM notice_batches b
+		WHERE b.notice_seq = ? AND `+ledgerResendsWhere+` ORDER BY b.key`, noticeSeq)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out  []BatchAttempts
+		seqs []int64
+	)
+	for rows.Next() {
+		var (
+			b   BatchAttempts
+			seq int64
+		)
+		if err := rows.Scan(&seq, &b.Batch, &b.Recipients, &b.State); err != nil {
+			_ = rows.Close()
+			return nil, err
+		}
+		out, seqs = append(out, b), append(seqs, seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	st, err := tx.PrepareContext(ctx, `SELECT `+sqliteAttemptColumns+` FROM batch_attempts WHERE batch_seq = ? ORDER BY n`)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	for i, seq := range seqs {
+		rows, err := st.QueryContext(ctx, seq)
+		if err != nil {
+			return nil, err
+		}
+		if out[i].Attempts, err = scanSQLiteAttempts(rows); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
