@@ -142,6 +142,7 @@ func deliveryEvent(e mailer.Event, received time.Time) (store.DeliveryEvent, boo
 	return store.DeliveryEvent{
 		Batch:     batch,
 		Subject:   subject,
+		Attempt:   e.BatchAttempt,
 		Event:     name,
 		Reason:    e.Reason,
 		At:        at,

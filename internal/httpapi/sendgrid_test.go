@@ -322,6 +322,8 @@ func TestDeliveryEvent(t *testing.T) {
 			store.DeliveryEvent{Batch: "b", Subject: keyA, Event: "bounce", Reason: "r", At: received}, true},
 		{"bounce without a type", mailer.Event{Event: "bounce", CustomArgs: args},
 			store.DeliveryEvent{Batch: "b", Subject: keyA, Event: "bounce", At: received}, true},
+		{"numbered attempt", mailer.Event{Event: "delivered", Timestamp: time.Unix(5, 0), CustomArgs: args, BatchAttempt: 2},
+			store.DeliveryEvent{Batch: "b", Subject: keyA, Attempt: 2, Event: "delivered", At: time.Unix(5, 0)}, true},
 		{"upper-case hex", mailer.Event{Event: "open", CustomArgs: map[string]string{mailer.ArgBatch: "b", mailer.ArgSubject: subjectB}},
 			store.DeliveryEvent{Batch: "b", Subject: keyB, Event: "open", At: received}, true},
 		{"no custom args", mailer.Event{Event: "delivered"}, store.DeliveryEvent{}, false},

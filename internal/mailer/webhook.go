@@ -128,6 +128,12 @@ type Event struct {
 	Attempt     string // deferred: the attempt number
 	Category    []string
 	CustomArgs  map[string]string
+	// BatchAttempt is which send attempt of its batch the message was, from
+	// the custom arg breachctl_attempt (ArgAttempt); 0 when the message
+	// carried none (sent before attempts were numbered) or it is not a
+	// positive whole number. Attempt, above, is SendGrid's own delivery
+	// attempt of a deferral.
+	BatchAttempt int
 }
 
 // Fields of an event that are SendGrid's own, not custom_args.
@@ -226,5 +232,16 @@ func parseEvent(raw json.RawMessage, e *Event) error {
 			e.CustomArgs[k] = s
 		}
 	}
+	e.BatchAttempt = batchAttempt(e.CustomArgs[ArgAttempt])
 	return nil
+}
+
+// batchAttempt reads the breachctl_attempt custom arg: a positive decimal
+// number, or 0 for anything else.
+func batchAttempt(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || s[0] == '+' {
+		return 0
+	}
+	return n
 }

@@ -178,8 +178,30 @@ func TestParseEvents(t *testing.T) {
 		len(e.CustomArgs) != 1 {
 		t.Errorf("event 1 = %+v", e)
 	}
-	if e := events[2]; e.Attempt != "2" || e.Response != "421 try later" || e.CustomArgs != nil {
+	if e := events[2]; e.Attempt != "2" || e.Response != "421 try later" || e.CustomArgs != nil || e.BatchAttempt != 0 {
 		t.Errorf("event 2 = %+v", e)
+	}
+	if events[0].BatchAttempt != 0 {
+		t.Errorf("event 0 without %s: attempt %d, want 0", ArgAttempt, events[0].BatchAttempt)
+	}
+
+	// The attempt custom arg, apart from SendGrid's own "attempt" of a
+	// deferral.
+	for _, c := range []struct {
+		arg  string
+		want int
+	}{
+		{`"1"`, 1}, {`"12"`, 12}, {`"0"`, 0}, {`"-1"`, 0}, {`"+3"`, 0}, {`"2x"`, 0}, {`""`, 0}, {`" 2"`, 0},
+		{`"99999999999999999999"`, 0}, {`3`, 0}, // custom args are strings: a number is not ours
+	} {
+		body := `[{"event":"delivered","attempt":"5","breachctl_batch":"k","breachctl_attempt":` + c.arg + `}]`
+		events, err := ParseEvents([]byte(body))
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		if got := events[0].BatchAttempt; got != c.want || events[0].Attempt != "5" {
+			t.Errorf("breachctl_attempt %s: attempt %d (SendGrid's %q), want %d", c.arg, got, events[0].Attempt, c.want)
+		}
 	}
 
 	bad := []struct{ body, want string }{
@@ -209,6 +231,7 @@ func FuzzParseEvents(f *testing.F) {
 	f.Add([]byte(`[{"event":"deferred","attempt":2,"timestamp":1e3}]`))
 	f.Add([]byte(`[null, 1, "x", {}]`))
 	f.Add([]byte(`[{"event":"x","category":null,"email":null}]`))
+	f.Add([]byte(`[{"event":"processed","breachctl_batch":"k","breachctl_attempt":"2","attempt":"1"}]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		events, err := ParseEvents(body)
 		if err != nil {
@@ -228,6 +251,9 @@ func FuzzParseEvents(f *testing.F) {
 				if eventFields[k] {
 					t.Fatalf("event %d: SendGrid field %q taken for a custom arg", i, k)
 				}
+			}
+			if e.BatchAttempt < 0 || e.BatchAttempt > 0 && strconv.Itoa(e.BatchAttempt) != e.CustomArgs[ArgAttempt] {
+				t.Fatalf("event %d: attempt %d from custom arg %q", i, e.BatchAttempt, e.CustomArgs[ArgAttempt])
 			}
 		}
 	})
