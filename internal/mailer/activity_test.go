@@ -174,3 +174,36 @@ func TestActivityErrors(t *testing.T) {
 		}
 	})
 }
+
+// The case the lookup is for, as a killed worker meets it: SendGrid takes
+// the request and spends its latency; the sender gives up (its context
+// ends) before the answer. The send is ambiguous, the sink counts it taken
+// and abandoned, and the Email Activity API confirms it with the message ID.
+func TestActivityConfirmsAnAbandonedSend(t *testing.T) {
+	sink := newSink(t, sendgridtest.Options{Latency: time.Minute})
+	m := NewSendGrid(testKey, SendGridOptions{BaseURL: sink.URL()})
+	b := testBatch(5)
+	b.Attempt = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for sink.Recipients() == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel() // taken: now the sender goes away
+	}()
+	_, err := m.Send(ctx, b)
+	var amb *AmbiguousError
+	if !errors.As(err, &amb) {
+		t.Fatalf("Send: %v, want ambiguous", err)
+	}
+	for sink.Stats().Abandoned == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := sink.Stats(); st.Accepted != 1 || st.Abandoned != 1 || sink.Recipients() != 5 {
+		t.Errorf("sink stats %+v, %d recipients; want 1 taken (abandoned), 5 recipients", st, sink.Recipients())
+	}
+	found, id, err := NewActivity(testKey, ActivityOptions{BaseURL: sink.URL()}).Taken(context.Background(), b.Key, 1)
+	if err != nil || !found || id != sink.AcceptedRequests()[0].MessageID {
+		t.Errorf("Taken = %v %q %v, want found with the request's X-Message-Id", found, id, err)
+	}
+}

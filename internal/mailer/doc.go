@@ -20,6 +20,14 @@
 //   - *PermanentError: refused (4xx), or refused before sending (Status 0)
 //     because SendGrid would refuse it. Do not retry.
 //
+// Every request carries the batch key (custom_args breachctl_batch) and,
+// when Batch.Attempt is set, which attempt it is (breachctl_attempt). An
+// ambiguous attempt can then be asked after: by the Event Webhook's events,
+// which carry both, and, where the account has the paid Email Activity
+// add-on, by Activity.Taken (activity.go), which queries SendGrid's Email
+// Activity API for messages with those custom args. The feed lags the send,
+// so "not listed" means "not yet known", never "not sent".
+//
 // SendGrid has no idempotency key. The batch key must be derived
 // deterministically (incident, rule, page, part) so that a retried batch is
 // recognisably the same batch. The request also never carries an
@@ -33,6 +41,15 @@
 // No error text carries a recipient's address: local validation names
 // recipients by position, and anything address-shaped in SendGrid's
 // messages (its duplicate-address message quotes the address) is redacted.
+//
+// # Judged by SendGrid's published description
+//
+// The bodies are validated in tests (schema_test.go) against the Mail Send
+// request schema that SendGrid publishes (sendgrid/sendgrid-oai, kept in
+// testdata/ with its source and licence), with its one known defect — the
+// request-level custom_args typed as a string — written down and skipped;
+// the loopback sendgridtest.Server can check every body it receives against
+// the same schema (Options.CheckSchema).
 //
 // # Substitutions and HTML
 //

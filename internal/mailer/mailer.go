@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxRecipients is the most recipients one Batch may carry: SendGrid's limit
@@ -16,6 +17,13 @@ const MaxRecipients = 1000
 // MaxCustomArgsBytes bounds a recipient's custom_args (the batch's merged
 // with the recipient's own) as SendGrid does: they must stay below it.
 const MaxCustomArgsBytes = 10_000
+
+// MaxCategories and MaxCategoryLen bound a request's categories as SendGrid
+// does.
+const (
+	MaxCategories  = 10
+	MaxCategoryLen = 255
+)
 
 // MaxSubstitutionBytes bounds one recipient's substitutions, as SendGrid
 // bounds a personalization's.
@@ -140,6 +148,19 @@ func validate(b *Batch) error {
 	}
 	if b.Attempt < 0 {
 		bad("attempt %d is negative", b.Attempt)
+	}
+	// Categories as SendGrid takes them: at most 10 per request, each at
+	// most 255 characters, none twice (the published schema's uniqueItems).
+	if len(b.Categories) > MaxCategories {
+		bad("%d categories, more than %d", len(b.Categories), MaxCategories)
+	}
+	for i, c := range b.Categories {
+		if c == "" || utf8.RuneCountInString(c) > MaxCategoryLen {
+			bad("category %d is empty or longer than %d characters", i, MaxCategoryLen)
+		}
+		if slices.Contains(b.Categories[:i], c) {
+			bad("category %d is the same as an earlier one", i)
+		}
 	}
 	// custom_args as SendGrid sizes them: the request's (the batch's plus
 	// the key and the attempt) merged with each personalization's (the

@@ -248,17 +248,41 @@ func TestSendNotSentIsTemporary(t *testing.T) {
 
 func TestSendPermanent(t *testing.T) {
 	t.Run("refused by the server", func(t *testing.T) {
-		sink := newSink(t, sendgridtest.Options{})
+		// An address SendGrid's own check refuses though ours let it by.
+		sink := newSink(t, sendgridtest.Options{Refusal: sendgridtest.RefuseInvalid})
 		m := NewSendGrid(testKey, SendGridOptions{BaseURL: sink.URL()})
-		b := testBatch(2)
-		b.Categories = strings.Split("a b c d e f g h i j k", " ") // SendGrid allows 10
-		_, err := m.Send(context.Background(), b)
+		_, err := m.Send(context.Background(), testBatch(2))
 		var pe *PermanentError
 		if !errors.As(err, &pe) || pe.Status != 400 {
 			t.Fatalf("err = %v, want *PermanentError 400", err)
 		}
-		if len(pe.Messages) == 0 || !strings.Contains(pe.Messages[0], "categories") || pe.Fields[0] != "categories" {
+		if len(pe.Messages) != 1 || pe.Messages[0] != sendgridtest.MsgInvalidAddress || pe.Fields[0] != "personalizations.0.to.0.email" {
 			t.Errorf("messages %q fields %q", pe.Messages, pe.Fields)
+		}
+		if sink.Recipients() != 0 {
+			t.Error("a refused batch was taken")
+		}
+	})
+	t.Run("unverified sender", func(t *testing.T) {
+		sink := newSink(t, sendgridtest.Options{VerifiedSenders: []string{"someone-else@example.com"}})
+		m := NewSendGrid(testKey, SendGridOptions{BaseURL: sink.URL()})
+		_, err := m.Send(context.Background(), testBatch(2))
+		var pe *PermanentError
+		if !errors.As(err, &pe) || pe.Status != 403 {
+			t.Fatalf("err = %v, want *PermanentError 403", err)
+		}
+		if len(pe.Messages) != 1 || pe.Messages[0] != sendgridtest.MsgUnverifiedSender || pe.Fields[0] != "from" ||
+			!strings.Contains(err.Error(), "from: The from address does not match a verified Sender Identity") {
+			t.Errorf("err %v: messages %q fields %q", err, pe.Messages, pe.Fields)
+		}
+	})
+	t.Run("key revoked", func(t *testing.T) {
+		sink := newSink(t, sendgridtest.Options{Refusal: sendgridtest.RefuseBadKey})
+		m := NewSendGrid(testKey, SendGridOptions{BaseURL: sink.URL()})
+		_, err := m.Send(context.Background(), testBatch(2))
+		var pe *PermanentError
+		if !errors.As(err, &pe) || pe.Status != 401 || len(pe.Messages) != 1 || pe.Messages[0] != sendgridtest.MsgBadKey || pe.Fields[0] != "" {
+			t.Fatalf("err = %v, want *PermanentError 401 with SendGrid's message and no field", err)
 		}
 	})
 	t.Run("wrong key", func(t *testing.T) {
