@@ -57,6 +57,7 @@ func Register(r Registry, deps Deps) {
 		r.RegisterActivityWithOptions(n.PreviewNotice, activity.RegisterOptions{Name: activities.PreviewNoticeName})
 		r.RegisterActivityWithOptions(n.SendNoticePage, activity.RegisterOptions{Name: activities.SendNoticePageName})
 		r.RegisterActivityWithOptions(n.SendOrgNotice, activity.RegisterOptions{Name: activities.SendOrgNoticeName})
+		r.RegisterActivityWithOptions(n.TallyNotice, activity.RegisterOptions{Name: activities.TallyNoticeName})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/rules"
 	"github.com/breachctl/breachctl/templates"
@@ -45,7 +46,8 @@ func (r *run) validateApprove(req ApproveRequest) error {
 		if !c.State.Open() {
 			return conflict("%s is %s: there is nothing to notify under it", rule, c.State)
 		}
-		if n := r.notice(c.NoticeID); n != nil && n.State != incident.NoticeFailed {
+		if n := r.notice(c.NoticeID); n != nil && n.State != incident.NoticeFailed && n.State != incident.NoticeIncomplete &&
+			!(n.State == incident.NoticeAwaitingFiling && n.Error != "") {
 			return conflict("%s is already answered by notice %s (%s)", rule, n.ID, n.State)
 		}
 		if c.NeedsDelayReasons() {
@@ -241,9 +243,15 @@ func (r *run) noticeDone(ctx workflow.Context, res NoticeResult) {
 	}
 	n.State, n.Counts, n.Error = res.State, res.Counts, res.Error
 	n.Deliveries, n.Filings = res.Deliveries, res.Filings
-	given := res.State == incident.NoticeSent
-	for _, d := range res.Deliveries {
-		given = given || d.Error == ""
+	var given bool
+	if workflow.GetVersion(ctx, metMeansGivenVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		// Before met-means-given: a notice attempted met its clocks.
+		given = res.State == incident.NoticeSent
+		for _, d := range res.Deliveries {
+			given = given || d.Error == ""
+		}
+	} else {
+		given = n.Given()
 	}
 	if given {
 		at := res.At
@@ -252,9 +260,40 @@ func (r *run) noticeDone(ctx workflow.Context, res NoticeResult) {
 	r.status.Timeline.Append(res.At, incident.EntryKind("notice_"+string(res.State)), incident.SystemActor, n.Rules[0], n.Summary())
 	if given {
 		r.meet(ctx, n, res.At)
+	} else if n.State == incident.NoticeFailed || n.State == incident.NoticeIncomplete {
+		r.notGiven(n, res.At)
 	}
 	r.wake++
 	r.upsertSearch(ctx)
+}
+
+// notGiven tells the people on the incident that a notice failed or left
+// people unreached, so its clocks run on: the timeline has it already; the
+// channel hears it, and each clock's escalation chain is paged as for a
+// clock at risk.
+func (r *run) notGiven(n *incident.Notice, at time.Time) {
+	text := fmt.Sprintf(":x: *%s* %s: %s. The obligation is not met and its deadline still runs: fix the cause and approve again (`breachctl approve %s %s`).",
+		r.status.ID, n.Rules[0], n.Summary(), r.status.ID, strings.Join(n.Rules, " "))
+	if r.slackOn && r.status.Slack != nil && !r.status.Slack.Off {
+		r.status.Slack.Pending = append(r.status.Slack.Pending, incident.SlackPost{Key: fmt.Sprintf("%s/not-given/%s/%d", r.status.ID, n.ID, at.Unix()), Text: text})
+		r.status.Slack.Shown = ""
+	}
+	if !r.escalateOn {
+		return
+	}
+	for _, rule := range n.Rules {
+		if i := r.clockIndex(rule); i < 0 || !r.status.Clocks[i].State.Open() {
+			continue
+		}
+		pol, ok := r.policies[rule]
+		if !ok {
+			pol = escalation.DefaultPolicy()
+		}
+		if r.pages == nil {
+			r.pages = map[string]escalation.Page{}
+		}
+		r.pages[rule] = escalation.NewPage(escalation.ReasonNoticeNotGiven, rule, 0, pol, at)
+	}
 }
 
 // meet marks the clocks a notice answers as met, then reassesses, since a
@@ -365,7 +404,12 @@ func (r *run) filed(ctx workflow.Context, req FiledRequest) (incident.Status, er
 			n.SentAt = &now
 		}
 	}
-	r.meet(ctx, n, now)
+	if workflow.GetVersion(ctx, metMeansGivenVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion || n.Given() {
+		if n.SentAt == nil {
+			n.SentAt = &now
+		}
+		r.meet(ctx, n, now)
+	}
 	r.wake++
 	r.upsertSearch(ctx)
 	return r.snapshot(), nil

@@ -144,8 +144,17 @@ func (r *run) pageText(p escalation.Page, f escalation.Firing) string {
 		due = r.status.Clocks[i].Due.UTC().Format(time.RFC3339)
 	}
 	text := fmt.Sprintf(":alarm_clock: *%s* %s: Reminder: %s left until the deadline at %s", r.status.ID, p.Rule, incident.FormatDuration(time.Duration(p.Before)), due)
-	if p.Top {
+	switch {
+	case p.Top:
 		text = fmt.Sprintf(":rotating_light: *%s* %s: Deadline %s passed with no notice: overdue", r.status.ID, p.Rule, due)
+	case p.Reason == escalation.ReasonNoticeNotGiven:
+		why := "the notice was not given"
+		if i := r.clockIndex(p.Rule); i >= 0 {
+			if n := r.notice(r.status.Clocks[i].NoticeID); n != nil {
+				why = n.Summary()
+			}
+		}
+		text = fmt.Sprintf(":x: *%s* %s: %s. The deadline at %s still runs", r.status.ID, p.Rule, why, due)
 	}
 	if f.Step > 0 || f.Round > 0 {
 		text += fmt.Sprintf(" (escalation %q, step %d, round %d: nobody has acknowledged)", p.Policy.Name, f.Step+1, f.Round+1)
@@ -171,10 +180,13 @@ func (r *run) emailPage(key string, p escalation.Page, f escalation.Firing, targ
 		return
 	}
 	subject := fmt.Sprintf("[breachctl] %s: %s needs someone", r.status.ID, p.Rule)
-	if p.Top {
+	switch {
+	case p.Top:
 		subject = fmt.Sprintf("[breachctl] %s: %s is overdue", r.status.ID, p.Rule)
+	case p.Reason == escalation.ReasonNoticeNotGiven:
+		subject = fmt.Sprintf("[breachctl] %s: the notice under %s was not given", r.status.ID, p.Rule)
 	}
-	text := strings.NewReplacer(":alarm_clock: ", "", ":rotating_light: ", "", "*", "", "`", "").Replace(r.pageText(p, f))
+	text := strings.NewReplacer(":alarm_clock: ", "", ":rotating_light: ", "", ":x: ", "", "*", "", "`", "").Replace(r.pageText(p, f))
 	r.status.PageEmails = append(r.status.PageEmails, incident.PageEmail{Key: key, To: to, Subject: subject, Text: text})
 }
 

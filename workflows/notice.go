@@ -2,6 +2,8 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -68,9 +70,14 @@ func NoticeWorkflowID(noticeID string) string { return "notice/" + noticeID }
 // every few seconds while they run (activities.KeepAliveEvery), so a page
 // held by a worker that died is given to another within the heartbeat
 // timeout. (Options are not part of what a replay compares.)
+//
+// Eager execution is off: a page goes through the task queue, so every
+// worker polling it takes pages of one notice, not only the worker that
+// runs the notice's workflow task.
 var noticeActivityOptions = workflow.ActivityOptions{
-	StartToCloseTimeout: 15 * time.Minute,
-	HeartbeatTimeout:    5 * activities.KeepAliveEvery,
+	DisableEagerExecution: true,
+	StartToCloseTimeout:   15 * time.Minute,
+	HeartbeatTimeout:      5 * activities.KeepAliveEvery,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,
@@ -123,7 +130,11 @@ func NoticeWorkflow(ctx workflow.Context, in NoticeInput) (NoticeResult, error) 
 		if len(org.Filings) > 0 {
 			st = incident.NoticeAwaitingFiling
 		}
-		return finish(NoticeResult{State: st, Deliveries: org.Deliveries, Filings: org.Filings}, nil)
+		res := NoticeResult{State: st, Deliveries: org.Deliveries, Filings: org.Filings}
+		if workflow.GetVersion(ctx, metMeansGivenVersion, workflow.DefaultVersion, 1) == 1 {
+			res.State, res.Error = orgNoticeState(org)
+		}
+		return finish(res, nil)
 	}
 
 	// One chain of page activities per partition. Each page's counts are
@@ -170,7 +181,55 @@ func NoticeWorkflow(ctx workflow.Context, in NoticeInput) (NoticeResult, error) 
 			return NoticeResult{}, workflow.NewContinueAsNewError(ctx, NoticeWorkflowName, NoticeInput{Spec: in.Spec, Parent: in.Parent, Carry: carry})
 		}
 	}
-	return finish(NoticeResult{State: incident.NoticeSent, Counts: carry.Counts}, nil)
+	if workflow.GetVersion(ctx, metMeansGivenVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return finish(NoticeResult{State: incident.NoticeSent, Counts: carry.Counts}, nil)
+	}
+	// The counts people see are the ledger's: one query, the same number
+	// in every view. The pages' sums only follow progress.
+	var tally activities.TallyResult
+	if err := workflow.ExecuteActivity(ctx, activities.TallyNoticeName, in.Spec.ID).Get(ctx, &tally); err != nil {
+		return finish(NoticeResult{Counts: carry.Counts}, err)
+	}
+	carry.Counts = tally.Over(carry.Counts)
+	res := NoticeResult{State: incident.NoticeSent, Counts: carry.Counts}
+	if short := carry.Counts.Shortfall(); short > 0 {
+		// Met means given: people in scope who were refused or have no
+		// usable address were not given the notice.
+		res.State = incident.NoticeIncomplete
+		res.Error = fmt.Sprintf("%d of %d people in scope were not given the notice (%d refused by SendGrid, %d without a usable address)",
+			short, carry.Counts.Read, carry.Counts.Failed, carry.Counts.Unreachable)
+	}
+	return finish(res, nil)
+}
+
+// metMeansGivenVersion marks the runs in which only a notice given meets a
+// clock: a notice to people with everyone in scope accepted for delivery,
+// to organisations with every one reached (its email accepted, or its
+// report filed). Before it, a notice attempted met its clock.
+const metMeansGivenVersion = "met-means-given"
+
+// orgNoticeState is how a notice to organisations stands once sent: sent
+// when every email was accepted, awaiting filing while a portal report is
+// due, failed when nobody was reached, incomplete when some were.
+func orgNoticeState(org activities.OrgResult) (incident.NoticeState, string) {
+	var failed []string
+	for _, d := range org.Deliveries {
+		if d.Error != "" {
+			failed = append(failed, fmt.Sprintf("%s: %s", d.Recipient, d.Error))
+		}
+	}
+	switch {
+	case len(org.Filings) > 0:
+		if len(failed) > 0 {
+			return incident.NoticeAwaitingFiling, "email refused, to " + strings.Join(failed, "; ")
+		}
+		return incident.NoticeAwaitingFiling, ""
+	case len(failed) == 0:
+		return incident.NoticeSent, ""
+	case len(failed) == len(org.Deliveries):
+		return incident.NoticeFailed, "email refused, to " + strings.Join(failed, "; ")
+	}
+	return incident.NoticeIncomplete, "email refused, to " + strings.Join(failed, "; ")
 }
 
 func addCounts(a, b incident.NoticeCounts) incident.NoticeCounts {

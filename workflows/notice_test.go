@@ -28,6 +28,23 @@ type fakeSending struct {
 	attemptAt   map[string][]time.Time
 	now         func() time.Time
 	specs       []activities.NoticeSpec // as PrepareNotice got them
+	// unreachable people per page of the first approval (not of a notice
+	// approved again, "-2"); refuseOrg: SendGrid refuses the first email to
+	// an organisation (403, an unverified sender).
+	unreachable int
+	refuseOrg   bool
+	orgSends    int
+	tallies     map[string]*activities.TallyResult // by notice ID, as the ledger would count
+}
+
+func (f *fakeSending) tally(id string) *activities.TallyResult {
+	if f.tallies == nil {
+		f.tallies = map[string]*activities.TallyResult{}
+	}
+	if f.tallies[id] == nil {
+		f.tallies[id] = &activities.TallyResult{}
+	}
+	return f.tallies[id]
 }
 
 func (f *fakeSending) register(h *harness) {
@@ -52,13 +69,34 @@ func (f *fakeSending) register(h *harness) {
 		}
 		n := min(f.pageSize, f.people-in.Page*f.pageSize)
 		res := activities.PageResult{Last: strings.Repeat("ab", 16), Done: (in.Page+1)*f.pageSize >= f.people}
-		res.Read, res.Accepted, res.Batches = n, n-1, (n+999)/1000
-		res.Unreachable = 1
+		unreachable := 0
+		if !strings.HasSuffix(in.Notice, "-2") {
+			unreachable = min(f.unreachable, n)
+		}
+		res.Read, res.Accepted, res.Batches = n, n-unreachable, (n+999)/1000
+		res.Unreachable = unreachable
+		t := f.tally(in.Notice)
+		t.Accepted += res.Accepted
+		t.Unreachable += res.Unreachable
+		t.Batches += res.Batches
+		t.Requests += res.Batches
 		return res, nil
 	}, activity.RegisterOptions{Name: activities.SendNoticePageName})
 	h.env.RegisterActivityWithOptions(func(context.Context, string) (activities.OrgResult, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.orgSends++
+		if f.refuseOrg && f.orgSends == 1 {
+			return activities.OrgResult{Deliveries: []incident.OrgDelivery{{Recipient: "DPA", Emails: []string{"dpa@example.org"}, SentAt: f.now(),
+				Error: "SendGrid refused the request (403): The from address does not match a verified Sender Identity"}}}, nil
+		}
 		return activities.OrgResult{Deliveries: []incident.OrgDelivery{{Recipient: "DPA", Emails: []string{"dpa@example.org"}, MessageID: "msg-1", SentAt: f.now()}}}, nil
 	}, activity.RegisterOptions{Name: activities.SendOrgNoticeName})
+	h.env.RegisterActivityWithOptions(func(_ context.Context, id string) (activities.TallyResult, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return *f.tally(id), nil
+	}, activity.RegisterOptions{Name: activities.TallyNoticeName})
 }
 
 func highRiskFacts() incident.Facts {
@@ -129,7 +167,7 @@ func TestApprovedNoticeMeetsItsClockAfterARateLimit(t *testing.T) {
 	if n == nil || n.State != incident.NoticeSent {
 		t.Fatalf("notice: %+v", n)
 	}
-	want := incident.NoticeCounts{Expected: 5000, Read: 5000, Accepted: 4994, Unreachable: 6, Batches: 6}
+	want := incident.NoticeCounts{Expected: 5000, Read: 5000, Accepted: 5000, Batches: 6, Requests: 6}
 	if n.Counts != want {
 		t.Errorf("counts %+v, want %+v", n.Counts, want)
 	}
@@ -172,4 +210,95 @@ func clockIn(s incident.Status, rule string) *incident.Clock {
 		}
 	}
 	return nil
+}
+
+// TestANoticeNotGivenLeavesItsClockOpen: met means given. A notice to
+// people that leaves some unreached (no usable address) and a notice to
+// the authority that SendGrid refuses (403, an unverified sender) meet
+// nothing: each clock stays open, the timeline says why, the escalation
+// chain is paged (with the notice's email targets mailed), and approving
+// again once fixed meets the clock at the instant that notice is given.
+func TestANoticeNotGivenLeavesItsClockOpen(t *testing.T) {
+	h := newHarnessWith(t, chain(t))
+	f := &fakeSending{people: 2500, pageSize: 1000, calls: map[string]int{}, attemptAt: map[string][]time.Time{},
+		now: func() time.Time { return h.env.Now() }, unreachable: 2, refuseOrg: true}
+	f.register(h)
+	var pageEmails []activities.PageEmailInput
+	h.env.RegisterActivityWithOptions(func(_ context.Context, in activities.PageEmailInput) error {
+		pageEmails = append(pageEmails, in)
+		return nil
+	}, activity.RegisterOptions{Name: activities.SendPageEmailName})
+	texts := activities.NoticeTexts{WhatHappened: "An attacker copied the account table.", LikelyConsequences: "Passwords could be cracked.",
+		MeasuresTaken: "Passwords were reset.", WhatYouCanDo: "Choose a new password."}
+	people := workflows.ApproveRequest{Rules: []string{"eu-gdpr-art34"}, Actor: "cli:alice", Texts: texts}
+	authority := workflows.ApproveRequest{Rules: []string{"eu-gdpr-art33"}, Actor: "cli:alice", Texts: texts}
+	h.at(time.Hour, func() {
+		h.update(workflows.UpdateScope, workflows.ScopeRequest{Snapshot: scoped, Actor: "cli:alice"}, h.must("scope", nil))
+	})
+	h.at(2*time.Hour, func() {
+		h.update(workflows.UpdateApprove, people, h.must("approve people", nil))
+		h.update(workflows.UpdateApprove, authority, h.must("approve authority", nil))
+	})
+	var between incident.Status
+	h.at(3*time.Hour, func() {
+		between = h.status()
+		h.update(workflows.UpdateApprove, people, h.must("approve people again", nil))
+	})
+	h.at(4*time.Hour, func() {
+		h.update(workflows.UpdateApprove, authority, h.must("approve authority again", nil))
+	})
+	h.at(5*time.Hour, func() { h.close("Notified") })
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(highRiskFacts()))
+	final := h.result()
+
+	first := noticeIn(between, "INC-20261120-7K3QX/eu-gdpr-art34")
+	if first == nil || first.State != incident.NoticeIncomplete || first.Counts.Unreachable != 12 || first.Given() {
+		t.Fatalf("notice to people with 12 unreachable: %+v", first)
+	}
+	dpa := noticeIn(between, "INC-20261120-7K3QX/eu-gdpr-art33")
+	if dpa == nil || dpa.State != incident.NoticeFailed || !strings.Contains(dpa.Error, "403") || dpa.Given() {
+		t.Fatalf("refused notice to the authority: %+v", dpa)
+	}
+	for _, rule := range []string{"eu-gdpr-art34", "eu-gdpr-art33"} {
+		if c := clockIn(between, rule); c == nil || !c.State.Open() {
+			t.Errorf("%s after a notice not given: %+v; want it open", rule, c)
+		}
+	}
+	if got := entries(between, "clock_met"); len(got) != 0 {
+		t.Errorf("clock_met entries %v after notices not given", got)
+	}
+	if got := entries(between, "notice_incomplete"); len(got) != 1 {
+		t.Errorf("notice_incomplete entries %v, want one", got)
+	}
+	if got := entries(between, "notice_failed"); len(got) != 1 {
+		t.Errorf("notice_failed entries %v, want one", got)
+	}
+	paged := 0
+	for _, e := range pageEmails {
+		if strings.Contains(e.Subject, "was not given") {
+			paged++
+			if !strings.Contains(e.Text, "deadline") {
+				t.Errorf("page email for a notice not given: %+v", e)
+			}
+		}
+	}
+	if paged == 0 {
+		t.Errorf("nobody was paged for the notices not given: %+v", pageEmails)
+	}
+
+	again := noticeIn(final, "INC-20261120-7K3QX/eu-gdpr-art34-2")
+	if again == nil || again.State != incident.NoticeSent || !again.Given() {
+		t.Fatalf("notice to people approved again: %+v", again)
+	}
+	if c := clockIn(final, "eu-gdpr-art34"); c == nil || c.State != incident.ClockMet || c.NoticeID != again.ID || c.ClosedAt == nil ||
+		c.ClosedAt.Sub(start) < 3*time.Hour || c.ClosedAt.Sub(start) > 3*time.Hour+time.Minute {
+		t.Errorf("eu-gdpr-art34 after the notice given: %+v", c)
+	}
+	dpaAgain := noticeIn(final, "INC-20261120-7K3QX/eu-gdpr-art33-2")
+	if dpaAgain == nil || dpaAgain.State != incident.NoticeSent {
+		t.Fatalf("notice to the authority approved again: %+v", dpaAgain)
+	}
+	if c := clockIn(final, "eu-gdpr-art33"); c == nil || c.State != incident.ClockMet || c.NoticeID != dpaAgain.ID {
+		t.Errorf("eu-gdpr-art33 after the notice given: %+v", c)
+	}
 }

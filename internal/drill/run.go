@@ -214,6 +214,16 @@ func (f *standIn) register(r worker.Registry) {
 	r.RegisterActivityWithOptions(f.prepare, activity.RegisterOptions{Name: activities.PrepareNoticeName})
 	r.RegisterActivityWithOptions(f.sendPage, activity.RegisterOptions{Name: activities.SendNoticePageName})
 	r.RegisterActivityWithOptions(f.sendOrg, activity.RegisterOptions{Name: activities.SendOrgNoticeName})
+	r.RegisterActivityWithOptions(f.tally, activity.RegisterOptions{Name: activities.TallyNoticeName})
+}
+
+// tally counts as sendPage sent: everyone in scope accepted.
+func (f *standIn) tally(_ context.Context, id string) (activities.TallyResult, error) {
+	f.mu.Lock()
+	spec := f.specs[id]
+	f.mu.Unlock()
+	n := spec.Data.AffectedCount
+	return activities.TallyResult{Accepted: n, Batches: (n + 999) / 1000, Requests: (n + 999) / 1000}, nil
 }
 
 func (f *standIn) prepare(_ context.Context, spec activities.NoticeSpec) (activities.PrepareResult, error) {

@@ -12,6 +12,9 @@ import (
 const (
 	ReasonReminder = string(incident.EventReminder) // a reminder before a deadline: the chain from its first step
 	ReasonOverdue  = string(incident.EventOverdue)  // a deadline passed with no notice: the top of the chain at once
+	// ReasonNoticeNotGiven: a notice failed or left people unreached, so
+	// its clock runs on: the chain from its first step, like a reminder.
+	ReasonNoticeNotGiven = "notice_not_given"
 )
 
 // Page is one run of a policy's chain, started by a reminder or by a

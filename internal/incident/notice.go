@@ -115,7 +115,11 @@ func (n Notice) Summary() string {
 	case n.State == NoticeFailed:
 		return "Notice " + n.ID + " failed: " + n.Error
 	case n.Notify == "individuals":
-		text := fmt.Sprintf("Notice %s sent: %d accepted for delivery", n.ID, c.Accepted)
+		verb := "sent"
+		if n.State == NoticeIncomplete {
+			verb = "not given to everyone"
+		}
+		text := fmt.Sprintf("Notice %s %s: %d accepted for delivery", n.ID, verb, c.Accepted)
 		var more []string
 		if c.Covered > 0 {
 			more = append(more, fmt.Sprintf("%d already notified under another notice", c.Covered))
@@ -126,11 +130,17 @@ func (n Notice) Summary() string {
 		if c.Unreachable > 0 {
 			more = append(more, fmt.Sprintf("%d without a usable address", c.Unreachable))
 		}
+		if c.Twice > 0 {
+			more = append(more, fmt.Sprintf("%d mailed twice", c.Twice))
+		}
+		if c.MaybeTwice > 0 {
+			more = append(more, fmt.Sprintf("%d resent after an unconfirmed attempt (mailed once or twice)", c.MaybeTwice))
+		}
 		if len(more) > 0 {
 			text += ", " + strings.Join(more, ", ")
 		}
 		if c.SubstituteNeeded() > 0 {
-			text += fmt.Sprintf(". %d people not reached: consider a substitute notice (public communication)", c.SubstituteNeeded())
+			text += fmt.Sprintf(". %d people not reached: the obligation stays open until they are (fix the sender or the addresses and approve again) or a substitute notice is given", c.SubstituteNeeded())
 		}
 		return text
 	}
@@ -150,6 +160,36 @@ func (n Notice) Summary() string {
 		}
 	}
 	return "Notice " + n.ID + ": " + strings.Join(parts, "; ")
+}
+
+// Given reports whether the notice was given, so that it meets its clocks:
+// to people, when sending ended with everyone in scope accepted for
+// delivery (or notified under another notice); to organisations, when
+// every one was reached, its email accepted or its report filed.
+func (n Notice) Given() bool {
+	if n.Notify == "individuals" {
+		return n.State == NoticeSent && n.Counts.Shortfall() == 0
+	}
+	switch n.State {
+	case NoticeSending, NoticeFailed:
+		return false
+	}
+	reached := map[string]bool{}
+	for _, d := range n.Deliveries {
+		reached[d.Recipient] = reached[d.Recipient] || d.Error == ""
+	}
+	for _, f := range n.Filings {
+		reached[f.Recipient] = reached[f.Recipient] || f.Reference != ""
+	}
+	if len(reached) == 0 {
+		return false
+	}
+	for _, ok := range reached {
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Meet marks an open clock met by a notice given at `at`.
