@@ -42,12 +42,17 @@ func fixtureInput(t testing.TB) Input {
 		Status: st, ExportedAt: exportedAt, ExportedBy: "cli:dpo",
 		Ledger: []LedgerNotice{
 			{ID: art34.ID, Rule: "eu-gdpr-art34", Audience: "individuals", SnapshotID: "snap_quick", ApprovedBy: art34.ApprovedBy, ApprovedAt: art34.ApprovedAt,
-				Content:  []byte(`{"id":"INC-20260105-7K3QX/eu-gdpr-art34","data":{"what_happened":"someone exported our customer records"}}`),
-				Progress: LedgerProgress{Batches: 2, BatchesAccepted: 1, BatchesFailed: 1, Recipients: 4992, Accepted: 4990, Failed: 2, Unreachable: 8, Delivered: 4000, Bounced: 3},
+				Content: []byte(`{"id":"INC-20260105-7K3QX/eu-gdpr-art34","data":{"what_happened":"someone exported our customer records"}}`),
+				Progress: LedgerProgress{Batches: 2, BatchesAccepted: 1, BatchesFailed: 1, Recipients: 4992, Accepted: 4990, Failed: 2, Unreachable: 8, Delivered: 4000, Bounced: 3,
+					Requests: 2, Resent: 1, ResentRecipients: 4990, Twice: 4990},
 				Batches: []LedgerBatch{
 					{Key: "b-1", State: "accepted", Recipients: 4990, MessageID: "sg-batch-1", Attempts: 1, SentAt: art34.ApprovedAt.Add(time.Minute), UpdatedAt: art34.ApprovedAt.Add(time.Hour), Events: 4003, Delivered: 4000, Bounced: 3},
 					{Key: "b-2", State: "failed", Recipients: 2, Error: "400 invalid personalizations", Attempts: 1, UpdatedAt: art34.ApprovedAt.Add(time.Minute)},
-				}},
+				},
+				Resends: []LedgerResend{{Batch: "b-1", Recipients: 4990, State: "accepted", Attempts: []LedgerAttempt{
+					{N: 1, StartedAt: art34.ApprovedAt.Add(30 * time.Second), EndedAt: art34.ApprovedAt.Add(50 * time.Second), Outcome: "confirmed", MessageID: "sg-batch-1-first", Error: "context canceled", ConfirmedBy: "event"},
+					{N: 2, StartedAt: art34.ApprovedAt.Add(time.Minute), EndedAt: art34.ApprovedAt.Add(time.Minute), Outcome: "accepted", MessageID: "sg-batch-1", Resend: "not confirmed within 2m0s"},
+				}}}},
 			{ID: art33.ID, Rule: "eu-gdpr-art33", Audience: "org", ApprovedBy: art33.ApprovedBy, ApprovedAt: art33.ApprovedAt,
 				Content: []byte(`{"id":"INC-20260105-7K3QX/eu-gdpr-art33"}`)},
 		},
@@ -123,6 +128,20 @@ func TestBuildWriteVerify(t *testing.T) {
 		!strings.Contains(string(got.File("notices/02-eu-gdpr-art34/ledger.json")), `"message_id": "sg-batch-1"`) ||
 		string(got.File("notices/02-eu-gdpr-art34/content.json")) != string(fixtureInput(t).Ledger[0].Content) {
 		t.Error("a notice's message IDs or content are missing")
+	}
+	// Who was mailed twice, and every request SendGrid took with its
+	// message ID, as the ledger recorded them.
+	var lf struct {
+		Recorded bool `json:"recorded"`
+		LedgerNotice
+	}
+	mustUnmarshal(t, got.File("notices/02-eu-gdpr-art34/ledger.json"), &lf)
+	if p := lf.Progress; p.Twice != 4990 || p.Requests != 2 || p.Resent != 1 || len(lf.Resends) != 1 || len(lf.Resends[0].Attempts) != 2 ||
+		lf.Resends[0].Attempts[0].MessageID != "sg-batch-1-first" || lf.Resends[0].Attempts[1].Resend != "not confirmed within 2m0s" {
+		t.Errorf("ledger.json: %+v", lf)
+	}
+	if art33 := string(got.File("notices/01-eu-gdpr-art33/ledger.json")); !strings.Contains(art33, `"resends": []`) || !strings.Contains(art33, `"twice": 0`) {
+		t.Errorf("a notice with no resend says so explicitly: %s", art33)
 	}
 	if strings.Contains(string(got.File("status.json")), "oncall@pixelcrunch.example") {
 		t.Error("status.json holds the page emails' addresses")
@@ -398,6 +417,35 @@ func TestAnchorOfAClosedIncidentIsItsRecord(t *testing.T) {
 	other.ID = "INC-20260105-AAAAA"
 	if _, err := CheckAnchor(p, other); err == nil {
 		t.Error("a pack checked against another incident")
+	}
+}
+
+// TestOldPacksStillVerify: a pack exported before the ledger's attempts
+// (testdata/pack-2026-01.zip, written by the code of January 2026, signed
+// with testKey(1)) verifies as it did: fields are added to the format,
+// never renamed.
+func TestOldPacksStillVerify(t *testing.T) {
+	zipped, err := os.ReadFile(filepath.Join("testdata", "pack-2026-01.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, rep, err := verifyBytes(zipped, testKey(1).Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatalf("an old pack no longer verifies: %v", err)
+	}
+	if rep.Incident != "INC-20260105-7K3QX" || !rep.KeyTrusted || rep.Files != 12 {
+		t.Errorf("report %+v", rep)
+	}
+	var lf struct {
+		Recorded bool `json:"recorded"`
+		LedgerNotice
+	}
+	mustUnmarshal(t, p.File("notices/02-eu-gdpr-art34/ledger.json"), &lf)
+	if !lf.Recorded || lf.Progress.Accepted != 4990 || lf.Resends != nil {
+		t.Errorf("the old ledger.json reads as %+v", lf)
+	}
+	if _, err := CheckAnchor(p, fixtureStatus(t)); err != nil {
+		t.Errorf("the old pack against its incident: %v", err)
 	}
 }
 

@@ -89,6 +89,11 @@ type LedgerNotice struct {
 	Content  []byte         `json:"-"`
 	Progress LedgerProgress `json:"progress"`
 	Batches  []LedgerBatch  `json:"batches"`
+	// Resends are the batches sent more than once, each with every
+	// attempt: when, why it was made, what became of it, its message ID.
+	// With Batches' message IDs they are every Mail Send request SendGrid
+	// took. (Added with the ledger's attempts; packs before it lack it.)
+	Resends []LedgerResend `json:"resends"`
 }
 
 // LedgerProgress counts a notice's recipients by state.
@@ -106,6 +111,43 @@ type LedgerProgress struct {
 	Bounced          int `json:"bounced"`
 	Dropped          int `json:"dropped"`
 	Deferred         int `json:"deferred"`
+
+	// Added with the ledger's attempts (packs before them lack these):
+	// batches with an attempt whose outcome is not recorded; the Mail Send
+	// requests SendGrid took (one message ID each); batches sent again
+	// although an earlier attempt's fate was unknown, and their people;
+	// people SendGrid took twice, and people in resent batches whose
+	// earlier attempt's fate stays unknown.
+	BatchesSending   int `json:"batches_sending"`
+	Requests         int `json:"requests"`
+	Resent           int `json:"resent"`
+	ResentRecipients int `json:"resent_recipients"`
+	Twice            int `json:"twice"`
+	MaybeTwice       int `json:"maybe_twice"`
+}
+
+// LedgerResend is a batch with more than one attempt.
+type LedgerResend struct {
+	Batch      string          `json:"batch"`
+	Recipients int             `json:"recipients"`
+	State      string          `json:"state"`
+	Attempts   []LedgerAttempt `json:"attempts"`
+}
+
+// LedgerAttempt is one Mail Send request of a batch, as the ledger wrote
+// it ahead of sending and after.
+type LedgerAttempt struct {
+	N         int       `json:"n"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	Outcome   string    `json:"outcome"`
+	MessageID string    `json:"message_id,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	// Resend is why the attempt was made although an earlier one's fate
+	// was unknown; ConfirmedBy what reconciled an attempt whose answer was
+	// lost (event, activity).
+	Resend      string `json:"resend,omitempty"`
+	ConfirmedBy string `json:"confirmed_by,omitempty"`
 }
 
 // LedgerBatch is one Mail Send request: its state, SendGrid's message ID,
@@ -247,7 +289,7 @@ func Build(in Input, key ed25519.PrivateKey) (*Pack, error) {
 			return
 		}
 		c := *l
-		c.Batches = nonNil(c.Batches)
+		c.Batches, c.Resends = nonNil(c.Batches), nonNil(c.Resends)
 		add(dir+"ledger.json", mustJSON(ledgerFile{Recorded: true, LedgerNotice: &c}))
 		add(dir+"content.json", c.Content)
 	}
@@ -398,8 +440,11 @@ Files
                     rules considered and not triggered, with why
   notices/NN-RULE/  per notice: notice.json (its state, counts, emails to organisations with their
                     message IDs, filings), content.json (the notice as approved and sent, from the
-                    notification ledger), ledger.json (every batch with its SendGrid message ID, state,
-                    recipient count and delivery states). No person's address is in the pack.
+                    notification ledger), ledger.json (its counts: accepted, requests SendGrid took,
+                    batches resent, people mailed twice and maybe twice; every batch with its SendGrid
+                    message ID, state, recipient count and delivery states; every batch sent more than
+                    once with each attempt, why it was made and what became of it). No person's
+                    address is in the pack.
   manifest.json     every file above, in order, with its SHA-256 and chain value; the chain head;
                     an Ed25519 signature of the head when the exporter had a signing key
 
