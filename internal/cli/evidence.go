@@ -70,8 +70,11 @@ func newEvidenceCmd(g *globals) *cobra.Command {
 		Long: `Writes a zip with the incident's timeline, every decision with who and when,
 the ruleset version and why each obligation applied or did not, and every
 notice as approved and sent: its content from the notification ledger, its
-batches with SendGrid message IDs, recipient counts and delivery states, and
-the message IDs of emails to organisations. No person's address is in it.
+counts (accepted, the Mail Send requests SendGrid took, batches resent, people
+mailed twice and maybe twice), its batches with SendGrid message IDs,
+recipient counts and delivery states, every batch sent more than once with
+each attempt and why, and the message IDs of emails to organisations. No
+person's address is in it.
 
 Every file is a record in a hash chain; manifest.json lists them with the
 chain head. With BREACHCTL_EVIDENCE_SIGNING_KEY set (base64 Ed25519 seed:
@@ -198,12 +201,19 @@ func readLedger(ctx context.Context, openStore func() (*store.Store, error), id 
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ledgerNotice(r))
+		resends, err := s.Resends(ctx, nid)
+		if err != nil {
+			return nil, fmt.Errorf("the batches of %s sent more than once: %w", nid, err)
+		}
+		out = append(out, ledgerNotice(r, resends))
 	}
 	return out, nil
 }
 
-func ledgerNotice(r store.NoticeReport) evidence.LedgerNotice {
+// ledgerNotice is a notice as the pack records it: the ledger's report of
+// it (its counts from store.NoticeProgress, the one source every view
+// reads) and its batches sent more than once with every attempt.
+func ledgerNotice(r store.NoticeReport, resends []store.BatchAttempts) evidence.LedgerNotice {
 	n, p := r.Notice, r.Progress
 	l := evidence.LedgerNotice{
 		ID: n.ID, Rule: n.Rule, Audience: n.Audience, SnapshotID: n.SnapshotID, ApprovedBy: n.ApprovedBy, ApprovedAt: n.ApprovedAt,
@@ -212,7 +222,20 @@ func ledgerNotice(r store.NoticeReport) evidence.LedgerNotice {
 			Batches: p.Batches, BatchesAccepted: p.BatchesAccepted, BatchesFailed: p.BatchesFailed, BatchesAmbiguous: p.BatchesAmbiguous,
 			Recipients: p.Recipients, Queued: p.Queued, Accepted: p.Accepted, Failed: p.Failed, Unreachable: p.Unreachable,
 			Delivered: p.Delivered, Bounced: p.Bounced, Dropped: p.Dropped, Deferred: p.Deferred,
+			BatchesSending: p.BatchesSending, Requests: p.Requests, Resent: p.Resent, ResentRecipients: p.ResentRecipients,
+			Twice: p.Twice, MaybeTwice: p.MaybeTwice,
 		},
+		Resends: []evidence.LedgerResend{},
+	}
+	for _, b := range resends {
+		lr := evidence.LedgerResend{Batch: b.Batch, Recipients: b.Recipients, State: string(b.State), Attempts: []evidence.LedgerAttempt{}}
+		for _, a := range b.Attempts {
+			lr.Attempts = append(lr.Attempts, evidence.LedgerAttempt{
+				N: a.N, StartedAt: a.StartedAt, EndedAt: a.EndedAt, Outcome: string(a.Outcome), MessageID: a.MessageID,
+				Error: a.Error, Resend: a.Resend, ConfirmedBy: a.ConfirmedBy,
+			})
+		}
+		l.Resends = append(l.Resends, lr)
 	}
 	for _, b := range r.Batches {
 		l.Batches = append(l.Batches, evidence.LedgerBatch{

@@ -174,13 +174,34 @@ func (o *listOptions) filter() (orchestrator.ListFilter, error) {
 	return f, nil
 }
 
+// showJSON is `show -o json`: the incident's status, its notices counted
+// from the one source of their numbers (the ledger where this machine has
+// the store, else, while a notice is sending, its workflow), with where each
+// notice's counts came from and its batches sent more than once.
+type showJSON struct {
+	incident.Status
+	Ledger map[string]noticeView `json:"ledger,omitempty"`
+}
+
 func newShowCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var dsn string
+	cmd := &cobra.Command{
 		Use:   "show INC-ID",
 		Short: "Show an incident: state, facts, each clock and the timeline",
-		Args:  cobra.ExactArgs(1),
+		Long: `Shows an incident: its state and facts, each clock, each notice and the timeline.
+
+A notice's counts (accepted, the Mail Send requests SendGrid took, batches
+resent with why, people mailed twice and maybe twice) come from the
+notification ledger where this machine has the store (--store,
+BREACHCTL_STORE, or dev's data directory); without it, a notice still sending
+is counted live by its workflow, and a finished one as the incident recorded it.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := incidentArg(args)
+			if err != nil {
+				return err
+			}
+			cfg, err := g.config()
 			if err != nil {
 				return err
 			}
@@ -189,14 +210,23 @@ func newShowCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if g.json() {
-					return writeJSON(g.env.Stdout, st)
+				var views map[string]noticeView
+				if len(st.Notices) > 0 {
+					ledger, closeLedger := g.viewLedger(ctx, cfg, dsn)
+					defer closeLedger()
+					views = countNotices(ctx, svc, ledger, &st)
+					warnViews(g.env.Stderr, views, st)
 				}
-				printStatus(g.env.Stdout, st, g.env.Now())
+				if g.json() {
+					return writeJSON(g.env.Stdout, showJSON{Status: st, Ledger: views})
+				}
+				printStatusWith(g.env.Stdout, st, views, g.env.Now())
 				return nil
 			})
 		},
 	}
+	cmd.Flags().StringVar(&dsn, "store", "", "the store holding the ledger (default $BREACHCTL_STORE, or the data directory's if it exists)")
+	return cmd
 }
 
 func newNoteCmd(g *globals) *cobra.Command {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/register"
 	"github.com/breachctl/breachctl/internal/store"
 	"github.com/breachctl/breachctl/workflows"
 )
@@ -69,10 +71,10 @@ func (n *noticeTextFlags) request(rules []string) (workflows.ApproveRequest, err
 
 func newApproveCmd(g *globals) *cobra.Command {
 	var (
-		text      noticeTextFlags
-		draft     string
-		follow    bool
-		watchTick time.Duration
+		text   noticeTextFlags
+		draft  string
+		follow bool
+		watch  watchOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "approve INC-ID RULE...",
@@ -115,6 +117,13 @@ cannot be approved without a draft).`,
 				return err
 			}
 			req.Draft = strings.TrimSpace(draft)
+			if err := watch.validate(); err != nil {
+				return err
+			}
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
 			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
 				req.Actor = actor
 				st, err := svc.Approve(ctx, id, req)
@@ -138,15 +147,15 @@ cannot be approved without a draft).`,
 						n.ID, strings.Join(req.Rules, ", "), n.State, id)
 					return nil
 				}
-				return watchNotices(ctx, g, svc, id, []string{n.ID}, watchTick)
+				return watchNotices(ctx, g, svc, cfg, id, []string{n.ID}, watch)
 			})
 		},
 	}
 	f := cmd.Flags()
 	text.bind(f)
 	f.StringVar(&draft, "draft", "", "approve this draft (its hash, from `breachctl draft`) exactly as drafted")
-	f.BoolVar(&follow, "watch", false, "follow the sending until it is done")
-	f.DurationVar(&watchTick, "interval", time.Second, "how often --watch refreshes")
+	f.BoolVar(&follow, "watch", false, "follow the sending until it is done; exit 7 if the notice was not given to everyone it owes")
+	watch.bind(f, "how often --watch refreshes")
 	return cmd
 }
 
@@ -214,14 +223,24 @@ reference the portal gave. That meets the obligation.`,
 func newWatchCmd(g *globals) *cobra.Command {
 	var (
 		rule string
-		tick time.Duration
+		opts watchOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "watch INC-ID",
 		Short: "Follow the notices of an incident as they are sent",
 		Long: `Shows, for each notice being sent, a progress bar with the people sent to,
 failed, remaining and the rate, until every notice is done; then how each
-went. With -o json, prints the final progress of each notice.`,
+went: accepted, the Mail Send requests SendGrid took, the batches sent more
+than once with why, and the people mailed twice or maybe twice. The counts
+come from the notification ledger where this machine has the store
+(--store, BREACHCTL_STORE, or dev's data directory), else from Temporal.
+With -o json, prints the final progress of each notice.
+
+While Temporal or the worker does not answer (a restart, a deploy), it says
+"reconnecting" and tries again, backing off, for up to --reconnect-timeout;
+then it exits with 5. It exits with 7 when a notice ended without being given
+to everyone it owes (failed, incomplete, an email to an organisation
+refused, a report still to file): its clocks stay open.`,
 		Example: `  breachctl watch INC-20261120-7K3QX`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -229,9 +248,21 @@ went. With -o json, prints the final progress of each notice.`,
 			if err != nil {
 				return err
 			}
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
 			return withService(cmd, g, func(ctx context.Context, svc Incidents, _ string) error {
-				st, err := svc.Show(ctx, id)
-				if err != nil {
+				w := &watcher{g: g, svc: svc, opts: opts, tty: isTerminal(g.env.Stdout)}
+				var st incident.Status
+				if err := w.call(ctx, func(ctx context.Context) error {
+					var err error
+					st, err = svc.Show(ctx, id)
+					return err
+				}); err != nil {
 					return err
 				}
 				var ids []string
@@ -248,12 +279,15 @@ went. With -o json, prints the final progress of each notice.`,
 				if len(ids) == 0 {
 					return apperr.New(apperr.NotFound, "incident %s has no notice%s yet: approve one with `breachctl approve`", id, forRule(rule))
 				}
-				return watchNotices(ctx, g, svc, id, ids, tick)
+				ledger, closeLedger := g.viewLedger(ctx, cfg, opts.store)
+				defer closeLedger()
+				w.ledger = ledger
+				return w.run(ctx, id, ids)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&rule, "rule", "", "only the notice under this obligation")
-	cmd.Flags().DurationVar(&tick, "interval", time.Second, "how often to refresh")
+	opts.bind(cmd.Flags(), "how often to refresh")
 	return cmd
 }
 
@@ -273,69 +307,6 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-// watchNotices polls each notice's progress until all are done, drawing a
-// progress line per notice: redrawn in place on a terminal, every few
-// seconds otherwise.
-func watchNotices(ctx context.Context, g *globals, svc Incidents, incidentID string, ids []string, tick time.Duration) error {
-	tick = max(tick, 100*time.Millisecond)
-	tty := isTerminal(g.env.Stdout)
-	rates := map[string]*rateMeter{}
-	last := map[string]workflows.NoticeProgress{}
-	var lastPrint time.Time
-	for {
-		done := true
-		for _, id := range ids {
-			p, err := svc.NoticeProgress(ctx, id)
-			if err != nil {
-				return err
-			}
-			last[id] = p
-			if rates[id] == nil {
-				rates[id] = &rateMeter{}
-			}
-			rates[id].add(p.At, p.Counts.Accepted)
-			if p.State == incident.NoticeSending {
-				done = false
-			}
-		}
-		now := g.env.Now()
-		if !g.json() && (tty || done || now.Sub(lastPrint) >= 5*time.Second) {
-			if tty && !lastPrint.IsZero() {
-				fmt.Fprintf(g.env.Stdout, "\033[%dA", len(ids)) // back over the previous lines
-			}
-			for _, id := range ids {
-				fmt.Fprintln(g.env.Stdout, progressLine(last[id], rates[id].perSecond(), tty))
-			}
-			lastPrint = now
-		}
-		if done {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(tick):
-		}
-	}
-	if g.json() {
-		out := make([]workflows.NoticeProgress, 0, len(ids))
-		for _, id := range ids {
-			out = append(out, last[id])
-		}
-		return writeJSON(g.env.Stdout, out)
-	}
-	st, err := svc.Show(ctx, incidentID)
-	if err != nil {
-		return err
-	}
-	for _, n := range st.Notices {
-		if containsString(ids, n.ID) {
-			fmt.Fprintln(g.env.Stdout, n.Summary())
-		}
-	}
-	return nil
-}
-
 // progressLine is one notice's progress: a bar, sent, failed, remaining and
 // the rate.
 func progressLine(p workflows.NoticeProgress, perSecond float64, bar bool) string {
@@ -350,9 +321,6 @@ func progressLine(p workflows.NoticeProgress, perSecond float64, bar bool) strin
 	if p.State == incident.NoticeSending && c.Expected == 0 && c.Done() == 0 {
 		// Not prepared yet: nothing to measure against.
 		fmt.Fprintf(&b, "%s preparing", p.Notice)
-		if bar {
-			b.WriteString("\033[K")
-		}
 		return b.String()
 	}
 	if bar {
@@ -360,11 +328,23 @@ func progressLine(p workflows.NoticeProgress, perSecond float64, bar bool) strin
 		filled := int(frac * width)
 		b.WriteString("[" + strings.Repeat("#", filled) + strings.Repeat(".", width-filled) + "] ")
 	}
-	fmt.Fprintf(&b, "%s %3.0f%%  sent %d  failed %d  unreachable %d  already notified %d  remaining %d  %.0f/s  %s",
-		p.Notice, frac*100, c.Accepted, c.Failed, c.Unreachable, c.Covered, remaining, perSecond, p.State)
-	if bar {
-		b.WriteString("\033[K") // clear what a longer previous line left
+	fmt.Fprintf(&b, "%s %3.0f%%  sent %d", p.Notice, frac*100, c.Accepted)
+	// Next to those accepted, what the ledger counts of requests and
+	// resends, when it counts them.
+	if c.Requests > 0 {
+		fmt.Fprintf(&b, "  requests %d", c.Requests)
 	}
+	if c.Retried > 0 {
+		fmt.Fprintf(&b, "  resent %d (%d people)", c.Retried, c.ResentRecipients)
+	}
+	if c.Twice > 0 {
+		fmt.Fprintf(&b, "  twice %d", c.Twice)
+	}
+	if c.MaybeTwice > 0 {
+		fmt.Fprintf(&b, "  maybe twice %d", c.MaybeTwice)
+	}
+	fmt.Fprintf(&b, "  failed %d  unreachable %d  already notified %d  remaining %d  %.0f/s  %s",
+		c.Failed, c.Unreachable, c.Covered, remaining, perSecond, p.State)
 	return b.String()
 }
 
@@ -405,9 +385,21 @@ func isTerminal(w io.Writer) bool {
 // deliveryReport is one notice's delivery, as the ledger has it.
 type deliveryReport struct {
 	store.NoticeProgress
-	// NotReached counts toward a substitute notice: refused, bounced,
-	// dropped, or without a usable address.
+	// Notify and State are the notice's, from the incident.
+	Notify string               `json:"notify"`
+	State  incident.NoticeState `json:"state"`
+	// Recorded is false for a notice the ledger does not have (it failed
+	// before anything was recorded): its counts are zero.
+	Recorded bool `json:"recorded"`
+	// NotReached counts toward a substitute notice, for a notice to
+	// people: refused, bounced, dropped, or without a usable address.
 	NotReached int `json:"not_reached"`
+	// Resends are the batches sent more than once, with why.
+	Resends []register.Resend `json:"resends"`
+	// Advice is what to do about people or organisations not reached.
+	Advice string `json:"advice,omitempty"`
+	// Warning is what could not be read from the ledger.
+	Warning string `json:"warning,omitempty"`
 }
 
 func newDeliveriesCmd(g *globals) *cobra.Command {
@@ -416,10 +408,14 @@ func newDeliveriesCmd(g *globals) *cobra.Command {
 		Use:   "deliveries INC-ID",
 		Short: "How each notice of an incident was delivered, from the ledger",
 		Long: `Reads the notification ledger (BREACHCTL_STORE) for each notice of the incident:
-accepted by SendGrid, then delivered, bounced, dropped or deferred as SendGrid's
-Event Webhook reported, and the people without a usable address. Those not
-reached count toward a substitute notice (GDPR Art. 34(3)(c) public
-communication; the US states' substitute notice).`,
+accepted by SendGrid, the Mail Send requests it took, the batches sent more than
+once (after an attempt whose answer was lost) with why, the people mailed twice
+(SendGrid took their batch twice) and maybe twice (resent, the first attempt's
+fate unknown), then delivered, bounced, dropped or deferred as SendGrid's Event
+Webhook reported, and the people without a usable address. People not reached
+count toward a substitute notice (GDPR Art. 34(3)(c) public communication; the
+US states' substitute notice); an email to an authority or a business customer
+that was not accepted is fixed at its sender or recipient and approved again.`,
 		Example: `  breachctl deliveries INC-20261120-7K3QX`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -439,46 +435,102 @@ communication; the US states' substitute notice).`,
 				if err != nil {
 					return err
 				}
-				ledger, err := store.Open(ctx, dsn, store.WithKeys(cfg.Keys))
+				ledger, closeLedger, err := g.openLedger(ctx, dsn, cfg)
 				if err != nil {
-					return apperr.Wrap(apperr.Unavailable, err, "open the store (BREACHCTL_STORE, --store)")
+					return err
 				}
-				defer ledger.Close()
-				var reports []deliveryReport
+				defer closeLedger()
+				reports := make([]deliveryReport, 0, len(st.Notices))
 				for _, n := range st.Notices {
-					p, err := ledger.NoticeProgress(ctx, n.ID)
+					r, err := deliveryOf(ctx, ledger, id, n)
 					if err != nil {
 						return err
 					}
-					reports = append(reports, deliveryReport{NoticeProgress: p, NotReached: p.Failed + p.Bounced + p.Dropped + p.Unreachable})
+					reports = append(reports, r)
 				}
 				if g.json() {
-					if reports == nil {
-						reports = []deliveryReport{}
-					}
 					return writeJSON(g.env.Stdout, reports)
 				}
-				if len(reports) == 0 {
-					fmt.Fprintf(g.env.Stdout, "%s has no notice yet\n", id)
-					return nil
-				}
-				t := newTable(g.env.Stdout)
-				fmt.Fprintln(t, "NOTICE\tACCEPTED\tDELIVERED\tBOUNCED\tDROPPED\tDEFERRED\tFAILED\tUNREACHABLE\tNOT REACHED")
-				for _, r := range reports {
-					fmt.Fprintf(t, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Notice, r.Accepted, r.Delivered, r.Bounced, r.Dropped, r.Deferred, r.Failed, r.Unreachable, r.NotReached)
-				}
-				t.Flush()
-				for _, r := range reports {
-					if r.NotReached > 0 {
-						fmt.Fprintf(g.env.Stdout, "! %s: %d people not reached: consider a substitute notice (GDPR Art. 34(3)(c) public communication; US substitute notice)\n", r.Notice, r.NotReached)
-					}
-				}
+				printDeliveries(g.env.Stdout, g.env.Stderr, id, reports)
 				return nil
 			})
 		},
 	}
 	cmd.Flags().StringVar(&dsn, "store", "", "the store holding the ledger (default $BREACHCTL_STORE or the data directory's)")
 	return cmd
+}
+
+// deliveryOf reads one notice from the ledger, with what to do about those
+// it did not reach.
+func deliveryOf(ctx context.Context, ledger Ledger, incidentID string, n incident.Notice) (deliveryReport, error) {
+	r := deliveryReport{Notify: n.Notify, State: n.State, Resends: []register.Resend{}}
+	nl, found, resendsErr, err := readNoticeLedger(ctx, ledger, n.ID)
+	if err != nil {
+		return r, err
+	}
+	r.Notice, r.Recorded = n.ID, found
+	if found {
+		r.NoticeProgress, r.Resends = nl.Progress, nl.Resends
+		r.Notice = n.ID
+	}
+	if resendsErr != nil {
+		r.Warning = resendsErr.Error()
+	}
+	if n.Notify == "individuals" {
+		r.NotReached = r.Failed + r.Bounced + r.Dropped + r.Unreachable
+		if r.NotReached > 0 {
+			r.Advice = fmt.Sprintf("%d people not reached: consider a substitute notice (GDPR Art. 34(3)(c) public communication; US substitute notice)", r.NotReached)
+		}
+		return r, nil
+	}
+	// To an organisation: its email not accepted is fixed at the sender or
+	// the recipient, and approved again; a substitute notice is for people.
+	refusedEmail := slices.ContainsFunc(n.Deliveries, func(d incident.OrgDelivery) bool { return d.Error != "" })
+	if refusedEmail || r.Failed+r.Bounced+r.Dropped > 0 || n.State == incident.NoticeFailed {
+		r.Advice = "the email to the " + orgKind(n.Notify) + " was not accepted or not delivered: " + orgAdvice(incidentID, n)
+	}
+	return r, nil
+}
+
+func orgKind(notify string) string {
+	switch notify {
+	case "authority":
+		return "authority"
+	case "controller":
+		return "controller"
+	}
+	return "organisation"
+}
+
+func printDeliveries(w, stderr io.Writer, id string, reports []deliveryReport) {
+	if len(reports) == 0 {
+		fmt.Fprintf(w, "%s has no notice yet\n", id)
+		return
+	}
+	t := newTable(w)
+	fmt.Fprintln(t, "NOTICE\tACCEPTED\tREQUESTS\tRESENT\tTWICE\tMAYBE TWICE\tDELIVERED\tBOUNCED\tDROPPED\tDEFERRED\tFAILED\tUNREACHABLE\tNOT REACHED")
+	for _, r := range reports {
+		if !r.Recorded {
+			fmt.Fprintf(t, "%s\t(not in the ledger: %s)\n", r.Notice, r.State)
+			continue
+		}
+		resent := fmt.Sprintf("%d", r.Resent)
+		if r.Resent > 0 {
+			resent += fmt.Sprintf(" (%d people)", r.ResentRecipients)
+		}
+		fmt.Fprintf(t, "%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Notice, r.Accepted, r.Requests, resent, r.Twice, r.MaybeTwice,
+			r.Delivered, r.Bounced, r.Dropped, r.Deferred, r.Failed, r.Unreachable, r.NotReached)
+	}
+	t.Flush()
+	for _, r := range reports {
+		printResends(w, r.Notice, r.Resends)
+		if r.Advice != "" {
+			fmt.Fprintf(w, "! %s: %s\n", r.Notice, r.Advice)
+		}
+		if r.Warning != "" {
+			fmt.Fprintf(stderr, "warning: %s: %s\n", r.Notice, r.Warning)
+		}
+	}
 }
 
 func draftOf(st incident.Status, hash string) *incident.Draft {

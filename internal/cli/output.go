@@ -61,7 +61,11 @@ func list(s []string) string {
 }
 
 // printStatus writes the human view of one incident.
-func printStatus(w io.Writer, s incident.Status, now time.Time) {
+func printStatus(w io.Writer, s incident.Status, now time.Time) { printStatusWith(w, s, nil, now) }
+
+// printStatusWith writes the human view of one incident, with what the
+// ledger adds to its notices.
+func printStatusWith(w io.Writer, s incident.Status, views map[string]noticeView, now time.Time) {
 	f := s.Facts
 	fmt.Fprintf(w, "%s  %s\n", s.ID, f.Title)
 	t := newTable(w)
@@ -140,19 +144,43 @@ func printStatus(w io.Writer, s incident.Status, now time.Time) {
 	if len(s.Notices) > 0 {
 		fmt.Fprintln(w, "\nNOTICES")
 		t = newTable(w)
-		fmt.Fprintln(t, "  NOTICE\tRULES\tSTATE\tAPPROVED\tSENT\tACCEPTED\tFAILED\tUNREACHABLE\tALREADY NOTIFIED")
+		fmt.Fprintln(t, "  NOTICE\tRULES\tSTATE\tAPPROVED\tSENT\tACCEPTED\tREQUESTS\tRESENT\tTWICE\tMAYBE TWICE\tFAILED\tUNREACHABLE\tALREADY NOTIFIED")
 		for _, n := range s.Notices {
-			fmt.Fprintf(t, "  %s\t%s\t%s\t%s by %s\t%s\t%d\t%d\t%d\t%d\n", n.ID, list(n.Rules), n.State, ts(n.ApprovedAt), n.ApprovedBy,
-				tsPtr(n.SentAt), n.Counts.Accepted, n.Counts.Failed, n.Counts.Unreachable, n.Counts.Covered)
+			c := n.Counts
+			resent := fmt.Sprintf("%d", c.Retried)
+			if c.Retried > 0 {
+				resent += fmt.Sprintf(" (%d people)", c.ResentRecipients)
+			}
+			fmt.Fprintf(t, "  %s\t%s\t%s\t%s by %s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\n", n.ID, list(n.Rules), n.State, ts(n.ApprovedAt), n.ApprovedBy,
+				tsPtr(n.SentAt), c.Accepted, c.Requests, resent, c.Twice, c.MaybeTwice, c.Failed, c.Unreachable, c.Covered)
 		}
 		t.Flush()
 		for _, n := range s.Notices {
+			if v, ok := views[n.ID]; ok && v.From != "incident" {
+				fmt.Fprintf(w, "  %s: counted from the %s\n", n.ID, v.From)
+			}
+			switch n.State {
+			case incident.NoticeFailed:
+				fmt.Fprintf(w, "  ! %s failed, its clocks stay open: %s\n", n.ID, orText(n.Error, "no reason recorded"))
+			case incident.NoticeIncomplete:
+				fmt.Fprintf(w, "  ! %s incomplete, its clocks stay open: %d people in scope not given it (%d refused, %d without a usable address)",
+					n.ID, n.Counts.Shortfall(), n.Counts.Failed, n.Counts.Unreachable)
+				if n.Error != "" {
+					fmt.Fprintf(w, ": %s", n.Error)
+				}
+				fmt.Fprintln(w)
+			}
+			refused := false
 			for _, d := range n.Deliveries {
 				if d.Error != "" {
-					fmt.Fprintf(w, "  %s: email to %s failed: %s\n", n.ID, d.Recipient, d.Error)
+					refused = true
+					fmt.Fprintf(w, "  ! %s: email to %s not accepted: %s\n", n.ID, d.Recipient, d.Error)
 				} else {
 					fmt.Fprintf(w, "  %s: emailed %s at %s, message %s\n", n.ID, d.Recipient, ts(d.SentAt), d.MessageID)
 				}
+			}
+			if refused || (n.State == incident.NoticeFailed && n.Notify != "individuals") {
+				fmt.Fprintf(w, "  ! %s: %s\n", n.ID, orgAdvice(s.ID, n))
 			}
 			for _, f := range n.Filings {
 				if f.Reference != "" {
@@ -162,7 +190,11 @@ func printStatus(w io.Writer, s incident.Status, now time.Time) {
 						n.ID, f.Recipient, f.Portal, s.ID, n.Rules[0])
 				}
 			}
-			if k := n.Counts.SubstituteNeeded(); k > 0 && n.State != incident.NoticeSending {
+			if text := twiceText(n.Counts); text != "" {
+				fmt.Fprintf(w, "  %s: %s\n", n.ID, text)
+			}
+			printResends(w, n.ID, views[n.ID].Resends)
+			if k := n.Counts.SubstituteNeeded(); k > 0 && n.Notify == "individuals" && n.State != incident.NoticeSending {
 				fmt.Fprintf(w, "  ! %s: %d people not reached by email: consider a substitute notice (GDPR Art. 34(3)(c) public communication; US substitute notice)\n", n.ID, k)
 			}
 		}

@@ -84,7 +84,10 @@ incident's columns repeated on each (and one row for an incident with none), to
 load into a spreadsheet; -o json has everything. Open incidents are read
 from Temporal; every incident leaves its final record in the store
 (BREACHCTL_STORE) when it closes, so closed incidents stay in the register
-after Temporal's retention (BREACHCTL_RETENTION in dev) has removed them.`,
+after Temporal's retention (BREACHCTL_RETENTION in dev) has removed them.
+Each notice's counts are the notification ledger's (in the same store): accepted,
+the Mail Send requests SendGrid took, the batches sent more than once with
+why, the people mailed twice and maybe twice.`,
 		Example: `  breachctl register > register.md
   breachctl register -o csv --since 2026-01-01 > register-2026.csv
   breachctl register -o json --state closed`,
@@ -107,6 +110,10 @@ after Temporal's retention (BREACHCTL_RETENTION in dev) has removed them.`,
 			if err != nil {
 				return err
 			}
+			// Open incidents alone need no store where there is none: their
+			// counts are then the incidents' own.
+			needStore := filter.State == "closed" || filter.State == "all" || o.store != "" || cfg.Store != "" ||
+				fileExists(strings.TrimPrefix(cfg.StoreDSN(), "sqlite:"))
 			if o.store == "" {
 				o.store = cfg.StoreDSN()
 			}
@@ -115,23 +122,30 @@ after Temporal's retention (BREACHCTL_RETENTION in dev) has removed them.`,
 				if err != nil {
 					return err
 				}
+				if !needStore {
+					return write(g.env.Stdout, register.Build(statuses, nil, g.env.Now()))
+				}
+				st, err := store.Open(ctx, o.store, store.WithKeys(cfg.Keys))
+				if err != nil {
+					return apperr.Wrap(apperr.Unavailable, err, "open the store holding the register and the ledger (BREACHCTL_STORE, --store)")
+				}
+				defer st.Close()
 				if filter.State == "closed" || filter.State == "all" {
-					st, err := store.Open(ctx, o.store, store.WithKeys(cfg.Keys))
-					if err != nil {
-						return apperr.Wrap(apperr.Unavailable, err, "open the store holding the register (BREACHCTL_STORE, --store)")
-					}
-					defer st.Close()
 					if statuses, err = withArchived(ctx, st, statuses, since); err != nil {
 						return err
 					}
 				}
-				return write(g.env.Stdout, register.Build(statuses, g.env.Now()))
+				ledger, err := registerLedger(ctx, st, statuses)
+				if err != nil {
+					return err
+				}
+				return write(g.env.Stdout, register.Build(statuses, ledger, g.env.Now()))
 			})
 		},
 	}
 	cmd.Flags().StringVar(&o.since, "since", "", "only incidents opened on or after this date (2026-01-31) or time (RFC 3339)")
 	cmd.Flags().StringVar(&o.state, "state", "all", "open, overdue, closed or all")
-	cmd.Flags().StringVar(&o.store, "store", "", "the store keeping closed incidents (default $BREACHCTL_STORE or the data directory's)")
+	cmd.Flags().StringVar(&o.store, "store", "", "the store keeping closed incidents and the ledger (default $BREACHCTL_STORE or the data directory's)")
 	return cmd
 }
 
@@ -183,6 +197,28 @@ func registerStatuses(ctx context.Context, svc Incidents, filter orchestrator.Li
 	for _, st := range statuses {
 		if st != nil {
 			out = append(out, *st)
+		}
+	}
+	return out, nil
+}
+
+// registerLedger reads every notice of the statuses from the ledger: the
+// register's counts and resends are the ledger's, as every view's are. A
+// notice the ledger lacks keeps its incident's counts; any other error
+// fails the register, which must not say less than the ledger knows.
+func registerLedger(ctx context.Context, l Ledger, statuses []incident.Status) (register.Ledger, error) {
+	out := register.Ledger{}
+	for _, st := range statuses {
+		for _, n := range st.Notices {
+			nl, found, resendsErr, err := readNoticeLedger(ctx, l, n.ID)
+			switch {
+			case err != nil:
+				return nil, err
+			case resendsErr != nil:
+				return nil, resendsErr
+			case found:
+				out[n.ID] = register.NoticeLedger{Counts: ledgerCounts(n.Counts, nl.Progress), Resends: nl.Resends}
+			}
 		}
 	}
 	return out, nil

@@ -53,6 +53,12 @@ type Env struct {
 	Now    func() time.Time
 	// Connect opens the incident service.
 	Connect func(ctx context.Context, cfg config.Config, logger *slog.Logger) (Incidents, func(), error)
+	// OpenLedger opens the notification ledger in the store at dsn; nil
+	// opens the store itself (store.Open).
+	OpenLedger func(ctx context.Context, dsn string, cfg config.Config) (Ledger, func(), error)
+	// Sleep waits d or until ctx ends; nil waits on the clock. Tests give
+	// one that moves their Now instead.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Runners start the long-running modes.
 	Runners Runners
 }
@@ -161,12 +167,20 @@ const (
 	ExitConflict    = 4
 	ExitUnavailable = 5
 	ExitForbidden   = 6
+	// ExitNotGiven: a watched notice ended without being given to everyone
+	// it owes (failed, incomplete, an email to an organisation refused, a
+	// report still to file): its clocks stay open.
+	ExitNotGiven = 7
 )
 
 // ExitCode maps an error to the process exit code.
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
+	}
+	var ng *NotGivenError
+	if errors.As(err, &ng) {
+		return ExitNotGiven
 	}
 	switch apperr.KindOf(err) {
 	case apperr.Invalid:
@@ -188,6 +202,9 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
+	if env.Sleep == nil {
+		env.Sleep = sleep
+	}
 	root := NewRootCmd(env)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -199,6 +216,17 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		}
 	}
 	return ExitCode(err)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // isUsageError recognises cobra's own argument errors, which carry no kind.

@@ -31,6 +31,8 @@ var CSVHeader = []string{
 	"obligation_state", "overdue_at", "done_at", "late_by", "delay_reasons", "why",
 	"notice_id", "notice_state", "approved_by", "approved_at", "sent_at",
 	"accepted", "failed", "unreachable", "already_notified", "message_ids", "filing_references",
+	// Added with the ledger's attempts: columns are only ever appended.
+	"requests", "resent_batches", "resent_people", "mailed_twice", "maybe_twice", "resends", "notice_error",
 }
 
 // WriteCSV writes one row per obligation, the incident's columns repeated on
@@ -111,7 +113,7 @@ func obligationCells(o Obligation) []string {
 
 func noticeCells(n *Notice) []string {
 	if n == nil {
-		return make([]string, 11)
+		return make([]string, 18)
 	}
 	var ids, refs []string
 	for _, d := range n.Deliveries {
@@ -124,11 +126,38 @@ func noticeCells(n *Notice) []string {
 			refs = append(refs, f.Recipient+": "+f.Reference)
 		}
 	}
+	var resends []string
+	for _, r := range n.Resends {
+		resends = append(resends, ResendLine(r))
+	}
 	c := n.Counts
 	return []string{
 		n.ID, string(n.State), n.ApprovedBy, tsv(n.ApprovedAt), tsp(n.SentAt),
 		strconv.Itoa(c.Accepted), strconv.Itoa(c.Failed), strconv.Itoa(c.Unreachable), strconv.Itoa(c.Covered), semi(ids), semi(refs),
+		strconv.Itoa(c.Requests), strconv.Itoa(c.Retried), strconv.Itoa(c.ResentRecipients), strconv.Itoa(c.Twice), strconv.Itoa(c.MaybeTwice),
+		lines(resends), n.Error,
 	}
+}
+
+// ResendLine is a batch sent more than once, in one line: its people, what
+// became of them, and each attempt.
+func ResendLine(r Resend) string {
+	return fmt.Sprintf("batch %s (%d people) sent %d times, %s: %s", r.Batch, r.Recipients, r.Attempts, r.Verdict(), strings.Join(r.Why, "; "))
+}
+
+// Verdict says what the batch's attempts did to its people.
+func (r Resend) Verdict() string {
+	switch {
+	case r.Taken > 1:
+		return "mailed twice"
+	case r.Taken == 1 && r.Unknown > 0:
+		return "maybe mailed twice"
+	case r.Taken == 1:
+		return "mailed once"
+	case r.Unknown > 0:
+		return "fate unknown"
+	}
+	return "not mailed"
 }
 
 // noticeFor is the notice that answered an obligation: the one the clock

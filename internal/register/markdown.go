@@ -107,7 +107,7 @@ func writeRecord(b *strings.Builder, r Record) {
 	}
 
 	if len(r.Notices) > 0 {
-		b.WriteString("\n### Notices\n\n| Notice | State | Approved | Sent | Accepted | Failed | Unreachable | Already notified | Message IDs / references |\n|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("\n### Notices\n\n| Notice | State | Approved | Sent | Accepted | Requests | Resent | Mailed twice | Maybe twice | Failed | Unreachable | Already notified | Message IDs / references |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, n := range r.Notices {
 			var refs []string
 			for _, d := range n.Deliveries {
@@ -121,8 +121,23 @@ func writeRecord(b *strings.Builder, r Record) {
 				refs = append(refs, f.Recipient+": "+orText(f.Reference, "to file at "+f.Portal))
 			}
 			c := n.Counts
-			fmt.Fprintf(b, "| %s | %s | %s by %s | %s | %d | %d | %d | %d | %s |\n", md(n.ID), n.State, tsv(n.ApprovedAt), md(n.ApprovedBy),
-				orNone(tsp(n.SentAt)), c.Accepted, c.Failed, c.Unreachable, c.Covered, md(orNone(semi(refs))))
+			resent := fmt.Sprintf("%d", c.Retried)
+			if c.Retried > 0 {
+				resent += fmt.Sprintf(" (%d people)", c.ResentRecipients)
+			}
+			fmt.Fprintf(b, "| %s | %s | %s by %s | %s | %d | %d | %s | %d | %d | %d | %d | %d | %s |\n", md(n.ID), n.State, tsv(n.ApprovedAt), md(n.ApprovedBy),
+				orNone(tsp(n.SentAt)), c.Accepted, c.Requests, resent, c.Twice, c.MaybeTwice, c.Failed, c.Unreachable, c.Covered, md(orNone(semi(refs))))
+		}
+		for _, n := range r.Notices {
+			if n.Error != "" {
+				fmt.Fprintf(b, "\n%s %s: %s\n", md(n.ID), n.State, md(n.Error))
+			}
+			if len(n.Resends) > 0 {
+				fmt.Fprintf(b, "\n%s, batches sent more than once:\n\n", md(n.ID))
+				for _, rs := range n.Resends {
+					fmt.Fprintf(b, "- %s\n", md(ResendLine(rs)))
+				}
+			}
 		}
 	}
 

@@ -6,6 +6,7 @@
 package register
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -142,6 +143,37 @@ type Notice struct {
 	Deliveries []Delivery            `json:"deliveries,omitempty"`
 	Filings    []Filing              `json:"filings,omitempty"`
 	Error      string                `json:"error,omitempty"`
+	// Resends are the notice's batches sent more than once, from the
+	// ledger: whose people may have been mailed twice, and why.
+	Resends []Resend `json:"resends,omitempty"`
+}
+
+// Resend is a batch of a notice that was sent more than once (a Mail Send
+// request attempted again): its people were mailed twice if SendGrid took
+// more than one attempt, maybe twice if it took one and another's fate is
+// unknown.
+type Resend struct {
+	Batch      string `json:"batch"`
+	Recipients int    `json:"recipients"`
+	State      string `json:"state"`
+	Attempts   int    `json:"attempts"`
+	Taken      int    `json:"taken"`   // attempts SendGrid took
+	Unknown    int    `json:"unknown"` // attempts whose fate is not known
+	// Why is each attempt: when, why it was made, what became of it.
+	Why        []string `json:"why"`
+	MessageIDs []string `json:"message_ids,omitempty"`
+}
+
+// Ledger is what the notification ledger records of notices, by notice
+// ID: the one source of their counts (accepted, requests taken, resent,
+// mailed twice) and of their resent batches. A notice it lacks keeps the
+// counts its incident recorded.
+type Ledger map[string]NoticeLedger
+
+// NoticeLedger is one notice as the ledger has it.
+type NoticeLedger struct {
+	Counts  incident.NoticeCounts
+	Resends []Resend
 }
 
 // Delivery is an email to an organisation.
@@ -161,12 +193,13 @@ type Filing struct {
 	FiledAt   *time.Time `json:"filed_at,omitempty"`
 }
 
-// Build makes the register of the statuses as of now, oldest incident
-// first.
-func Build(statuses []incident.Status, now time.Time) Register {
+// Build makes the register of the statuses, with the notices' counts and
+// resends from the ledger (nil: as the incidents recorded them), as of now,
+// oldest incident first.
+func Build(statuses []incident.Status, ledger Ledger, now time.Time) Register {
 	reg := Register{GeneratedAt: now.UTC(), Incidents: make([]Record, 0, len(statuses))}
 	for _, st := range statuses {
-		reg.Incidents = append(reg.Incidents, NewRecord(st, now))
+		reg.Incidents = append(reg.Incidents, NewRecord(st, ledger, now))
 	}
 	slices.SortStableFunc(reg.Incidents, func(a, b Record) int {
 		if c := a.OpenedAt.Compare(b.OpenedAt); c != 0 {
@@ -177,8 +210,17 @@ func Build(statuses []incident.Status, now time.Time) Register {
 	return reg
 }
 
-// NewRecord is one incident's entry in the register as of now.
-func NewRecord(st incident.Status, now time.Time) Record {
+// NewRecord is one incident's entry in the register as of now, its
+// notices counted by the ledger where it has them.
+func NewRecord(st incident.Status, ledger Ledger, now time.Time) Record {
+	if len(ledger) > 0 {
+		st.Notices = slices.Clone(st.Notices) // the caller's status stays as it was
+		for i, n := range st.Notices {
+			if l, ok := ledger[n.ID]; ok {
+				st.Notices[i].Counts = l.Counts
+			}
+		}
+	}
 	f := st.Facts
 	r := Record{
 		ID: st.ID, Title: f.Title, State: st.State, Severity: f.Severity,
@@ -207,7 +249,9 @@ func NewRecord(st incident.Status, now time.Time) Record {
 		r.Obligations = append(r.Obligations, obligationOf(c, now))
 	}
 	for _, n := range st.Notices {
-		r.Notices = append(r.Notices, noticeOf(n))
+		rn := noticeOf(n)
+		rn.Resends = ledger[n.ID].Resends
+		r.Notices = append(r.Notices, rn)
 	}
 	r.Outcome, r.Reasons = conclusion(st)
 	return r
@@ -323,6 +367,9 @@ func conclusion(st incident.Status) (Outcome, []string) {
 			notified = true
 		}
 	}
+	for _, n := range st.Notices {
+		reasons = append(reasons, notGiven(n)...)
+	}
 	for _, c := range st.Clocks {
 		switch c.State {
 		case incident.ClockWithdrawn:
@@ -356,6 +403,32 @@ func conclusion(st incident.Status) (Outcome, []string) {
 		return OutcomeNotNotified, reasons
 	}
 	return OutcomeOpen, reasons
+}
+
+// notGiven says why a notice was not given to everyone it owes, in the
+// register's words: failed, people in scope not accepted, an email to an
+// organisation refused. (Since issue 14 such a notice meets no clock; the
+// obligations say how each clock ended.)
+func notGiven(n incident.Notice) []string {
+	var out []string
+	c := n.Counts
+	switch {
+	case n.State == incident.NoticeFailed:
+		out = append(out, n.ID+": notice failed: "+orText(n.Error, "no reason recorded"))
+	case n.Notify == "individuals" && (n.State == incident.NoticeIncomplete || c.Shortfall() > 0) && n.State != incident.NoticeSending:
+		s := fmt.Sprintf("%s: notice not given to %d people in scope (%d refused, %d without a usable address)",
+			n.ID, c.Shortfall(), c.Failed, c.Unreachable)
+		if n.Error != "" {
+			s += ": " + n.Error
+		}
+		out = append(out, s)
+	}
+	for _, d := range n.Deliveries {
+		if d.Error != "" {
+			out = append(out, n.ID+": email to "+d.Recipient+" not accepted: "+d.Error)
+		}
+	}
+	return out
 }
 
 func at(t *time.Time) string {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,10 +51,24 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// goldenLedger is what the ledger says of the fixture's notice to people:
+// one batch of 1,000 was resent after its first attempt's answer was lost,
+// and SendGrid turned out to have taken both.
+func goldenLedger() Ledger {
+	c := incident.NoticeCounts{Expected: 5000, Read: 5000, Accepted: 4990, Failed: 2, Unreachable: 8, Batches: 5,
+		Retried: 1, Requests: 6, ResentRecipients: 1000, Twice: 1000}
+	return Ledger{"INC-20260105-7K3QX/eu-gdpr-art34": {Counts: c, Resends: []Resend{{
+		Batch: "INC-20260105-7K3QX/eu-gdpr-art34/p0-000002", Recipients: 1000, State: "accepted", Attempts: 2, Taken: 2,
+		Why: []string{"attempt 1 at 2026-01-06T10:02:11Z: confirmed by event, message sg-a1 (read tcp: connection reset)",
+			"attempt 2 at 2026-01-06T10:04:11Z (resent: not confirmed within 2m0s): accepted, message sg-a2"},
+		MessageIDs: []string{"sg-a1", "sg-a2"},
+	}}}}
+}
+
 // TestGoldenFormats: the register is a record a regulator may read; every
 // change to what it says should show in review.
 func TestGoldenFormats(t *testing.T) {
-	reg := Build(fixture(t), genAt)
+	reg := Build(fixture(t), goldenLedger(), genAt)
 	for _, f := range []struct {
 		name  string
 		write func(*bytes.Buffer, Register) error
@@ -73,7 +88,7 @@ func TestGoldenFormats(t *testing.T) {
 }
 
 func TestRecordsSayWhatHappenedAndWhy(t *testing.T) {
-	reg := Build(fixture(t), genAt)
+	reg := Build(fixture(t), nil, genAt)
 	byID := map[string]Record{}
 	var order []string
 	for _, r := range reg.Incidents {
@@ -132,7 +147,7 @@ func containsPrefix(list []string, prefix string) bool {
 
 func TestCSVHasARowPerObligationAndOneForAnIncidentWithout(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteCSV(&b, Build(fixture(t), genAt)); err != nil {
+	if err := WriteCSV(&b, Build(fixture(t), nil, genAt)); err != nil {
 		t.Fatal(err)
 	}
 	r := csv.NewReader(&b)
@@ -158,8 +173,94 @@ func TestCSVHasARowPerObligationAndOneForAnIncidentWithout(t *testing.T) {
 	}
 }
 
+// TestLedgerCountsAndResends: the ledger's counts replace the incident's
+// (one number, one source) and every format shows the people mailed twice
+// next to those accepted, with why.
+func TestLedgerCountsAndResends(t *testing.T) {
+	sts := fixture(t)
+	i := slices.IndexFunc(sts, func(s incident.Status) bool { return s.ID == "INC-20260105-7K3QX" })
+	before := sts[i].Notices[1].Counts
+	reg := Build(sts, goldenLedger(), genAt)
+	if sts[i].Notices[1].Counts != before {
+		t.Error("Build changed the caller's status")
+	}
+	var n Notice
+	for _, r := range reg.Incidents {
+		for _, x := range r.Notices {
+			if x.ID == "INC-20260105-7K3QX/eu-gdpr-art34" {
+				n = x
+			}
+		}
+	}
+	if n.Counts.Twice != 1000 || n.Counts.Requests != 6 || len(n.Resends) != 1 || n.Resends[0].Verdict() != "mailed twice" {
+		t.Fatalf("notice %+v", n)
+	}
+	var j, c, m bytes.Buffer
+	if err := WriteJSON(&j, reg); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCSV(&c, reg); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMarkdown(&m, reg); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]string{
+		j.String(): {`"twice": 1000`, `"requests": 6`, `"resends": [`, "not confirmed within 2m0s"},
+		c.String(): {"not confirmed within 2m0s", "message sg-a2"},
+		m.String(): {"| 4990 | 6 | 1 (1000 people) | 1000 | 0 |", "mailed twice: attempt 1"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(name, w) {
+				t.Errorf("lacks %q", w)
+			}
+		}
+	}
+	rows, err := csv.NewReader(strings.NewReader(c.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, row := range rows[1:] {
+		if row[col["notice_id"]] == "INC-20260105-7K3QX/eu-gdpr-art34" &&
+			(row[col["mailed_twice"]] != "1000" || row[col["resent_people"]] != "1000" || row[col["requests"]] != "6") {
+			t.Errorf("csv row %v", row)
+		}
+	}
+}
+
+// TestNoticesNotGivenSayWhy: a failed notice, one given to only some of
+// the people it owes, and a refused email to an authority each say why in
+// the register's reasons, and count as no notification.
+func TestNoticesNotGivenSayWhy(t *testing.T) {
+	sts := fixture(t)
+	st := sts[slices.IndexFunc(sts, func(s incident.Status) bool { return s.ID == "INC-20260105-7K3QX" })]
+	st.Notices = slices.Clone(st.Notices)
+	st.Notices[0].State, st.Notices[0].Deliveries = incident.NoticeSent, []incident.OrgDelivery{{Recipient: "Berlin DPA", Error: "403 The from address does not match a verified Sender Identity"}}
+	st.Notices[1].State, st.Notices[1].Error = incident.NoticeIncomplete, "SendGrid refused 2 batches: 400 invalid personalizations"
+	st.Notices[1].Counts = incident.NoticeCounts{Expected: 4, Read: 4, Failed: 4}
+	r := NewRecord(st, nil, genAt)
+	why := strings.Join(r.Reasons, "\n")
+	for _, w := range []string{
+		"INC-20260105-7K3QX/eu-gdpr-art33: email to Berlin DPA not accepted: 403 The from address",
+		"INC-20260105-7K3QX/eu-gdpr-art34: notice not given to 4 people in scope (4 refused, 0 without a usable address): SendGrid refused",
+	} {
+		if !strings.Contains(why, w) {
+			t.Errorf("reasons lack %q:\n%s", w, why)
+		}
+	}
+	st.Notices[1].State = incident.NoticeFailed
+	st.Notices[1].Error = "render: missing what_happened"
+	if why := strings.Join(NewRecord(st, nil, genAt).Reasons, "\n"); !strings.Contains(why, "eu-gdpr-art34: notice failed: render: missing what_happened") {
+		t.Errorf("failed notice: %s", why)
+	}
+}
+
 func TestEmptyRegister(t *testing.T) {
-	reg := Build(nil, genAt)
+	reg := Build(nil, nil, genAt)
 	var j, c, m bytes.Buffer
 	if err := WriteJSON(&j, reg); err != nil || !strings.Contains(j.String(), `"incidents": []`) {
 		t.Errorf("json: %v %s", err, j.String())
