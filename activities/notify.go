@@ -32,6 +32,7 @@ const (
 	PrepareNoticeName  = "PrepareNotice"
 	SendNoticePageName = "SendNoticePage"
 	SendOrgNoticeName  = "SendOrgNotice"
+	TallyNoticeName    = "TallyNotice"
 )
 
 // Application error types of the notification activities.
@@ -42,6 +43,9 @@ const (
 	ErrTypeNoticeInvalid = "NoticeInvalid"
 	ErrTypeRateLimited   = "RateLimited"
 	ErrTypeAmbiguous     = "Ambiguous"
+	// ErrTypeWorkerStopping: the worker stopped taking batches (a deploy);
+	// another worker takes the page up at once.
+	ErrTypeWorkerStopping = "WorkerStopping"
 )
 
 // Audiences of the ledger (store.NoticeRecord.Audience).
@@ -157,10 +161,16 @@ type Sending struct {
 	PageSize    int // people per page activity
 	Partitions  int // key ranges sent in parallel per notice
 	Sandbox     bool
-	// AmbiguousWait is how long a page waits, after a batch SendGrid may
-	// or may not have taken, before trying it again: time for the Event
-	// Webhook to say SendGrid had it. Zero retries with the usual backoff
-	// (no webhook, nothing to wait for).
+	// UnconfirmedWait is how long a batch whose answer was lost waits, from
+	// the attempt, for SendGrid's word (an Event Webhook event, the Email
+	// Activity API) before it is resent; HoldUnconfirmed never resends it.
+	UnconfirmedWait time.Duration
+	HoldUnconfirmed bool
+	// Activity asks SendGrid's Email Activity API whether it took a lost
+	// attempt; nil when the account has no access (then only events tell).
+	Activity mailer.ActivityLookup
+	// AmbiguousWait is the former name of UnconfirmedWait, read when that
+	// is zero.
 	AmbiguousWait time.Duration
 }
 
@@ -173,8 +183,11 @@ type Ledger interface {
 	ReadSnapshot(ctx context.Context, id string, after [16]byte, limit int) ([]store.Subject, error)
 	ClaimedBetween(ctx context.Context, incidentID, audience string, from, through [16]byte) (map[[16]byte]string, error)
 	Claim(ctx context.Context, noticeID string, batches []store.BatchClaim, unreachable []store.Unreachable) ([]store.BatchStatus, error)
-	MarkBatch(ctx context.Context, key string, state store.BatchState, messageID, errText string, at time.Time) error
+	BeginAttempt(ctx context.Context, key, resend string, at time.Time) (store.BatchStatus, error)
+	FinishAttempt(ctx context.Context, key string, n int, outcome store.AttemptOutcome, messageID, errText string, at time.Time) error
+	ReconcileAttempt(ctx context.Context, key string, n int, outcome store.AttemptOutcome, by, messageID string, at time.Time) error
 	Batch(ctx context.Context, key string) (store.BatchStatus, error)
+	NoticeProgress(ctx context.Context, noticeID string) (store.NoticeProgress, error)
 }
 
 var _ Ledger = (*store.Store)(nil)
@@ -198,6 +211,7 @@ func NewNotifier(l Ledger, m mailer.Mailer, s Sending) *Notifier {
 	s.Concurrency = cmp.Or(max(s.Concurrency, 0), 8)
 	s.PageSize = cmp.Or(max(s.PageSize, 0), 10_000)
 	s.Partitions = cmp.Or(max(s.Partitions, 0), 4)
+	s.UnconfirmedWait = cmp.Or(max(s.UnconfirmedWait, 0), max(s.AmbiguousWait, 0), DefaultUnconfirmedWait)
 	limiter := rate.NewLimiter(rate.Inf, 1)
 	if s.Rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(s.Rate), max(1, int(s.Rate)))
@@ -210,6 +224,10 @@ func NewNotifier(l Ledger, m mailer.Mailer, s Sending) *Notifier {
 		notices: map[string]*preparedNotice{},
 	}
 }
+
+// DefaultUnconfirmedWait is how long a batch whose answer was lost waits
+// for SendGrid's word when the configuration does not say.
+const DefaultUnconfirmedWait = 5 * time.Minute
 
 // PrepareResult is what sending a notice needs to know up front.
 type PrepareResult struct {
@@ -444,7 +462,7 @@ func (n *Notifier) SendNoticePage(ctx context.Context, in PageInput) (PageResult
 		return PageResult{}, fmt.Errorf("claim page %d of partition %d: %w", in.Page, in.Partition, err)
 	}
 	res.Batches = len(batches)
-	var pending []int
+	var pending []pendingBatch
 	for i, st := range statuses {
 		if st.Recipients != len(batches[i].claim.Subjects) {
 			// Another notice claimed some of these people between the
@@ -458,16 +476,21 @@ func (n *Notifier) SendNoticePage(ctx context.Context, in PageInput) (PageResult
 		case store.BatchFailed:
 			res.Failed += st.Recipients
 		default:
-			if st.State == store.BatchAmbiguous {
-				res.Retried++
-			}
-			pending = append(pending, i)
+			pending = append(pending, pendingBatch{batch: &batches[i], status: st})
 		}
 	}
-	sent, err := n.sendBatches(ctx, p, batches, pending)
+	sent, err := n.sendBatches(ctx, p, pending)
 	res.Accepted += sent.Accepted
 	res.Failed += sent.Failed
+	res.Retried += sent.Resent
 	return res, err
+}
+
+// pendingBatch is a batch of a page the ledger has not settled, with its
+// status as the claim found it.
+type pendingBatch struct {
+	batch  *pageBatch
+	status store.BatchStatus
 }
 
 // planPage sorts a page's people into batches by what they are sent
@@ -579,87 +602,254 @@ func keepAlive(ctx context.Context) (stop func()) {
 }
 
 // sent counts what sendBatches got done.
-type sent struct{ Accepted, Failed int }
+type sent struct{ Accepted, Failed, Resent int }
 
-// sendBatches sends the pending batches, as many at once as the worker's
-// concurrency allows, and records each outcome in the ledger before
-// returning. It returns the first error that calls for a retry.
-func (n *Notifier) sendBatches(ctx context.Context, p *preparedNotice, batches []pageBatch, pending []int) (sent, error) {
+// errStopping: the worker is stopping (a deploy); the batches not begun are
+// left to another worker.
+var errStopping = errors.New("the worker is stopping: the batches not begun are left for another worker")
+
+// sendBatches settles the pending batches of a page, as many at once as the
+// worker's concurrency allows, and records each outcome in the ledger before
+// returning. It returns the error that calls for a retry, if any.
+//
+// When the worker is told to stop (SIGTERM), no further batch begins, and
+// every request in flight finishes and is recorded: nobody is mailed twice
+// by a deploy.
+func (n *Notifier) sendBatches(ctx context.Context, p *preparedNotice, pending []pendingBatch) (sent, error) {
 	var (
 		mu    sync.Mutex
 		total sent
 		errs  []error
 		wg    sync.WaitGroup
 	)
-	for _, i := range pending {
-		b := &batches[i]
-		r, err := p.render(b.key)
+	stop := workerStop(ctx)
+	addErr := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+	}
+loop:
+	for _, pb := range pending {
+		r, err := p.render(pb.batch.key)
 		if err != nil {
+			wg.Wait()
 			return total, err
 		}
 		batch := mailer.Batch{
-			Key: b.claim.Key, From: n.sending.From, ReplyTo: n.sending.ReplyTo,
-			Subject: r.Subject, Text: r.Text, HTML: r.HTML, Recipients: b.to,
+			Key: pb.batch.claim.Key, From: n.sending.From, ReplyTo: n.sending.ReplyTo,
+			Subject: r.Subject, Text: r.Text, HTML: r.HTML, Recipients: pb.batch.to,
 			CustomArgs:  map[string]string{"incident": p.spec.Incident, "notice": p.spec.ID},
 			Categories:  []string{"breach-notice"},
 			SandboxMode: n.sending.Sandbox,
 		}
+		if stopped(stop) {
+			addErr(errStopping)
+			break
+		}
 		select {
 		case n.sem <- struct{}{}:
+		case <-stop:
+			addErr(errStopping)
+			break loop
 		case <-ctx.Done():
 			wg.Wait()
 			return total, ctx.Err()
 		}
 		wg.Add(1)
-		go func() {
+		go func(st store.BatchStatus) {
 			defer wg.Done()
 			defer func() { <-n.sem }()
-			accepted, failed, err := n.sendBatch(ctx, &batch)
+			o := n.settle(ctx, stop, st, &batch)
 			mu.Lock()
 			defer mu.Unlock()
-			total.Accepted += accepted
-			total.Failed += failed
-			if err != nil {
-				errs = append(errs, err)
+			total.Accepted += o.accepted
+			total.Failed += o.failed
+			if o.resent {
+				total.Resent++
+			}
+			if o.err != nil {
+				errs = append(errs, o.err)
 			}
 			activity.RecordHeartbeat(ctx, total)
-		}()
+		}(pb.status)
 	}
 	wg.Wait()
 	return total, n.retryError(errs)
 }
 
-// sendBatch sends one batch and records the outcome in the ledger.
-func (n *Notifier) sendBatch(ctx context.Context, b *mailer.Batch) (accepted, failed int, err error) {
-	if err := n.limiter.Wait(ctx); err != nil {
-		return 0, 0, err
+// workerStop is closed when the worker running the activity is stopping;
+// outside an activity, never.
+func workerStop(ctx context.Context) <-chan struct{} {
+	if !activity.IsActivity(ctx) {
+		return nil
 	}
-	res, sendErr := n.mail.Send(ctx, *b)
-	now := n.now()
+	return activity.GetWorkerStopChannel(ctx)
+}
+
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// settledBatch is what became of one batch.
+type settledBatch struct {
+	accepted, failed int
+	resent           bool // sent again although an earlier attempt's fate was unknown
+	err              error
+}
+
+// sendTimeout bounds one request and the ledger writes around it, which run
+// on a context that neither a worker's stop nor the activity's cancellation
+// cuts: once a request may leave, its outcome is written. (The SendGrid
+// client's own timeout is 30 s a request.)
+const sendTimeout = time.Minute
+
+// SendTimeout is the longest one batch takes once begun: a worker's stop
+// timeout must be longer, so a deploy lets every request in flight finish.
+const SendTimeout = sendTimeout
+
+// settle brings one batch the ledger has not settled to an outcome: a batch
+// whose earlier attempt's fate is unknown is reconciled first; one that
+// needs sending is marked sending in the ledger before its request leaves
+// (write-ahead), and its outcome recorded after.
+func (n *Notifier) settle(ctx context.Context, stop <-chan struct{}, st store.BatchStatus, b *mailer.Batch) settledBatch {
+	resend := ""
+	if st.State == store.BatchSending || st.State == store.BatchAmbiguous {
+		o, reason, wait := n.reconcile(ctx, st, len(b.Recipients))
+		switch {
+		case o != nil:
+			return *o
+		case wait > 0:
+			return settledBatch{err: &unconfirmedError{key: st.Key, wait: wait}}
+		}
+		resend = reason
+	}
+	// Wait for the rate limit before the attempt begins: a stop meanwhile
+	// leaves the batch as it was.
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-waitCtx.Done():
+		}
+	}()
+	if err := n.limiter.Wait(waitCtx); err != nil {
+		if stopped(stop) {
+			return settledBatch{err: errStopping}
+		}
+		return settledBatch{err: err}
+	}
+
+	// From here on the request may leave: nothing but the timeout cuts it.
+	dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	defer dcancel()
+	begun, err := n.ledger.BeginAttempt(dctx, b.Key, resend, n.now())
+	if err != nil {
+		return settledBatch{err: fmt.Errorf("record batch %s as sending: %w", b.Key, err)}
+	}
+	switch begun.State {
+	case store.BatchAccepted:
+		return settledBatch{accepted: begun.Recipients}
+	case store.BatchFailed:
+		return settledBatch{failed: begun.Recipients}
+	}
+	b.Attempt = begun.Attempts
+	res, sendErr := n.mail.Send(dctx, *b)
+	out := settledBatch{resent: resend != ""}
 	var (
+		outcome   store.AttemptOutcome
 		permanent *mailer.PermanentError
 		ambiguous *mailer.AmbiguousError
 	)
 	switch {
 	case sendErr == nil:
-		// The one window for a duplicate: SendGrid has the batch and the
-		// ledger does not know yet.
-		if err := n.ledger.MarkBatch(ctx, b.Key, store.BatchAccepted, res.MessageID, "", now); err != nil {
-			return 0, 0, fmt.Errorf("record batch %s as accepted: %w", b.Key, err)
-		}
-		return len(b.Recipients), 0, nil
+		outcome, out.accepted = store.AttemptAccepted, len(b.Recipients)
 	case errors.As(sendErr, &permanent):
-		if err := n.ledger.MarkBatch(ctx, b.Key, store.BatchFailed, "", sendErr.Error(), now); err != nil {
-			return 0, 0, fmt.Errorf("record batch %s as failed: %w", b.Key, err)
-		}
-		return 0, len(b.Recipients), nil
+		outcome, out.failed = store.AttemptRefused, len(b.Recipients)
 	case errors.As(sendErr, &ambiguous):
-		if err := n.ledger.MarkBatch(ctx, b.Key, store.BatchAmbiguous, "", sendErr.Error(), now); err != nil {
-			return 0, 0, fmt.Errorf("record batch %s as ambiguous: %w", b.Key, err)
+		outcome = store.AttemptAmbiguous
+	default:
+		outcome = store.AttemptTemporary
+	}
+	errText := ""
+	if sendErr != nil {
+		errText = sendErr.Error()
+	}
+	if err := n.ledger.FinishAttempt(dctx, b.Key, b.Attempt, outcome, res.MessageID, errText, n.now()); err != nil {
+		// The attempt stays "sending" in the ledger: the retry reconciles
+		// it rather than mail its people again.
+		return settledBatch{err: fmt.Errorf("record batch %s attempt %d as %s: %w", b.Key, b.Attempt, outcome, err)}
+	}
+	if sendErr != nil && outcome != store.AttemptRefused {
+		out.err = fmt.Errorf("batch %s: %w", b.Key, sendErr)
+		if outcome == store.AttemptAmbiguous {
+			out.err = &unconfirmedError{key: b.Key, wait: n.sending.UnconfirmedWait, err: sendErr}
 		}
 	}
-	return 0, 0, fmt.Errorf("batch %s: %w", b.Key, sendErr)
+	return out
 }
+
+// reconcile decides what to do with a batch whose latest attempt's fate is
+// unknown (cut off while sending, or an answer lost): settled if SendGrid is
+// found to have it; resend (with why) once the wait since the attempt is
+// over and nothing confirmed it; or how much longer to wait.
+func (n *Notifier) reconcile(ctx context.Context, st store.BatchStatus, recipients int) (_ *settledBatch, resend string, wait time.Duration) {
+	now := n.now()
+	elapsed := now.Sub(st.LastAttemptAt)
+	if st.LastAttemptAt.IsZero() {
+		elapsed = n.sending.UnconfirmedWait // recorded before attempts were: waited long enough
+	}
+	if n.sending.Activity != nil && st.Attempts > 0 {
+		found, messageID, err := n.sending.Activity.Taken(ctx, st.Key, st.Attempts)
+		switch {
+		case err != nil:
+			activity.GetLogger(ctx).Warn("Email Activity look-up failed; waiting for events", "batch", st.Key, "error", err)
+		case found:
+			if err := n.ledger.ReconcileAttempt(ctx, st.Key, st.Attempts, store.AttemptConfirmed, "activity", messageID, now); err != nil {
+				return &settledBatch{err: fmt.Errorf("record batch %s attempt %d as confirmed: %w", st.Key, st.Attempts, err)}, "", 0
+			}
+			return &settledBatch{accepted: recipients}, "", 0
+		case elapsed >= n.sending.UnconfirmedWait:
+			// SendGrid lists what it took: not there after the wait, it
+			// never had it, and sending it is no resend.
+			if err := n.ledger.ReconcileAttempt(ctx, st.Key, st.Attempts, store.AttemptNotTaken, "activity", "", now); err != nil {
+				return &settledBatch{err: fmt.Errorf("record batch %s attempt %d as not taken: %w", st.Key, st.Attempts, err)}, "", 0
+			}
+			return nil, "", 0
+		}
+	}
+	if elapsed < n.sending.UnconfirmedWait {
+		return nil, "", n.sending.UnconfirmedWait - elapsed
+	}
+	if n.sending.HoldUnconfirmed {
+		return nil, "", n.sending.UnconfirmedWait
+	}
+	return nil, fmt.Sprintf("attempt %d not confirmed by SendGrid within %s", st.Attempts, incident.FormatDuration(n.sending.UnconfirmedWait)), 0
+}
+
+// unconfirmedError: a batch may have been taken by SendGrid and waits for
+// its word before anything more is done with it.
+type unconfirmedError struct {
+	key  string
+	wait time.Duration
+	err  error
+}
+
+func (e *unconfirmedError) Error() string {
+	msg := fmt.Sprintf("batch %s: waiting up to %s for SendGrid to confirm an attempt whose answer was lost", e.key, incident.FormatDuration(e.wait))
+	if e.err != nil {
+		msg += ": " + e.err.Error()
+	}
+	return msg
+}
+
+func (e *unconfirmedError) Unwrap() error { return e.err }
 
 // retryError picks what the activity returns for its failed batches: a rate
 // limit retries at SendGrid's reset (the latest one), anything else with the
@@ -685,19 +875,75 @@ func (n *Notifier) retryError(errs []error) error {
 			NextRetryDelay: max(wait, time.Second),
 		})
 	}
+	var (
+		unconfirmed bool
+		soonest     time.Duration
+	)
 	for _, err := range errs {
-		var ambiguous *mailer.AmbiguousError
-		if errors.As(err, &ambiguous) {
-			// SendGrid may have the batch. With the Event Webhook on, wait
-			// for its events: one naming the batch marks it accepted in
-			// the ledger, and the retry then skips it instead of mailing
-			// its people again.
-			return temporal.NewApplicationErrorWithOptions(msg, ErrTypeAmbiguous, temporal.ApplicationErrorOptions{
-				NextRetryDelay: n.sending.AmbiguousWait,
+		var u *unconfirmedError
+		if errors.As(err, &u) {
+			if !unconfirmed || u.wait < soonest {
+				soonest = u.wait
+			}
+			unconfirmed = true
+		}
+	}
+	if unconfirmed {
+		// SendGrid may have these batches: ask again when the soonest
+		// wait is over (an event naming one marks it accepted meanwhile).
+		return temporal.NewApplicationErrorWithOptions(msg, ErrTypeAmbiguous, temporal.ApplicationErrorOptions{
+			NextRetryDelay: max(soonest, time.Second),
+		})
+	}
+	for _, err := range errs {
+		if errors.Is(err, errStopping) {
+			return temporal.NewApplicationErrorWithOptions(msg, ErrTypeWorkerStopping, temporal.ApplicationErrorOptions{
+				NextRetryDelay: time.Second,
 			})
 		}
 	}
 	return errors.New(msg)
+}
+
+// TallyResult is a notice's counts as the ledger has them: the one source
+// of what every view shows (the timeline, show, watch, deliveries, Slack,
+// the register, the evidence pack).
+type TallyResult struct {
+	Accepted         int `json:"accepted"`
+	Failed           int `json:"failed"`
+	Unreachable      int `json:"unreachable"`
+	Batches          int `json:"batches"`
+	Requests         int `json:"requests"`
+	Resent           int `json:"resent"`
+	ResentRecipients int `json:"resent_recipients"`
+	Twice            int `json:"twice"`
+	MaybeTwice       int `json:"maybe_twice"`
+}
+
+// Over puts the ledger's counts over c, keeping what only the pages know
+// (people read, already notified under another notice, expected).
+func (t TallyResult) Over(c incident.NoticeCounts) incident.NoticeCounts {
+	c.Accepted, c.Failed, c.Unreachable, c.Batches = t.Accepted, t.Failed, t.Unreachable, t.Batches
+	c.Requests, c.Retried, c.ResentRecipients, c.Twice, c.MaybeTwice = t.Requests, t.Resent, t.ResentRecipients, t.Twice, t.MaybeTwice
+	return c
+}
+
+// TallyFromProgress is a TallyResult from the ledger's progress.
+func TallyFromProgress(p store.NoticeProgress) TallyResult {
+	return TallyResult{
+		Accepted: p.Accepted, Failed: p.Failed, Unreachable: p.Unreachable, Batches: p.Batches,
+		Requests: p.Requests, Resent: p.Resent, ResentRecipients: p.ResentRecipients, Twice: p.Twice, MaybeTwice: p.MaybeTwice,
+	}
+}
+
+// TallyNotice reads a notice's counts from the ledger once its pages are
+// done.
+func (n *Notifier) TallyNotice(ctx context.Context, id string) (TallyResult, error) {
+	p, err := n.ledger.NoticeProgress(ctx, id)
+	if err != nil {
+		return TallyResult{}, err
+	}
+	return TallyFromProgress(p), nil
 }
 
 // OrgResult is how a notice to organisations went.
@@ -759,31 +1005,30 @@ func (n *Notifier) sendOrg(ctx context.Context, p *preparedNotice, i int, r OrgR
 	}
 	delivery := incident.OrgDelivery{Recipient: r.Name, Emails: slices.Clone(r.Emails)}
 	st := statuses[0]
+	if st.State != store.BatchAccepted && st.State != store.BatchFailed {
+		b := mailer.Batch{
+			Key: key, From: n.sending.From, ReplyTo: n.sending.ReplyTo,
+			Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML, Recipients: to,
+			CustomArgs: map[string]string{"incident": p.spec.Incident, "notice": p.spec.ID},
+			Categories: []string{"breach-notice"}, SandboxMode: n.sending.Sandbox,
+		}
+		if o := n.settle(ctx, workerStop(ctx), st, &b); o.err != nil {
+			return incident.OrgDelivery{}, n.retryError([]error{o.err})
+		}
+		if st, err = n.ledger.Batch(ctx, key); err != nil {
+			return incident.OrgDelivery{}, err
+		}
+	}
 	switch st.State {
 	case store.BatchAccepted:
 		delivery.MessageID, delivery.SentAt = st.MessageID, st.SentAt
-		return delivery, nil
 	case store.BatchFailed:
 		delivery.Error, delivery.SentAt = st.Error, st.SentAt
-		return delivery, nil
-	}
-	b := mailer.Batch{
-		Key: key, From: n.sending.From, ReplyTo: n.sending.ReplyTo,
-		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML, Recipients: to,
-		CustomArgs: map[string]string{"incident": p.spec.Incident, "notice": p.spec.ID},
-		Categories: []string{"breach-notice"}, SandboxMode: n.sending.Sandbox,
-	}
-	accepted, _, err := n.sendBatch(ctx, &b)
-	if err != nil {
-		return incident.OrgDelivery{}, n.retryError([]error{err})
-	}
-	after, err := n.ledger.Batch(ctx, key)
-	if err != nil {
-		return incident.OrgDelivery{}, err
-	}
-	delivery.MessageID, delivery.SentAt = after.MessageID, after.SentAt
-	if accepted == 0 {
-		delivery.Error = after.Error
+		if delivery.Error == "" {
+			delivery.Error = "refused by SendGrid"
+		}
+	default:
+		return incident.OrgDelivery{}, fmt.Errorf("batch %s is %s after sending", key, st.State)
 	}
 	return delivery, nil
 }

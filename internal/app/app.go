@@ -115,14 +115,26 @@ func RunWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 		return err
 	}
 	defer c.Close()
-	w := worker.New(c, cfg.TaskQueue, deps, sdkworker.Options{})
+	w := worker.New(c, cfg.TaskQueue, deps, workerOptions(cfg))
 	if err := w.Start(); err != nil {
 		return apperr.Wrap(apperr.Unavailable, err, "start the worker on task queue %q", cfg.TaskQueue)
 	}
 	logger.Info("worker running", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace, "task_queue", cfg.TaskQueue)
 	<-ctx.Done()
+	logger.Info("worker stopping: taking no new work, letting the requests in flight finish", "stop_timeout", workerOptions(cfg).WorkerStopTimeout)
 	w.Stop()
+	logger.Info("worker stopped")
 	return nil
+}
+
+// workerOptions are the worker's options. A worker told to stop (SIGTERM:
+// a deploy, `docker compose restart`) takes no new tasks and lets the ones
+// in flight finish for up to the stop timeout before it cancels them, so a
+// Mail Send request in flight is answered and recorded, never cut. The
+// timeout must outlast activities.SendTimeout, which bounds a request and
+// its ledger writes.
+func workerOptions(cfg config.Config) sdkworker.Options {
+	return sdkworker.Options{WorkerStopTimeout: max(cfg.WorkerStopTimeout, activities.SendTimeout+10*time.Second)}
 }
 
 // RunServe runs the HTTP server against an existing cluster until ctx ends.

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	sdkworker "go.temporal.io/sdk/worker"
-
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/devserver"
@@ -88,7 +86,7 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 
 	d.noWorker = opts.NoWorker
 	if !opts.NoWorker {
-		w := worker.New(c, cfg.TaskQueue, deps, sdkworker.Options{})
+		w := worker.New(c, cfg.TaskQueue, deps, workerOptions(cfg))
 		if err := w.Start(); err != nil {
 			d.Stop()
 			return nil, apperr.Wrap(apperr.Internal, err, "start the worker")
