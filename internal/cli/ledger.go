@@ -164,7 +164,11 @@ func printResends(w io.Writer, noticeID string, rs []register.Resend) {
 func twiceText(c incident.NoticeCounts) string {
 	var parts []string
 	if c.Retried > 0 {
-		parts = append(parts, fmt.Sprintf("%d batches resent (%d people)", c.Retried, c.ResentRecipients))
+		batches := "batches"
+		if c.Retried == 1 {
+			batches = "batch"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s resent (%d people)", c.Retried, batches, c.ResentRecipients))
 	}
 	if c.Twice > 0 {
 		parts = append(parts, fmt.Sprintf("%d people mailed twice", c.Twice))
@@ -198,9 +202,11 @@ func countNotices(ctx context.Context, svc Incidents, l Ledger, st *incident.Sta
 		v := noticeView{From: "incident"}
 		var warnings []string
 		if n.State == incident.NoticeSending && svc != nil {
-			if p, err := svc.NoticeProgress(ctx, n.ID); err != nil {
+			switch p, err := svc.NoticeProgress(ctx, n.ID); {
+			case apperr.Is(err, apperr.NotFound): // its workflow is starting
+			case err != nil:
 				warnings = append(warnings, err.Error())
-			} else {
+			default:
 				n.Counts, v.From = p.Counts, "notice workflow"
 			}
 		}

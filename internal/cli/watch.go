@@ -255,12 +255,8 @@ func (w *watcher) ledgerCounts(ctx context.Context, id string, c incident.Notice
 // NotGivenError when a notice was not given to everyone it owes.
 func (w *watcher) finish(ctx context.Context, incidentID string, ids []string, last map[string]workflows.NoticeProgress) error {
 	g := w.g
-	var st incident.Status
-	if err := w.call(ctx, func(ctx context.Context) error {
-		var err error
-		st, err = w.svc.Show(ctx, incidentID)
-		return err
-	}); err != nil {
+	st, err := w.settled(ctx, incidentID, ids, last)
+	if err != nil {
 		return err
 	}
 	views := countNotices(ctx, nil, w.ledger, &st) // nothing is sending any more: no progress to ask
@@ -298,6 +294,49 @@ func (w *watcher) finish(ctx context.Context, incidentID string, ids []string, l
 		return &NotGivenError{Notices: notGivenWhy}
 	}
 	return nil
+}
+
+// settleTimeout bounds how long a watch waits for the incident to record
+// how a notice ended, after the notice's workflow has said.
+const settleTimeout = 30 * time.Second
+
+// settled is the incident's status once it has heard how each watched
+// notice ended (the notice's workflow finishes, then tells the incident).
+// A notice the incident still has as sending after settleTimeout is judged
+// by its workflow's last progress, and said so.
+func (w *watcher) settled(ctx context.Context, incidentID string, ids []string, last map[string]workflows.NoticeProgress) (incident.Status, error) {
+	deadline := w.g.env.Now().Add(settleTimeout)
+	for {
+		var st incident.Status
+		if err := w.call(ctx, func(ctx context.Context) error {
+			var err error
+			st, err = w.svc.Show(ctx, incidentID)
+			return err
+		}); err != nil {
+			return st, err
+		}
+		var pending []int
+		for i, n := range st.Notices {
+			if p, ok := last[n.ID]; ok && n.State == incident.NoticeSending && p.State != incident.NoticeSending {
+				pending = append(pending, i)
+			}
+		}
+		if len(pending) == 0 {
+			return st, nil
+		}
+		if !w.g.env.Now().Before(deadline) {
+			for _, i := range pending {
+				n := &st.Notices[i]
+				p := last[n.ID]
+				fmt.Fprintf(w.g.env.Stderr, "warning: %s: the incident has not recorded how the notice ended; judged by its workflow (%s)\n", n.ID, p.State)
+				n.State, n.Counts = p.State, p.Counts
+			}
+			return st, nil
+		}
+		if err := w.g.env.Sleep(ctx, max(w.opts.tick, 100*time.Millisecond)); err != nil {
+			return st, err
+		}
+	}
 }
 
 // printOutcome is how a notice went, in a few lines.

@@ -262,7 +262,7 @@ func TestEveryViewCountsFromTheLedger(t *testing.T) {
 		t.Fatalf("show: exit %d %s", code, errOut)
 	}
 	for _, want := range []string{"ACCEPTED  REQUESTS  RESENT           TWICE  MAYBE TWICE", "3000      4         1 (1000 people)  1000   0",
-		"1 batches resent (1000 people), 1000 people mailed twice", "sent 2 times, mailed twice: attempt 1", why, "counted from the ledger"} {
+		"1 batch resent (1000 people), 1000 people mailed twice", "sent 2 times, mailed twice: attempt 1", why, "counted from the ledger"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
 		}
@@ -278,7 +278,7 @@ func TestEveryViewCountsFromTheLedger(t *testing.T) {
 	}
 
 	code, out, _ = w.run("watch", incID)
-	for _, want := range []string{"sent 3000  requests 4  resent 1 (1000 people)  twice 1000", "4 requests taken by SendGrid; 1 batches resent (1000 people), 1000 people mailed twice (from the ledger)", why} {
+	for _, want := range []string{"sent 3000  requests 4  resent 1 (1000 people)  twice 1000", "4 requests taken by SendGrid; 1 batch resent (1000 people), 1000 people mailed twice (from the ledger)", why} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("watch: exit %d, lacks %q:\n%s", code, want, out)
 		}
@@ -400,5 +400,38 @@ func TestEvidenceLedgerNoticeKeepsEveryAttempt(t *testing.T) {
 	}
 	if l := ledgerNotice(store.NoticeReport{}, nil); l.Resends == nil {
 		t.Error("no resends must read as [], not be left out")
+	}
+}
+
+// TestWatchWaitsForTheIncidentToHear: the notice's workflow ends, then
+// tells the incident; a watch that reads the incident in between waits for
+// it rather than judging a notice still "sending".
+func TestWatchWaitsForTheIncidentToHear(t *testing.T) {
+	done := people(incident.NoticeSent, incident.NoticeCounts{Expected: 10, Read: 10, Accepted: 10}, "")
+	w := noticeWorld(t, done)
+	shows := 0
+	st := statusFor(incident.Facts{Title: "t", AwareAt: now})
+	st.ID = incID
+	w.svc.show = func(string) (incident.Status, error) {
+		shows++
+		n := done
+		if shows < 3 { // the watch's first read, then one before the signal lands
+			n.State, n.Counts = incident.NoticeSending, incident.NoticeCounts{}
+		}
+		st.Notices = []incident.Notice{n}
+		return st, nil
+	}
+	if code, out, errOut := w.run("watch", incID, "--rule", "eu-gdpr-art34"); code != ExitOK || shows != 3 || !strings.Contains(out, "10 accepted") {
+		t.Errorf("exit %d after %d reads\n%s%s", code, shows, out, errOut)
+	}
+
+	// Never heard: judged by the workflow's word, and said so.
+	incomplete := people(incident.NoticeIncomplete, incident.NoticeCounts{Expected: 10, Read: 10, Accepted: 7, Failed: 3}, "")
+	w = noticeWorld(t, incomplete)
+	st.Notices = []incident.Notice{people(incident.NoticeSending, incident.NoticeCounts{}, "")}
+	w.svc.show = func(string) (incident.Status, error) { return st, nil }
+	code, _, errOut := w.run("watch", incID, "--rule", "eu-gdpr-art34")
+	if code != ExitNotGiven || !strings.Contains(errOut, "judged by its workflow (incomplete)") || !strings.Contains(errOut, "3 people in scope not given it") {
+		t.Errorf("never heard: exit %d %s", code, errOut)
 	}
 }
