@@ -169,9 +169,6 @@ type Sending struct {
 	// Activity asks SendGrid's Email Activity API whether it took a lost
 	// attempt; nil when the account has no access (then only events tell).
 	Activity mailer.ActivityLookup
-	// AmbiguousWait is the former name of UnconfirmedWait, read when that
-	// is zero.
-	AmbiguousWait time.Duration
 }
 
 // Ledger is the part of the store the notifier uses (an interface so a
@@ -211,7 +208,7 @@ func NewNotifier(l Ledger, m mailer.Mailer, s Sending) *Notifier {
 	s.Concurrency = cmp.Or(max(s.Concurrency, 0), 8)
 	s.PageSize = cmp.Or(max(s.PageSize, 0), 10_000)
 	s.Partitions = cmp.Or(max(s.Partitions, 0), 4)
-	s.UnconfirmedWait = cmp.Or(max(s.UnconfirmedWait, 0), max(s.AmbiguousWait, 0), DefaultUnconfirmedWait)
+	s.UnconfirmedWait = cmp.Or(max(s.UnconfirmedWait, 0), DefaultUnconfirmedWait)
 	limiter := rate.NewLimiter(rate.Inf, 1)
 	if s.Rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(s.Rate), max(1, int(s.Rate)))
