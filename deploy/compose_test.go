@@ -289,6 +289,23 @@ func TestComposeLocal(t *testing.T) {
 	if v, ok := mount(ow, ocfg.OutboxDir()); !ok || v.ReadOnly || v.Type != types.VolumeTypeVolume {
 		t.Errorf("the outbox %s is not on a writable volume: %+v", ocfg.OutboxDir(), v)
 	}
+	// A new named volume takes the ownership of the image's directory:
+	// the image must have it, owned by the containers' user.
+	dockerfile, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned := false
+	for _, line := range strings.Split(string(dockerfile), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 5 && f[0] == "COPY" && f[2] == "--chown=65532:65532" && strings.HasSuffix(f[3], "/") &&
+			filepath.Join(f[4], filepath.Base(ocfg.OutboxDir())) == ocfg.OutboxDir() {
+			owned = true
+		}
+	}
+	if !owned {
+		t.Errorf("the Dockerfile makes no %s owned by uid 65532 for the outbox volume", ocfg.OutboxDir())
+	}
 }
 
 func published(s types.ServiceConfig, host, port string) bool {
