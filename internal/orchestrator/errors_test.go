@@ -63,6 +63,8 @@ func TestOneMappingForTheConnection(t *testing.T) {
 			[]string{"progress: no worker answered within 15s", "`breachctl worker`", `"breachctl"`, "temporal.internal:7233"}},
 		{"query, the server's deadline", o.mapError(serviceerror.NewDeadlineExceeded("context deadline exceeded"), "INC-20261121-AB12C", "progress"),
 			[]string{"no worker answered"}},
+		{"overloaded", o.mapError(serviceerror.NewResourceExhausted(0, "rps limit"), "INC-20261121-AB12C", "progress"),
+			[]string{"progress: the Temporal cluster at temporal.internal:7233 (namespace prod) is overloaded"}},
 	} {
 		if !apperr.Is(c.err, apperr.Unavailable) {
 			t.Errorf("%s: kind %s (%v), want unavailable", c.name, apperr.KindOf(c.err), c.err)

@@ -353,6 +353,10 @@ func (o *Incidents) mapError(err error, id, op string) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline) {
 		return o.noWorker(op)
 	}
+	var exhausted *serviceerror.ResourceExhausted
+	if errors.As(err, &exhausted) {
+		return apperr.Wrap(apperr.Unavailable, err, "%s: %s is overloaded; try again shortly", op, o.target())
+	}
 	return apperr.Wrap(apperr.Internal, err, "%s", op)
 }
 
