@@ -28,11 +28,15 @@ func (e *NotGivenError) Error() string {
 // notified under another notice); to organisations, every one reached, its
 // email accepted or its report filed.
 func notGiven(n incident.Notice) string {
+	if n.State == incident.NoticeSending {
+		return n.ID + " is still sending"
+	}
+	if n.Given() { // the incident's own test: what meets the clocks decides
+		return ""
+	}
 	var why []string
 	c := n.Counts
 	switch n.State {
-	case incident.NoticeSending:
-		return n.ID + " is still sending"
 	case incident.NoticeFailed:
 		why = append(why, "failed: "+orText(n.Error, "no reason recorded"))
 	case incident.NoticeIncomplete:
@@ -42,7 +46,7 @@ func notGiven(n incident.Notice) string {
 		switch {
 		case c.Shortfall() > 0:
 			why = append(why, fmt.Sprintf("%d people in scope not given it (%d refused, %d without a usable address)", c.Shortfall(), c.Failed, c.Unreachable))
-		case len(why) == 0 && n.State != incident.NoticeSent:
+		case len(why) == 0:
 			why = append(why, "ended "+string(n.State))
 		}
 		return joinWhy(n.ID, why)
@@ -81,6 +85,9 @@ func notGiven(n incident.Notice) string {
 	}
 	if len(order) == 0 && n.State != incident.NoticeFailed {
 		why = append(why, "no organisation was reached")
+	}
+	if len(why) == 0 {
+		why = append(why, "ended "+string(n.State))
 	}
 	return joinWhy(n.ID, why)
 }
