@@ -3,9 +3,10 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
-	"time"
+	"os"
 
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
@@ -34,42 +35,90 @@ func loadNotify(cfg config.Config, rs *rules.Ruleset) (*notifyconfig.Config, err
 	return nc, nil
 }
 
-// newMailer is SendGrid with an API key, else the outbox in the data
-// directory, so the whole flow runs on a laptop.
+// newMailer is SendGrid with an API key, else the outbox (in the data
+// directory for dev, or BREACHCTL_OUTBOX_DIR), so the whole flow runs on a
+// laptop. A worker without a key is refused before this (Config.CheckWorker).
+//
+// With a key but no notify configuration the worker still starts, so that
+// clocks, reminders and escalation go on, and says what is missing; every
+// notice is refused before sending (unconfiguredMailer), on its record,
+// instead of going out from a placeholder sender.
 func newMailer(cfg config.Config, nc *notifyconfig.Config, logger *slog.Logger) (mailer.Mailer, error) {
 	if cfg.SendGrid.APIKey == "" {
+		dir := cfg.OutboxDir()
+		if err := checkWritable(dir); err != nil {
+			return nil, apperr.Invalidf("BREACHCTL_OUTBOX_DIR",
+				"without SENDGRID_API_KEY notices are written as .eml files to %s, which cannot be written (%v): "+
+					"set SENDGRID_API_KEY, or BREACHCTL_OUTBOX_DIR to a writable directory (a volume, in a container); "+
+					"an outbox is for `breachctl dev`", dir, err)
+		}
 		// The files hold people's addresses: sealed when there are keys
 		// (`breachctl outbox show` reads them).
-		logger.Info("no SENDGRID_API_KEY: notices are written as .eml files", "outbox", cfg.OutboxDir(), "sealed", cfg.Keys != nil)
-		return mailer.NewSealedOutbox(cfg.OutboxDir(), cfg.Keys), nil
+		logger.Info("no SENDGRID_API_KEY: notices are written as .eml files", "outbox", dir, "sealed", cfg.Keys != nil)
+		return mailer.NewSealedOutbox(dir, cfg.Keys), nil
 	}
 	if nc.Placeholder {
-		return nil, apperr.Invalidf("BREACHCTL_NOTIFY",
-			"SENDGRID_API_KEY is set but there is no notify configuration (%s): real notices need your organisation, contact point and sender; see examples/notify.yaml", nc.File)
+		path, _ := cfg.NotifyPath()
+		logger.Error("no notify configuration: every notice will be refused and nothing sent until there is one "+
+			"(your organisation, contact point and a SendGrid-verified sender; see examples/notify.yaml), then restart the worker",
+			"expected", path, "variable", "BREACHCTL_NOTIFY")
+		return unconfiguredMailer{path: path}, nil
 	}
 	return mailer.NewSendGrid(cfg.SendGrid.APIKey, mailer.SendGridOptions{
 		BaseURL: cfg.SendGrid.BaseURL, Concurrency: nc.Sending.Concurrency,
 	}), nil
 }
 
-// newNotifier builds the notification activities.
-// ambiguousWait is how long a batch SendGrid may have taken waits for the
-// Event Webhook's word before it is sent again; its events usually arrive
-// within a minute.
-const ambiguousWait = 2 * time.Minute
+// unconfiguredMailer refuses every batch before sending: without a notify
+// configuration a notice would name a placeholder organisation and come
+// from a sender nobody verified. The refusal is permanent (retrying cannot
+// help until the worker restarts with a file), so the batch is recorded as
+// failed with this text and the notice's clock stays open.
+type unconfiguredMailer struct{ path string }
 
+var _ mailer.Mailer = unconfiguredMailer{}
+
+func (m unconfiguredMailer) Send(context.Context, mailer.Batch) (mailer.Result, error) {
+	return mailer.Result{}, &mailer.PermanentError{Messages: []string{fmt.Sprintf(
+		"no notify configuration (%s does not exist; BREACHCTL_NOTIFY names another file): nothing is sent without "+
+			"the organisation, contact point and sender; add it, restart the worker and approve again", m.path)}}
+}
+
+// checkWritable makes dir if needed and writes and removes a file in it, so
+// that an outbox nobody can write fails at start, not at the first notice.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".writable-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	err = f.Close()
+	if rmErr := os.Remove(name); err == nil {
+		err = rmErr
+	}
+	return err
+}
+
+// newNotifier builds the notification activities.
 func newNotifier(cfg config.Config, rs *rules.Ruleset, st *store.Store, logger *slog.Logger) (*activities.Notifier, error) {
 	nc, err := loadNotify(cfg, rs)
 	if err != nil {
 		return nil, err
+	}
+	if !nc.Placeholder {
+		logger.Info("notify configuration", "file", nc.File, "recipients", len(nc.Recipients))
 	}
 	m, err := newMailer(cfg, nc, logger)
 	if err != nil {
 		return nil, err
 	}
 	s := sending(nc)
-	if cfg.SendGrid.WebhookPublicKey != "" && cfg.SendGrid.APIKey != "" {
-		s.AmbiguousWait = ambiguousWait
+	if nc.Sending.Unconfirmed.EmailActivity && cfg.SendGrid.APIKey != "" {
+		// A batch whose answer was lost is looked up by its custom args.
+		s.Activity = mailer.NewActivity(cfg.SendGrid.APIKey, mailer.ActivityOptions{BaseURL: cfg.SendGrid.BaseURL})
 	}
 	return activities.NewNotifier(st, m, s), nil
 }
@@ -83,6 +132,10 @@ func sending(nc *notifyconfig.Config) activities.Sending {
 		PageSize:     nc.Sending.PageSize,
 		Partitions:   nc.Sending.Partitions,
 		Sandbox:      nc.Sending.Sandbox,
+		// A batch whose answer was lost waits this long for SendGrid's
+		// word (events, Email Activity) before it is resent, or is held.
+		UnconfirmedWait: nc.Sending.Unconfirmed.Wait,
+		HoldUnconfirmed: nc.Sending.Unconfirmed.Then == notifyconfig.UnconfirmedHold,
 		Recipients: func(rule, notify, jurisdiction string) []activities.OrgRecipient {
 			var out []activities.OrgRecipient
 			for _, r := range nc.RecipientsFor(rule, notify, jurisdiction) {
