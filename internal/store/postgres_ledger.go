@@ -57,43 +57,28 @@ func (d *pgDB) notice(ctx context.Context, id string) (NoticeRecord, error) {
 }
 
 func (d *pgDB) claimed(ctx context.Context, incidentID, audience string, from, through [16]byte) (map[[16]byte]string, error) {
-	// One snapshot, so the claims, the batches that let theirs go and the
-	// notices are of one moment.
-	tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	rows, err := tx.Query(ctx, `SELECT r.subject_key, r.notice_seq, r.batch_seq FROM ledger_audiences a
+	// Rows first, then the notices: any notice a row names was committed
+	// before the first query began, so the second sees it.
+	rows, err := d.pool.Query(ctx, `SELECT r.subject_key, r.notice_seq FROM ledger_audiences a
 		JOIN notice_recipients r ON r.audience_seq = a.seq AND r.subject_key BETWEEN $1 AND $2
-		WHERE a.incident_id = $3 AND a.audience = $4`, from[:], through[:], incidentID, audience)
+		WHERE a.incident_id = $3 AND a.audience = $4 AND r.batch_seq IS NOT NULL AND r.batch_seq NOT IN (`+ledgerReleasedSQL+`)`,
+		from[:], through[:], incidentID, audience)
 	if err != nil {
 		return nil, err
 	}
-	c, err := scanClaims(rows)
+	bySeq, err := scanClaims(rows)
 	if err != nil {
 		return nil, err
 	}
-	if len(c.byNotice) == 0 {
+	if len(bySeq) == 0 {
 		return map[[16]byte]string{}, nil
 	}
-	if len(c.byBatch) > 0 {
-		rows, err = tx.Query(ctx, `SELECT b.seq FROM ledger_audiences a JOIN notices n ON n.audience_seq = a.seq
-			JOIN notice_batches b ON b.notice_seq = n.seq
-			WHERE a.incident_id = $1 AND a.audience = $2 AND `+ledgerReleased, incidentID, audience)
-		if err != nil {
-			return nil, err
-		}
-		if err := c.release(rows); err != nil {
-			return nil, err
-		}
-	}
-	rows, err = tx.Query(ctx, `SELECT n.seq, n.id FROM ledger_audiences a JOIN notices n ON n.audience_seq = a.seq
+	rows, err = d.pool.Query(ctx, `SELECT n.seq, n.id FROM ledger_audiences a JOIN notices n ON n.audience_seq = a.seq
 		WHERE a.incident_id = $1 AND a.audience = $2`, incidentID, audience)
 	if err != nil {
 		return nil, err
 	}
-	return nameClaims(rows, c.byNotice)
+	return nameClaims(rows, bySeq)
 }
 
 // --- batches

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -149,49 +148,41 @@ func (d *sqliteDB) notice(ctx context.Context, id string) (NoticeRecord, error) 
 }
 
 func (d *sqliteDB) claimed(ctx context.Context, incidentID, audience string, from, through [16]byte) (map[[16]byte]string, error) {
-	// One read transaction, so the claims, the batches that let theirs go
-	// and the notices are of one moment.
-	tx, err := d.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	// Rows first, then the notices: any notice a row names was committed
+	// before the first query began, so the second sees it.
+	rows, err := d.r.QueryContext(ctx, `SELECT r.subject_key, r.notice_seq FROM ledger_audiences a
+		JOIN notice_recipients r ON r.audience_seq = a.seq AND r.subject_key BETWEEN $1 AND $2
+		WHERE a.incident_id = $3 AND a.audience = $4 AND r.batch_seq IS NOT NULL AND r.batch_seq NOT IN (`+ledgerReleasedSQL+`)`,
+		from[:], through[:], incidentID, audience)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = tx.Rollback() }()
-	rows, err := tx.QueryContext(ctx, `SELECT r.subject_key, r.notice_seq, r.batch_seq FROM ledger_audiences a
-		JOIN notice_recipients r ON r.audience_seq = a.seq AND r.subject_key BETWEEN ? AND ?
-		WHERE a.incident_id = ? AND a.audience = ?`, from[:], through[:], incidentID, audience)
+	bySeq, err := scanClaims(sqlRows{rows})
 	if err != nil {
 		return nil, err
 	}
-	c, err := scanClaims(sqlRows{rows})
-	if err != nil {
-		return nil, err
-	}
-	if len(c.byNotice) == 0 {
+	if len(bySeq) == 0 {
 		return map[[16]byte]string{}, nil
 	}
-	if len(c.byBatch) > 0 {
-		rows, err = tx.QueryContext(ctx, `SELECT b.seq FROM ledger_audiences a JOIN notices n ON n.audience_seq = a.seq
-			JOIN notice_batches b ON b.notice_seq = n.seq
-			WHERE a.incident_id = ? AND a.audience = ? AND `+ledgerReleased, incidentID, audience)
-		if err != nil {
-			return nil, err
-		}
-		if err := c.release(sqlRows{rows}); err != nil {
-			return nil, err
-		}
-	}
-	rows, err = tx.QueryContext(ctx, `SELECT n.seq, n.id FROM ledger_audiences a JOIN notices n ON n.audience_seq = a.seq
+	rows, err = d.r.QueryContext(ctx, `SELECT n.seq, n.id FROM ledger_audiences a JOIN notices n ON n.audience_seq = a.seq
 		WHERE a.incident_id = ? AND a.audience = ?`, incidentID, audience)
 	if err != nil {
 		return nil, err
 	}
-	return nameClaims(sqlRows{rows}, c.byNotice)
+	return nameClaims(sqlRows{rows}, bySeq)
 }
 
 // ledgerReleased is true of a batch that lets its people go: refused by
 // SendGrid, and none of its attempts of unknown fate (none taken either,
 // or it would be accepted). Another notice of the audience may claim them.
 const ledgerReleased = `b.state = 'failed' AND b.unknown = 0`
+
+// ledgerReleasedSQL selects the seqs of the batches of audience ($3, $4)
+// that let their people go: a few, read once for a ClaimedBetween. Both
+// dialects run it (SQLite numbers $1 ... $4 in the order they first
+// appear).
+const ledgerReleasedSQL = `SELECT b.seq FROM ledger_audiences ra JOIN notices rn ON rn.audience_seq = ra.seq
+	JOIN notice_batches b ON b.notice_seq = rn.seq WHERE ra.incident_id = $3 AND ra.audience = $4 AND ` + ledgerReleased
 
 // claimRows is what *sql.Rows and pgx.Rows share.
 type claimRows interface {
@@ -206,63 +197,24 @@ type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { _ = r.Rows.Close() }
 
-// rangeClaims is the claims of a key range, as ClaimedBetween reads them.
-type rangeClaims struct {
-	byNotice map[int64][][16]byte // unreachable ones left out
-	byBatch  map[int64][][16]byte
-}
-
-// scanClaims reads (subject_key, notice_seq, batch_seq) rows, leaving out
-// the unreachable.
-func scanClaims(rows claimRows) (rangeClaims, error) {
+// scanClaims reads (subject_key, notice_seq) rows into keys by notice seq.
+func scanClaims(rows claimRows) (map[int64][][16]byte, error) {
 	defer rows.Close()
-	c := rangeClaims{byNotice: map[int64][][16]byte{}, byBatch: map[int64][][16]byte{}}
+	bySeq := map[int64][][16]byte{}
 	var (
-		key   []byte
-		seq   int64
-		batch *int64
+		key []byte
+		seq int64
 	)
 	for rows.Next() {
-		if err := rows.Scan(&key, &seq, &batch); err != nil {
-			return rangeClaims{}, err
+		if err := rows.Scan(&key, &seq); err != nil {
+			return nil, err
 		}
 		if len(key) != 16 {
-			return rangeClaims{}, fmt.Errorf("subject key of %d bytes in the ledger", len(key))
+			return nil, fmt.Errorf("subject key of %d bytes in the ledger", len(key))
 		}
-		if batch == nil {
-			continue
-		}
-		c.byNotice[seq] = append(c.byNotice[seq], [16]byte(key))
-		c.byBatch[*batch] = append(c.byBatch[*batch], [16]byte(key))
+		bySeq[seq] = append(bySeq[seq], [16]byte(key))
 	}
-	return c, rows.Err()
-}
-
-// release leaves out the claims in the batches of seq rows (ledgerReleased).
-func (c rangeClaims) release(rows claimRows) error {
-	defer rows.Close()
-	gone := map[[16]byte]bool{}
-	var seq int64
-	for rows.Next() {
-		if err := rows.Scan(&seq); err != nil {
-			return err
-		}
-		for _, k := range c.byBatch[seq] {
-			gone[k] = true
-		}
-	}
-	if err := rows.Err(); err != nil || len(gone) == 0 {
-		return err
-	}
-	for n, keys := range c.byNotice {
-		keys = slices.DeleteFunc(keys, func(k [16]byte) bool { return gone[k] })
-		if len(keys) == 0 {
-			delete(c.byNotice, n)
-		} else {
-			c.byNotice[n] = keys
-		}
-	}
-	return nil
+	return bySeq, rows.Err()
 }
 
 // nameClaims reads (seq, id) rows of notices and maps each key to its
