@@ -138,7 +138,7 @@ type NoticeProgress struct {
 type RecipientRecord struct {
 	Notice    string
 	Batch     string // empty for an unreachable subject
-	State     string // queued, accepted, failed, ambiguous, unreachable, delivered, bounced, dropped, deferred, ...
+	State     string // queued, sending, accepted, failed, ambiguous, unreachable, delivered, bounced, dropped, deferred, ...
 	MessageID string
 	Reason    string
 	UpdatedAt time.Time
