@@ -104,6 +104,11 @@ func Connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*orch
 // RunWorker runs the worker against an existing cluster until ctx ends.
 func RunWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	tuneGC()
+	// A production worker sends through SendGrid; an outbox is for dev
+	// unless a directory for one is given.
+	if err := cfg.CheckWorker(); err != nil {
+		return err
+	}
 	warnUnencrypted(cfg, logger)
 	deps, st, err := Deps(ctx, cfg, logger)
 	if err != nil {

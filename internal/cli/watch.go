@@ -273,7 +273,9 @@ func (w *watcher) finish(ctx context.Context, incidentID string, ids []string, l
 			}
 			res.Counts = n.Counts
 			res.Resends = views[id].Resends
-			res.NotGiven = notGiven(n)
+			if later := supersededBy(st, n); later == "" {
+				res.NotGiven = notGiven(n)
+			}
 			if !g.json() {
 				w.printOutcome(incidentID, n, views[id])
 			}
@@ -294,6 +296,25 @@ func (w *watcher) finish(ctx context.Context, incidentID string, ids []string, l
 		return &NotGivenError{Notices: notGivenWhy}
 	}
 	return nil
+}
+
+// supersededBy names the notice approved after n for all of n's rules
+// (after it failed or left people unreached), or "": a notice whose clocks
+// another answers no longer decides whether they are met.
+func supersededBy(st incident.Status, n incident.Notice) string {
+	later := ""
+	for _, rule := range n.Rules {
+		found := false
+		for _, c := range st.Clocks {
+			if c.Rule == rule && c.NoticeID != "" && c.NoticeID != n.ID {
+				later, found = c.NoticeID, true
+			}
+		}
+		if !found {
+			return ""
+		}
+	}
+	return later
 }
 
 // settleTimeout bounds how long a watch waits for the incident to record

@@ -13,22 +13,17 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/slack-go/slack"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/breachctl/breachctl/activities"
-	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/incident"
-	"github.com/breachctl/breachctl/internal/mailer"
-	"github.com/breachctl/breachctl/internal/orchestrator"
 	"github.com/breachctl/breachctl/internal/rules"
 	"github.com/breachctl/breachctl/internal/sendgridtest"
 	"github.com/breachctl/breachctl/internal/slackout"
@@ -115,166 +110,6 @@ func kill9(t *testing.T, cmd *exec.Cmd) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-}
-
-// TestFaultsKillWorkerDuringSend runs `dev --no-worker` and `breachctl
-// worker` as child processes, approves a notice to many people, and kills
-// the worker with SIGKILL 1–4 s (seeded) after each one starts sending,
-// starting a new one each time, until the notice is sent or the kills are
-// spent (then the last worker finishes). Nobody may be missed; people
-// mailed twice are counted: a batch is mailed again only when the kill
-// lands between SendGrid's 202 and the ledger's write, so at most the
-// batches in flight (the worker's concurrency, 8) per kill.
-//
-// BREACHCTL_FAULT_PEOPLE (default 20,000), BREACHCTL_FAULT_KILLS (default
-// 2), BREACHCTL_FAULT_RATE (Mail Send requests per second, default 5) and
-// BREACHCTL_FAULT_SEED (default 1) change it. Each kill stalls the
-// pages in flight for up to the page activity's heartbeat timeout (20 s):
-// the server learns of a dead worker no sooner.
-func TestFaultsKillWorkerDuringSend(t *testing.T) {
-	if testing.Short() {
-		t.Skip("kills worker processes during a send (minutes)")
-	}
-	n, maxKills := envInt("BREACHCTL_FAULT_PEOPLE", 20_000), envInt("BREACHCTL_FAULT_KILLS", 2)
-	seed, rate := uint64(envInt("BREACHCTL_FAULT_SEED", 1)), envInt("BREACHCTL_FAULT_RATE", 5)
-	dir := t.TempDir()
-	// When each batch was taken, to tell which kill sent it twice.
-	var (
-		takenMu sync.Mutex
-		taken   = map[string][]time.Time{}
-	)
-	sink := sendgridtest.NewServer(sendgridtest.Options{APIKey: "SG.fault", Inspect: func(m *sendgridtest.Mail) {
-		takenMu.Lock()
-		defer takenMu.Unlock()
-		taken[m.CustomArgs[mailer.ArgBatch]] = append(taken[m.CustomArgs[mailer.ArgBatch]], time.Now())
-	}})
-	defer sink.Close()
-	notifyPath := filepath.Join(dir, "notify.yaml")
-	// The loopback takes a batch in microseconds: a send rate as an
-	// account's (Mail Send requests per second) makes the send last long
-	// enough to be killed in.
-	if err := os.WriteFile(notifyPath, []byte(notifyYAML+fmt.Sprintf("sending: {rate: %d}\n", rate)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	dsn := "sqlite:" + filepath.Join(dir, "breachctl.db")
-	env := map[string]string{"SENDGRID_API_KEY": "SG.fault", "SENDGRID_BASE_URL": sink.URL(), "BREACHCTL_NOTIFY": notifyPath, "BREACHCTL_STORE": dsn}
-	port := freePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	dev := startProcess(t, env, "breachctl dev is running", "dev", "--no-worker", "--data-dir", dir,
-		"--port", fmt.Sprint(port), "--ui-port", "-1", "--http-addr", "127.0.0.1:0")
-	defer func() {
-		_ = dev.Process.Signal(syscall.SIGTERM)
-		_ = dev.Wait()
-	}()
-	workerEnv := map[string]string{"TEMPORAL_ADDRESS": addr}
-	for k, v := range env {
-		workerEnv[k] = v
-	}
-	startWorker := func() *exec.Cmd { return startProcess(t, workerEnv, "", "worker") }
-	w := startWorker()
-
-	c := cliRunner{t: t, address: addr, env: map[string]string{"BREACHCTL_ACTOR": "cli:e2e", "BREACHCTL_LOG_LEVEL": "warn", "BREACHCTL_STORE": dsn}}
-	people := faultPeople(n)
-	id := openScopedIncident(t, c, dir, people)
-
-	// Whether the notice is sent is asked of the server, which answers
-	// with no worker alive.
-	cl, err := orchestrator.Dial(context.Background(), config.Temporal{Address: addr, Namespace: config.DefaultNamespace},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	noticeID := incident.NoticeID(id, "eu-gdpr-art34")
-	sent := func() bool {
-		d, err := cl.DescribeWorkflowExecution(context.Background(), workflows.NoticeWorkflowID(noticeID), "")
-		return err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
-	}
-	// sleepUnlessSent waits d, or less if the notice is sent meanwhile.
-	sleepUnlessSent := func(d time.Duration) bool {
-		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-			if sent() {
-				return true
-			}
-		}
-		return sent()
-	}
-
-	rng := rand.New(rand.NewPCG(seed, 0x6b696c6c))
-	start := time.Now()
-	c.ok(nil, append([]string{"approve", id, "eu-gdpr-art34"}, faultNoticeTexts...)...)
-	var (
-		kills    int
-		timeline []string // kills and resumptions, from the approval
-		stalled  time.Duration
-		killed   time.Time
-	)
-	since := func() string { return fmt.Sprintf("+%.1fs", time.Since(start).Seconds()) }
-	for {
-		// Wait for this worker to send (after a kill, the pages in flight
-		// come back only at their heartbeat timeout), then give it 1–4 s.
-		before := sink.Requests()
-		for sink.Requests() == before && !sent() {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if !killed.IsZero() && sink.Requests() != before {
-			stalled += time.Since(killed)
-			timeline = append(timeline, since()+" sending again")
-		}
-		if kills == maxKills || sleepUnlessSent(time.Second+time.Duration(rng.Int64N(3000))*time.Millisecond) {
-			break
-		}
-		kill9(t, w)
-		kills++
-		killed = time.Now()
-		timeline = append(timeline, fmt.Sprintf("%s kill (%d accepted)", since(), sink.Recipients()))
-		w = startWorker()
-	}
-	if !sleepUnlessSent(15 * time.Minute) {
-		t.Fatalf("the notice was not sent 15 minutes after the last kill")
-	}
-	elapsed := time.Since(start)
-	defer func() {
-		_ = w.Process.Signal(syscall.SIGTERM)
-		_ = w.Wait()
-	}()
-
-	var st incident.Status
-	eventually(t, 2*time.Minute, "the incident to hear that the notice was sent", func() bool {
-		code, out, _ := c.run("show", id, "-o", "json")
-		if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
-			return false
-		}
-		nt := noticeOf(st, noticeID)
-		return nt != nil && nt.State != incident.NoticeSending
-	})
-	nt := noticeOf(st, noticeID)
-	m := countMail(sink, people)
-	ledger := ledgerProgress(t, dsn, noticeID)
-	dupBatches := duplicateBatches(sink)
-	t.Logf("kill -9 of the worker during a send: %d people at %d requests/s, %d kills (seed %d), wall time %s from approval to sent "+
-		"(%s of it waiting for pages held by killed workers: the 20 s heartbeat timeout); %s",
-		n, rate, kills, seed, elapsed.Round(100*time.Millisecond), stalled.Round(100*time.Millisecond), strings.Join(timeline, ", "))
-	t.Logf("accepted %d people, missed %d, mailed twice %d (%d extra emails in %d batches sent twice; bound: %d kills x 8 batches in flight x 1,000 = %d)",
-		m.accepted, m.missed, m.twice, m.extra, dupBatches, kills, kills*8*mailer.MaxRecipients)
-	takenMu.Lock()
-	for key, at := range taken {
-		if len(at) > 1 {
-			t.Logf("batch %s taken at +%.3fs and again at +%.3fs", key[strings.LastIndex(key, "/")+1:], at[0].Sub(start).Seconds(), at[1].Sub(start).Seconds())
-		}
-	}
-	takenMu.Unlock()
-	t.Logf("ledger: %d accepted in %d batches (%d ambiguous, %d queued); sink: %d people, %d recipients in %d requests; notice %s, counts %+v",
-		ledger.Accepted, ledger.BatchesAccepted, ledger.BatchesAmbiguous, ledger.Queued, m.accepted, sink.Recipients(), sink.Stats().Accepted, nt.State, nt.Counts)
-	if m.missed != 0 {
-		t.Errorf("%d people were never mailed", m.missed)
-	}
-	if nt.State != incident.NoticeSent || ledger.Accepted != n || nt.Counts.Accepted != n {
-		t.Errorf("notice %s, ledger accepted %d, counts %+v; want sent, %d", nt.State, ledger.Accepted, nt.Counts, n)
-	}
-	if dupBatches > kills*8 {
-		t.Errorf("%d batches sent twice after %d kills: more than the batches in flight", dupBatches, kills)
-	}
 }
 
 // TestFaultsKillDevDuringCountdown opens incidents whose clocks fall due
