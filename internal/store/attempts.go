@@ -223,11 +223,11 @@ func finish(ctx context.Context, tx ledgerTx, b *batchRow, atts []Attempt, i int
 // fate was unknown: confirmed (taken: the batch becomes accepted, with
 // messageID if known) or not_taken (the batch goes back to queued).
 //
-// by is what found it ("event", "activity"). Confirmed also applies to an
-// attempt thought not taken or answered temporary (SendGrid had it after
-// all), never to a refused one; not_taken applies only to an attempt of
-// unknown fate. Anything else, and an attempt reconciled already, is left
-// as it is (idempotent). A zero at means now; an unknown batch or attempt
+// by is what found it ("event", "activity"). Confirmed applies to an
+// attempt of unknown fate (sending, ambiguous) or found not taken before
+// (SendGrid had it after all), as an event naming it does; not_taken only
+// to an attempt of unknown fate. Anything else (an attempt SendGrid
+// answered, or one reconciled already) is left as it is (idempotent). A zero at means now; an unknown batch or attempt
 // is an error wrapping ErrNotFound.
 func (s *Store) ReconcileAttempt(ctx context.Context, key string, n int, outcome AttemptOutcome, by, messageID string, at time.Time) error {
 	switch {
@@ -259,7 +259,7 @@ func (s *Store) ReconcileAttempt(ctx context.Context, key string, n int, outcome
 				return tx.putBatch(ctx, b)
 			}
 			return nil
-		case outcome == AttemptConfirmed && a.Outcome != AttemptRefused:
+		case outcome == AttemptConfirmed && (a.Unknown() || a.Outcome == AttemptNotTaken):
 			if a.Unknown() {
 				b.unknown--
 			}
