@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -40,7 +41,11 @@ func TestMain(m *testing.M) {
 				break
 			}
 		}
-		os.Exit(cli.Run(context.Background(), app.CLIEnv(os.Stdout, os.Stderr, os.Getenv), args))
+		// As cmd/breachctl does: SIGTERM stops the command gracefully.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := cli.Run(ctx, app.CLIEnv(os.Stdout, os.Stderr, os.Getenv), args)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
