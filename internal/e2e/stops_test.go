@@ -147,6 +147,33 @@ func TestFaultsKillWorkersDuringSend(t *testing.T) {
 	}
 }
 
+// TestFaultsKillWorkersResendAfterWait kills workers as above with
+// nothing to ask SendGrid: no Email Activity API, no Event Webhook. A batch
+// left "sending" by a kill waits sending.unconfirmed.wait and is resent,
+// counted: at most the batches in flight at each kill go out again, and
+// the ledger's people "maybe mailed twice" are the sink's people mailed
+// twice (the lost attempts were taken while the killed worker waited for
+// the answer).
+func TestFaultsKillWorkersResendAfterWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills worker processes during a send (minutes)")
+	}
+	run := defaultStopRun(syscall.SIGKILL)
+	run.wait = 5 * time.Second
+	r := runStops(t, run)
+	if bound := r.stopsDone * run.concurrency; r.dupBatches > bound || r.ledger.Resent > bound {
+		t.Errorf("after %d kills: %d batches taken twice, %d resent; at most the %d in flight", r.stopsDone, r.dupBatches, r.ledger.Resent, bound)
+	}
+	if r.mail.twice > r.ledger.MaybeTwice+r.ledger.Twice || r.counts.MaybeTwice != r.ledger.MaybeTwice {
+		t.Errorf("mailed twice: sink %d; ledger twice %d, maybe twice %d; show maybe %d", r.mail.twice, r.ledger.Twice, r.ledger.MaybeTwice, r.counts.MaybeTwice)
+	}
+	if r.mail.twice != r.ledger.MaybeTwice {
+		// Only a kill between the ledger's "sending" and the request's
+		// last byte leaves an attempt the sink never had: logged, not failed.
+		t.Logf("the sink mailed %d people twice, the ledger says %d maybe twice", r.mail.twice, r.ledger.MaybeTwice)
+	}
+}
+
 // TestFaultsKillWorkersWithEventWebhook kills workers as above, without
 // the Email Activity API but with SendGrid's Event Webhook on: the events
 // of a batch whose answer was lost confirm it, so nothing is resent.
@@ -348,8 +375,30 @@ func runStops(t *testing.T, run stopRun) stopResult {
 	if res.notice.State != incident.NoticeSent || res.ledger.Accepted != run.people || res.counts.Accepted != run.people {
 		t.Errorf("notice %s, ledger accepted %d, counts %+v; want sent, %d", res.notice.State, res.ledger.Accepted, res.counts, run.people)
 	}
-	if res.ledger.Requests != res.sinkStats.Accepted {
-		t.Errorf("the ledger counts %d requests taken, the sink %d", res.ledger.Requests, res.sinkStats.Accepted)
+	// Every view counts from the ledger: deliveries says what show says.
+	var reports []struct {
+		Notice                    string
+		Accepted, Requests        int
+		Resent, Twice, MaybeTwice int
+	}
+	if err := json.Unmarshal([]byte(res.deliveries), &reports); err != nil || len(reports) != 1 || reports[0].Notice != noticeID {
+		t.Errorf("deliveries -o json: %v: %s", err, res.deliveries)
+	} else if d := reports[0]; d.Accepted != res.counts.Accepted || d.Requests != res.counts.Requests || d.Resent != res.counts.Retried ||
+		d.Twice != res.counts.Twice || d.MaybeTwice != res.counts.MaybeTwice {
+		t.Errorf("deliveries %+v, show %+v: one ledger, two answers", d, res.counts)
+	}
+	switch {
+	case run.activity || run.webhook || run.signal == syscall.SIGTERM:
+		// Every attempt's fate is known: the ledger's requests are the sink's.
+		if res.ledger.Requests != res.sinkStats.Accepted {
+			t.Errorf("the ledger counts %d requests taken, the sink %d", res.ledger.Requests, res.sinkStats.Accepted)
+		}
+	default:
+		// A resent batch's lost attempt may or may not have been taken.
+		if res.sinkStats.Accepted < res.ledger.Requests || res.sinkStats.Accepted > res.ledger.Requests+res.ledger.Resent {
+			t.Errorf("the sink took %d requests; the ledger counts %d taken and %d resent after a lost attempt",
+				res.sinkStats.Accepted, res.ledger.Requests, res.ledger.Resent)
+		}
 	}
 	if c := clockOf(st, "eu-gdpr-art34"); c == nil || c.State != incident.ClockMet {
 		t.Errorf("eu-gdpr-art34 after the notice: %+v", c)
