@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 var shortClockEnv = map[string]string{"BREACHCTL_REMINDERS": "48h,24h,6h,1h,3s", "BREACHCTL_ACTOR": "cli:e2e", "BREACHCTL_LOG_LEVEL": "warn"}
 
 type cliRunner struct {
-	t       *testing.T
+	t       testing.TB
 	address string
 	env     map[string]string
 }
@@ -87,7 +87,7 @@ func (c cliRunner) ok(v any, args ...string) {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -98,7 +98,7 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 	}
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -303,7 +303,7 @@ func TestKill9DuringACountdown(t *testing.T) {
 
 // startProcess starts the test binary as `breachctl args...` and, when
 // ready is set, waits for that line on its stdout.
-func startProcess(t *testing.T, env map[string]string, ready string, args ...string) *exec.Cmd {
+func startProcess(t testing.TB, env map[string]string, ready string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
 	cmd.Env = append(os.Environ(), "BREACHCTL_E2E_CHILD=1", "BREACHCTL_LOG_LEVEL=warn")

@@ -53,7 +53,7 @@ func faultPeople(n int) []person {
 
 // openScopedIncident opens an incident whose people are owed a notice and
 // scopes it from a CSV of people.
-func openScopedIncident(t *testing.T, c cliRunner, dir string, people []person) string {
+func openScopedIncident(t testing.TB, c cliRunner, dir string, people []person) string {
 	t.Helper()
 	aware := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
 	var st incident.Status
@@ -90,7 +90,7 @@ func countMail(sink *sendgridtest.Server, people []person) mailCount {
 	return m
 }
 
-func ledgerProgress(t *testing.T, dsn, noticeID string) store.NoticeProgress {
+func ledgerProgress(t testing.TB, dsn, noticeID string) store.NoticeProgress {
 	t.Helper()
 	ledger, err := store.Open(context.Background(), dsn)
 	if err != nil {

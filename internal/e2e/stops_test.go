@@ -191,7 +191,7 @@ func TestFaultsKillWorkersWithEventWebhook(t *testing.T) {
 }
 
 // runStops runs one stopRun and checks what every run must hold.
-func runStops(t *testing.T, run stopRun) stopResult {
+func runStops(t testing.TB, run stopRun) stopResult {
 	t.Helper()
 	dir := t.TempDir()
 	var (
@@ -407,7 +407,7 @@ func runStops(t *testing.T, run stopRun) stopResult {
 }
 
 // postEvents posts Event Webhook events to url, signed as SendGrid signs them.
-func postEvents(t *testing.T, key *ecdsa.PrivateKey, url string, events []map[string]any) {
+func postEvents(t testing.TB, key *ecdsa.PrivateKey, url string, events []map[string]any) {
 	body, _ := json.Marshal(events)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	digest := sha256.Sum256(append([]byte(ts), body...))
@@ -428,5 +428,29 @@ func postEvents(t *testing.T, key *ecdsa.PrivateKey, url string, events []map[st
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("event webhook answered %d", resp.StatusCode)
+	}
+}
+
+// BenchmarkNoticeAcrossWorkers sends one notice through one worker, then
+// through two, against a SendGrid that answers in 2 s (the requests' own
+// time dominates, as with the real service): pages of one notice spread
+// over every worker polling the queue, so two send about twice as fast.
+// BREACHCTL_BENCH_PEOPLE (default 100,000) and BREACHCTL_FAULT_LATENCY set
+// the size; each worker has 8 requests in flight (the default).
+//
+//	go test ./internal/e2e/ -run '^$' -bench BenchmarkNoticeAcrossWorkers -benchtime 1x -timeout 30m
+func BenchmarkNoticeAcrossWorkers(b *testing.B) {
+	run := defaultStopRun(syscall.SIGTERM)
+	run.people, run.stops, run.concurrency = envInt("BREACHCTL_BENCH_PEOPLE", 100_000), 0, 8
+	for range b.N {
+		var took [3]time.Duration
+		for _, workers := range []int{1, 2} {
+			r := run
+			r.workers = workers
+			took[workers] = runStops(b, r).elapsed
+		}
+		b.ReportMetric(took[1].Seconds(), "s/1-worker")
+		b.ReportMetric(took[2].Seconds(), "s/2-workers")
+		b.ReportMetric(took[2].Seconds()/took[1].Seconds(), "2-workers/1-worker")
 	}
 }
