@@ -223,6 +223,8 @@ func TestANoticeNotGivenLeavesItsClockOpen(t *testing.T) {
 	f := &fakeSending{people: 2500, pageSize: 1000, calls: map[string]int{}, attemptAt: map[string][]time.Time{},
 		now: func() time.Time { return h.env.Now() }, unreachable: 2, refuseOrg: true}
 	f.register(h)
+	sl := &fakeSlack{now: func() time.Time { return h.env.Now() }, posts: map[string]time.Time{}, texts: map[string]string{}}
+	sl.register(h)
 	var pageEmails []activities.PageEmailInput
 	h.env.RegisterActivityWithOptions(func(_ context.Context, in activities.PageEmailInput) error {
 		pageEmails = append(pageEmails, in)
@@ -284,6 +286,21 @@ func TestANoticeNotGivenLeavesItsClockOpen(t *testing.T) {
 	}
 	if paged == 0 {
 		t.Errorf("nobody was paged for the notices not given: %+v", pageEmails)
+	}
+	var told []string
+	for key, text := range sl.texts {
+		if strings.Contains(key, "/not-given/") {
+			told = append(told, text)
+			if !strings.Contains(text, "not met") || !strings.Contains(text, "approve") {
+				t.Errorf("the channel was told %q", text)
+			}
+		}
+		if strings.Contains(text, ":white_check_mark:") && sl.posts[key].Before(start.Add(3*time.Hour)) {
+			t.Errorf("the channel heard an obligation met before any notice was given: %q", text)
+		}
+	}
+	if len(told) != 2 {
+		t.Errorf("the channel heard of %d notices not given, want 2: %q", len(told), told)
 	}
 
 	again := noticeIn(final, "INC-20261120-7K3QX/eu-gdpr-art34-2")

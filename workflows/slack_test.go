@@ -22,6 +22,7 @@ type fakeSlack struct {
 	opened    int
 	summaries []activities.SummaryInput
 	posts     map[string]time.Time // key -> when
+	texts     map[string]string    // key -> text
 	direct    []string             // user@offset
 	downUntil time.Time            // channels cannot be made before
 }
@@ -49,6 +50,9 @@ func (f *fakeSlack) register(h *harness) {
 			panic("the workflow asked to post " + in.Key + " twice")
 		}
 		f.posts[in.Key] = f.now()
+		if f.texts != nil {
+			f.texts[in.Key] = in.Text
+		}
 		return activities.PostRef{TS: "2.0001"}, nil
 	}, activity.RegisterOptions{Name: activities.SlackPostName})
 	h.env.RegisterActivityWithOptions(func(_ context.Context, in activities.DirectInput) (activities.PostRef, error) {
