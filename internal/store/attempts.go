@@ -191,16 +191,8 @@ func finish(ctx context.Context, tx ledgerTx, b *batchRow, atts []Attempt, i int
 	if a.Outcome != AttemptSending {
 		// Finished already, or reconciled before its answer came: the
 		// outcome stays, and an answer brings the message ID it lacked.
-		if outcome == AttemptAccepted && a.Taken() && a.MessageID == "" && messageID != "" {
-			a.MessageID = messageID
-			if err := tx.putAttempt(ctx, b.seq, *a, false); err != nil {
-				return err
-			}
-			if b.status.MessageID == "" {
-				b.status.MessageID = messageID
-				return tx.putBatch(ctx, b)
-			}
-			return nil
+		if outcome == AttemptAccepted && a.Taken() {
+			return fillMessageID(ctx, tx, b, a, messageID)
 		}
 		return errUnchanged
 	}
@@ -219,6 +211,23 @@ func finish(ctx context.Context, tx ledgerTx, b *batchRow, atts []Attempt, i int
 	return tx.putBatch(ctx, b)
 }
 
+// fillMessageID gives a taken attempt that lacks one the message ID a late
+// answer or a reconciliation brings (and its batch, if it has none).
+func fillMessageID(ctx context.Context, tx ledgerTx, b *batchRow, a *Attempt, messageID string) error {
+	if a.MessageID != "" || messageID == "" {
+		return errUnchanged
+	}
+	a.MessageID = messageID
+	if err := tx.putAttempt(ctx, b.seq, *a, false); err != nil {
+		return err
+	}
+	if b.status.MessageID == "" {
+		b.status.MessageID = messageID
+		return tx.putBatch(ctx, b)
+	}
+	return nil
+}
+
 // ReconcileAttempt records what reconciliation found of attempt n whose
 // fate was unknown: confirmed (taken: the batch becomes accepted, with
 // messageID if known) or not_taken (the batch goes back to queued).
@@ -227,8 +236,9 @@ func finish(ctx context.Context, tx ledgerTx, b *batchRow, atts []Attempt, i int
 // attempt of unknown fate (sending, ambiguous) or found not taken before
 // (SendGrid had it after all), as an event naming it does; not_taken only
 // to an attempt of unknown fate. Anything else (an attempt SendGrid
-// answered, or one reconciled already) is left as it is (idempotent). A zero at means now; an unknown batch or attempt
-// is an error wrapping ErrNotFound.
+// answered, or one reconciled already) is left as it is (idempotent). A
+// zero at means now; an unknown batch or attempt is an error wrapping
+// ErrNotFound.
 func (s *Store) ReconcileAttempt(ctx context.Context, key string, n int, outcome AttemptOutcome, by, messageID string, at time.Time) error {
 	switch {
 	case key == "":
@@ -247,18 +257,7 @@ func (s *Store) ReconcileAttempt(ctx context.Context, key string, n int, outcome
 		a := &atts[i]
 		switch {
 		case outcome == AttemptConfirmed && a.Taken():
-			if a.MessageID != "" || messageID == "" {
-				return errUnchanged
-			}
-			a.MessageID = messageID
-			if err := tx.putAttempt(ctx, b.seq, *a, false); err != nil {
-				return err
-			}
-			if b.status.MessageID == "" {
-				b.status.MessageID = messageID
-				return tx.putBatch(ctx, b)
-			}
-			return nil
+			return fillMessageID(ctx, tx, b, a, messageID)
 		case outcome == AttemptConfirmed && (a.Unknown() || a.Outcome == AttemptNotTaken):
 			if a.Unknown() {
 				b.unknown--
