@@ -374,7 +374,7 @@ func (m *rateMeter) perSecond() float64 {
 
 // isTerminal reports whether w is a terminal, for redrawing in place.
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := rawWriter(w).(*os.File)
 	if !ok {
 		return false
 	}

@@ -205,6 +205,14 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	if env.Sleep == nil {
 		env.Sleep = sleep
 	}
+	// Everything the CLI writes, wherever it came from, reaches the
+	// terminal with its control characters escaped (see TerminalSafe).
+	stdout, stderr := newSafeWriter(env.Stdout), newSafeWriter(env.Stderr)
+	defer stdout.Flush()
+	defer stderr.Flush()
+	safe := *env
+	safe.Stdout, safe.Stderr = stdout, stderr
+	env = &safe
 	root := NewRootCmd(env)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

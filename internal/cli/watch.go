@@ -156,12 +156,16 @@ func (w *watcher) say(line string) {
 // draw writes a block of lines, over the previous block on a terminal.
 func (w *watcher) draw(lines []string) {
 	out := w.g.env.Stdout
+	if w.tty {
+		// The cursor moves are the CLI's own; the lines are escaped here.
+		out = rawWriter(out)
+	}
 	if w.tty && w.drawn > 0 {
 		fmt.Fprintf(out, "\033[%dA", w.drawn) // back over the previous block
 	}
 	for _, l := range lines {
 		if w.tty {
-			l += "\033[K" // clear what a longer previous line left
+			l = TerminalSafe(l) + "\033[K" // clear what a longer previous line left
 		}
 		fmt.Fprintln(out, l)
 	}

@@ -114,9 +114,9 @@ const MaxAffected int64 = 10_000_000_000
 // de-duplicates lists, and truncates times to
 // UTC seconds so two equal sets of facts compare equal.
 func (f Facts) Normalize() Facts {
-	f.Title = strings.TrimSpace(f.Title)
+	f.Title = strings.TrimSpace(oneLine(f.Title))
 	f.Description = strings.TrimSpace(f.Description)
-	f.Reporter = strings.TrimSpace(f.Reporter)
+	f.Reporter = strings.TrimSpace(oneLine(f.Reporter))
 	f.Systems = normalizeList(f.Systems, strings.ToLower)
 	f.DataCategories = normalizeList(f.DataCategories, strings.ToLower)
 	f.Regions = normalizeList(f.Regions, strings.ToUpper)
@@ -222,6 +222,21 @@ func (f Facts) Validate() error {
 		return apperr.Invalidf("title", "is %d characters; at most %d", len(f.Title), maxTitle)
 	case len(f.Description) > maxDescription:
 		return apperr.Invalidf("description", "is %d characters; at most %d", len(f.Description), maxDescription)
+	}
+	for _, c := range []struct {
+		field, value string
+		multiline    bool
+	}{{"title", f.Title, false}, {"reporter", f.Reporter, false}, {"description", f.Description, true}} {
+		if err := checkText(c.field, c.value, c.multiline); err != nil {
+			return err
+		}
+	}
+	if f.Risk != nil {
+		if err := CheckText("risk_justification", f.Risk.Justification); err != nil {
+			return err
+		}
+	}
+	switch {
 	case f.AwareAt.IsZero():
 		return apperr.Invalidf("aware_at", "is required: when the organisation became aware of the breach")
 	case f.Detected().After(f.AwareAt):

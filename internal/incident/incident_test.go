@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/breachctl/breachctl/internal/risk"
 )
 
 var t0 = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
@@ -134,6 +136,19 @@ func TestFactsValidateNamesTheField(t *testing.T) {
 		{func(f *Facts) { f.Regions = []string{"ZZ"} }, "regions"},
 		{func(f *Facts) { f.Systems = []string{"a b"} }, "systems"},
 		{func(f *Facts) { f.Severity = "dire" }, "severity"},
+		// Escape sequences (clear screen, OSC 52 clipboard write, OSC 8
+		// link), carriage returns, C1 controls and bidi overrides are
+		// refused in every text fact, naming it.
+		{func(f *Facts) { f.Title = "a\x1b[2Jb" }, "title"},
+		{func(f *Facts) { f.Title = "\x1b]52;c;ZWNobyBoaQ==\x07" }, "title"},
+		{func(f *Facts) { f.Title = "x\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\" }, "title"},
+		{func(f *Facts) { f.Title = "paid\rrefund" }, "title"},
+		{func(f *Facts) { f.Title = "a\u009b2Jb" }, "title"},
+		{func(f *Facts) { f.Title = "abc\u202edcba" }, "title"},
+		{func(f *Facts) { f.Title = "a\xffb" }, "title"},
+		{func(f *Facts) { f.Reporter = "eve\x1b[8m" }, "reporter"},
+		{func(f *Facts) { f.Description = "line\nline\x1b[2J" }, "description"},
+		{func(f *Facts) { f.Risk = &risk.Override{Level: "low", Justification: "x\x07"} }, "risk_justification"},
 	}
 	for i, c := range cases {
 		f := ok
@@ -142,6 +157,12 @@ func TestFactsValidateNamesTheField(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), c.field+":") {
 			t.Errorf("case %d: err = %v, want one naming %s", i, err, c.field)
 		}
+	}
+	// A title pasted across lines is taken on one line; a description
+	// keeps its lines and tabs.
+	pasted := Facts{Title: "Bucket\r\n exposed\t", AwareAt: t0, Description: "a\n\tb"}.Normalize()
+	if err := pasted.Validate(); err != nil || pasted.Title != "Bucket exposed" || pasted.Description != "a\n\tb" {
+		t.Fatalf("pasted = %q / %q, err %v", pasted.Title, pasted.Description, err)
 	}
 	good := Facts{Title: " t ", AwareAt: t0, Regions: []string{"de", "US-CA", "eu", "DE"}, DataCategories: []string{"Email"}}.Normalize()
 	if err := good.Validate(); err != nil || strings.Join(good.Regions, ",") != "DE,EU,US-CA" || good.Severity != SeverityUnassessed {
