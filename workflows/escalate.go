@@ -84,7 +84,11 @@ func (r *run) firePages(ctx workflow.Context) {
 		r.status.Timeline.Append(now, entryEscalated, incident.SystemActor, rule, fmt.Sprintf(
 			"Escalation %q (%s), step %d of %d, round %d: paged %s", p.Policy.Name, what, last.Step+1, len(p.Policy.Steps), last.Round+1,
 			strings.Join(names, ", ")))
-		r.slackPage(r.status.ID+"/"+p.Key(last), r.pageText(p, last), targets)
+		topic := ""
+		if p.Top && last.Round == 0 {
+			topic = overdueTopic(rule, p.StartedAt)
+		}
+		r.slackPage(r.status.ID+"/"+p.Key(last), r.pageText(p, last), targets, topic)
 		r.emailPage(r.status.ID+"/"+p.Key(last), p, last, targets)
 		p.Record(fs...)
 		r.pages[rule] = p
@@ -111,7 +115,9 @@ func (r *run) ackPages(rule, actor string, now time.Time) int {
 // slackPage queues a page's Slack messages: direct messages to people, a
 // post in a named channel, a mention of a group or a post in the incident
 // channel. Email targets are on the timeline; they are not mailed yet.
-func (r *run) slackPage(key, text string, targets []escalation.Target) {
+// topic names what the page is about where someone else may be telling a
+// person the same (queueDirect); empty otherwise.
+func (r *run) slackPage(key, text string, targets []escalation.Target, topic string) {
 	sl := r.status.Slack
 	if !r.slackOn || sl == nil || sl.Off {
 		return
@@ -121,7 +127,7 @@ func (r *run) slackPage(key, text string, targets []escalation.Target) {
 	for _, t := range targets {
 		switch t.Kind {
 		case escalation.SlackUser:
-			sl.Pending = append(sl.Pending, incident.SlackPost{Key: key + "/" + t.ID, Text: text, User: t.ID})
+			r.queueDirect(sl, incident.SlackPost{Key: key + "/" + t.ID, Text: text, User: t.ID}, topic)
 		case escalation.SlackChannel:
 			sl.Pending = append(sl.Pending, incident.SlackPost{Key: key + "/" + t.ID, Text: text, Channel: t.ID})
 		case escalation.SlackGroup:

@@ -234,3 +234,54 @@ func TestPagesAreEmailed(t *testing.T) {
 		t.Errorf("the deadline's page email: %+v", last)
 	}
 }
+
+// TestOpenedOverduePagesAtOnce: an incident opened after its deadline
+// pages the top of the chain at the opening, as a change of facts that
+// makes it overdue does, and tells the responders once the channel is
+// made; a responder who is also on the chain is messaged once.
+func TestOpenedOverduePagesAtOnce(t *testing.T) {
+	h := newHarnessWith(t, chain(t))
+	f := &fakeSlack{now: func() time.Time { return h.env.Now() }, posts: map[string]time.Time{}}
+	f.register(h)
+	h.at(90*time.Minute, func() { h.close("late report, filed by phone") })
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(facts(start.Add(-100*time.Hour), "EU")))
+	final := h.result()
+
+	if got := firedAt(final); !slices.Equal(got, []time.Duration{0, time.Hour}) {
+		t.Fatalf("escalations at %v, want [0s 1h0m0s] (top of the chain at the opening, then its repeat)\n%s", got, strings.Join(escalations(final), "\n"))
+	}
+	if top := escalations(final)[0]; !strings.Contains(top, "top of the chain") || !strings.Contains(top, "slack:U0DPO") {
+		t.Errorf("the opening's page: %s", top)
+	}
+	dpo := 0
+	for _, d := range f.direct {
+		if d == "U0DPO@0s" {
+			dpo++
+		}
+	}
+	if dpo != 1 || !slices.Contains(f.direct, "U0RESP@0s") {
+		t.Errorf("direct messages at the opening: %v; want U0RESP and the responder U0DPO (also on the chain) once each", f.direct)
+	}
+}
+
+// TestResponderOnTheChainHearsOnce: when the deadline passes, the
+// responder who is also a target of the chain's top gets one direct
+// message, not the responders' and the page's.
+func TestResponderOnTheChainHearsOnce(t *testing.T) {
+	h := newHarnessWith(t, chain(t))
+	f := &fakeSlack{now: func() time.Time { return h.env.Now() }, posts: map[string]time.Time{}}
+	f.register(h)
+	h.at(72*time.Hour+30*time.Minute, func() { h.close("Notified") })
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(facts(start, "EU")))
+	h.result()
+	var atDeadline []string
+	for _, d := range f.direct {
+		if strings.HasSuffix(d, "@72h0m0s") {
+			atDeadline = append(atDeadline, d)
+		}
+	}
+	slices.Sort(atDeadline)
+	if want := []string{"U0DPO@72h0m0s", "U0RESP@72h0m0s"}; !slices.Equal(atDeadline, want) {
+		t.Fatalf("direct messages at the deadline: %v, want %v", atDeadline, want)
+	}
+}

@@ -77,6 +77,11 @@ type run struct {
 	onCall       map[string]string // role -> person, from the last assessment
 	twoPerson    []string          // kinds of notice that need two approvers
 	slackBusy    bool              // a Slack activity is running
+	// oneDirectOn: a person is sent one direct message about one thing
+	// (see queueDirect); topics are the things the queued ones are about,
+	// by post key.
+	oneDirectOn bool
+	topics      map[string]string
 
 	search searchState // what was last upserted, to avoid needless events
 }
@@ -138,15 +143,30 @@ func (r *run) setup(ctx workflow.Context) error {
 }
 
 func (r *run) run(ctx workflow.Context) (incident.Status, error) {
+	// Since openEffectsVersion a run knows, before its first assessment,
+	// whether it keeps a Slack channel and pages people: the clock events
+	// of the opening (a deadline already passed) are then told and paged
+	// by the one path that tells and pages them after a change of facts.
+	// Before it, an incident opened overdue paged nobody.
+	early := false
+	if !r.ready {
+		if err := r.status.Facts.Validate(); err != nil {
+			return incident.Status{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, nil)
+		}
+		early = workflow.GetVersion(ctx, openEffectsVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	}
+	if early {
+		r.startEffects(ctx)
+	}
 	if !r.ready {
 		if err := r.open(ctx); err != nil {
 			return incident.Status{}, err
 		}
 	}
 	r.upsertSearch(ctx)
-	r.startSlack(ctx)
-	r.escalateOn = workflow.GetVersion(ctx, escalationVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion
-	r.startEmailPages(ctx)
+	if !early {
+		r.startEffects(ctx)
+	}
 	for r.status.State != incident.StateClosed {
 		gen := r.wake
 		woken := func() bool { return r.wake != gen }
@@ -175,6 +195,19 @@ func (r *run) run(ctx workflow.Context) (incident.Status, error) {
 	r.settleSlack(ctx)
 	r.archive(ctx)
 	return r.snapshot(), nil
+}
+
+// openEffectsVersion marks the runs that start their Slack channel and
+// their paging before the first assessment (see run).
+const openEffectsVersion = "open-clock-effects"
+
+// startEffects starts what tells people of clock events: the Slack
+// channel, paging along escalation chains, and page emails.
+func (r *run) startEffects(ctx workflow.Context) {
+	r.startSlack(ctx)
+	r.escalateOn = workflow.GetVersion(ctx, escalationVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	r.startEmailPages(ctx)
+	r.oneDirectOn = workflow.GetVersion(ctx, oneDirectVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 }
 
 // registerArchiveVersion marks incidents that leave their final record in

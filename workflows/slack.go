@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"time"
 
@@ -23,6 +24,11 @@ const slackVersion = "slack-channel"
 // still being made, so a Slack outage at the opening delays the reminders
 // and deadlines that fall due meanwhile instead of losing them.
 const slackEarlyVersion = "slack-early-posts"
+
+// oneDirectVersion marks the runs that send a person one direct message
+// about one thing: a responder who is also a target of the deadline's page
+// was told twice before it (see queueDirect).
+const oneDirectVersion = "one-direct-message"
 
 // slackOptions: Slack may be slow or down; its activities run on their own
 // coroutine so a deadline never waits for Slack, and retry for a while
@@ -97,11 +103,47 @@ func (r *run) expandEarlyPosts(early []incident.SlackPost) []incident.SlackPost 
 			out = append(out, p)
 			continue
 		}
+		topic := r.topics[p.Key]
 		for _, u := range sl.Responders {
+			if r.oneDirectOn && topic != "" && slices.ContainsFunc(early, func(q incident.SlackPost) bool {
+				return q.User == u && r.topics[q.Key] == topic
+			}) {
+				continue // a page tells them already
+			}
 			out = append(out, incident.SlackPost{Key: p.Key + "/" + u, Text: p.Text + " (#" + sl.Name + ")", User: u})
 		}
 	}
 	return out
+}
+
+// overdueTopic is what the direct messages of a deadline passing are
+// about: the responders' message and the top of the chain's page alike.
+func overdueTopic(rule string, at time.Time) string {
+	return fmt.Sprintf("overdue/%s/%d", rule, at.Unix())
+}
+
+// queueDirect queues a direct message (or one for every responder, while
+// the channel is being made) about topic. Since oneDirectVersion a person
+// who is both a responder and a target of the page is sent it once: a
+// message about a topic that one waiting to be sent to them is about
+// replaces that one's text (the later, a page's, says how to stop it)
+// instead of being queued too.
+func (r *run) queueDirect(sl *incident.SlackChannel, p incident.SlackPost, topic string) {
+	if r.oneDirectOn && topic != "" && p.User != "" {
+		for i, q := range sl.Pending {
+			if q.User == p.User && r.topics[q.Key] == topic {
+				sl.Pending[i].Text = p.Text
+				return
+			}
+		}
+	}
+	if topic != "" {
+		if r.topics == nil {
+			r.topics = map[string]string{}
+		}
+		r.topics[p.Key] = topic
+	}
+	sl.Pending = append(sl.Pending, p)
 }
 
 // settleSlack gives the channel a little while to show the incident's last
@@ -159,6 +201,7 @@ func (r *run) syncSlack(ctx workflow.Context) {
 			workflow.GetLogger(ctx).Warn("Slack message not posted", "incident", r.status.ID, "key", p.Key, "error", err)
 		}
 		sl.Pending = sl.Pending[1:]
+		delete(r.topics, p.Key)
 	}
 }
 
@@ -189,12 +232,13 @@ func (r *run) slackClockEvent(e incident.ClockEvent) {
 	if e.Kind == incident.EventOverdue {
 		// A deadline passed: tell the responders directly, not only the
 		// channel they may not be watching.
+		topic := overdueTopic(e.Rule, e.At)
 		if r.status.Slack.Opening {
 			// Who the responders are is known once the channel is made.
-			r.status.Slack.Pending = append(r.status.Slack.Pending, incident.SlackPost{Key: key, Text: text, ToResponders: true})
+			r.queueDirect(r.status.Slack, incident.SlackPost{Key: key, Text: text, ToResponders: true}, topic)
 		}
 		for _, u := range r.status.Slack.Responders {
-			r.status.Slack.Pending = append(r.status.Slack.Pending, incident.SlackPost{Key: key + "/" + u, Text: text + " (#" + r.status.Slack.Name + ")", User: u})
+			r.queueDirect(r.status.Slack, incident.SlackPost{Key: key + "/" + u, Text: text + " (#" + r.status.Slack.Name + ")", User: u}, topic)
 		}
 	}
 	// The summary's "time left" is as of its last edit: edit it now too.
