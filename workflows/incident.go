@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -574,7 +575,48 @@ func (r *run) validateClose(req CloseRequest) error {
 	case len(reason) > MaxReasonLength:
 		return invalid("reason: at most %d characters", MaxReasonLength)
 	}
-	return validateActor(req.Actor)
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if overdue := r.openObligations(incident.ClockOverdue); len(overdue) > 0 && !req.AcknowledgeOpen {
+		them := plural(len(overdue), "it", "them")
+		return conflict("incident %s has %s past %s deadline with no notice given: %s. Closing leaves %s unmet on the record: "+
+			"give the notice first, or confirm closing with %s open (breachctl close --yes; acknowledge_open in the request)",
+			r.status.ID, plural(len(overdue), "an obligation", fmt.Sprintf("%d obligations", len(overdue))), plural(len(overdue), "its", "their"),
+			strings.Join(overdue, "; "), them, them)
+	}
+	return nil
+}
+
+// openObligations describes the clocks still open (of one state, or all
+// open ones when none is given): rule, state, and the deadline.
+func (r *run) openObligations(only ...incident.ClockState) []string {
+	var out []string
+	for _, c := range r.status.Clocks {
+		if !c.State.Open() || (len(only) > 0 && !slices.Contains(only, c.State)) {
+			continue
+		}
+		text := c.Rule + " (" + string(c.State)
+		if c.Due != nil {
+			text += ", due " + c.Due.UTC().Format(time.RFC3339)
+		} else {
+			text += ", no fixed deadline"
+		}
+		if n := r.notice(c.NoticeID); n != nil {
+			text += ", notice " + n.ID + " " + string(n.State)
+		} else {
+			text += ", no notice given"
+		}
+		out = append(out, text+")")
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func (r *run) close(ctx workflow.Context, req CloseRequest) (incident.Status, error) {
@@ -582,6 +624,9 @@ func (r *run) close(ctx workflow.Context, req CloseRequest) (incident.Status, er
 		return r.snapshot(), nil
 	}
 	now := workflow.Now(ctx).UTC()
+	// The obligations left open, as they stood: the close entry (and so
+	// the breach register) says which went unmet, and in what state.
+	open := r.openObligations()
 	for i := range r.status.Clocks {
 		if e, ok := r.status.Clocks[i].Stop(now); ok {
 			r.status.Timeline.AppendClockEvent(e, "")
@@ -591,7 +636,14 @@ func (r *run) close(ctx workflow.Context, req CloseRequest) (incident.Status, er
 	r.status.State = incident.StateClosed
 	r.status.ClosedAt = &now
 	r.status.CloseReason = reason
-	r.status.Timeline.Append(now, incident.EntryClosed, req.Actor, "", "Incident closed: "+reason)
+	text := "Incident closed: " + reason
+	if len(open) > 0 {
+		text += ". Obligations open at the close: " + strings.Join(open, "; ")
+		if req.AcknowledgeOpen {
+			text += ". " + req.Actor + " confirmed closing with them open"
+		}
+	}
+	r.status.Timeline.Append(now, incident.EntryClosed, req.Actor, "", text)
 	r.upsertSearch(ctx)
 	r.wake++
 	return r.snapshot(), nil

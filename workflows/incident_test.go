@@ -135,8 +135,10 @@ func (h *harness) must(what string, then func()) func(any, error) {
 	}
 }
 
+// close closes the incident as a person who was asked and confirmed
+// closing with obligations overdue, where there are any.
 func (h *harness) close(reason string) {
-	h.update(workflows.UpdateClose, workflows.CloseRequest{Reason: reason, Actor: "cli:alice"}, h.must("close", nil))
+	h.update(workflows.UpdateClose, workflows.CloseRequest{Reason: reason, Actor: "cli:alice", AcknowledgeOpen: true}, h.must("close", nil))
 }
 
 func (h *harness) result() incident.Status {
@@ -567,5 +569,38 @@ func TestClosedIncidentGoesToTheRegister(t *testing.T) {
 	}
 	if got.State != incident.StateClosed || got.CloseReason != "contained; no risk to people" || len(got.Timeline) != len(final.Timeline) {
 		t.Fatalf("archived %+v", got)
+	}
+}
+
+// TestCloseWithAnObligationOverdue: closing while a deadline has passed
+// with no notice is refused, naming the obligation, until the person
+// confirms it; the close then records what was left open, and so does the
+// register.
+func TestCloseWithAnObligationOverdue(t *testing.T) {
+	h := newHarness(t)
+	var refused error
+	h.at(80*time.Hour, func() {
+		h.update(workflows.UpdateClose, workflows.CloseRequest{Reason: "Notified; contained", Actor: "cli:alice"}, func(_ any, err error) { refused = err })
+		h.at(time.Minute, func() {
+			h.update(workflows.UpdateClose, workflows.CloseRequest{Reason: "Contained; the DPA was called", Actor: "cli:alice", AcknowledgeOpen: true}, h.must("close", nil))
+		})
+	})
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(facts(start, "EU")))
+	final := h.result()
+	if refused == nil || !strings.Contains(refused.Error(), "eu-gdpr-art33 (overdue, due 2026-11-23T09:00:00Z, no notice given)") || !strings.Contains(refused.Error(), "--yes") {
+		t.Fatalf("close with an overdue obligation: %v; want a refusal naming it and how to confirm", refused)
+	}
+	var closed incident.Entry
+	for _, e := range final.Timeline {
+		if e.Kind == incident.EntryClosed {
+			closed = e
+		}
+	}
+	want := "Incident closed: Contained; the DPA was called. Obligations open at the close: eu-gdpr-art33 (overdue, due 2026-11-23T09:00:00Z, no notice given). cli:alice confirmed closing with them open"
+	if closed.Text != want || closed.At.Sub(start) != 80*time.Hour+time.Minute {
+		t.Fatalf("close entry %q at +%s\nwant %q", closed.Text, closed.At.Sub(start), want)
+	}
+	if !strings.Contains(string(h.archived.entries[final.ID]), "Obligations open at the close: eu-gdpr-art33 (overdue") {
+		t.Error("the register's record lacks the obligations open at the close")
 	}
 }

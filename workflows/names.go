@@ -95,6 +95,11 @@ type FactsRequest struct {
 type CloseRequest struct {
 	Reason string `json:"reason"`
 	Actor  string `json:"actor"`
+	// AcknowledgeOpen: the person closing knows that obligations are
+	// overdue with no notice given, and closes anyway (a client sets it
+	// after asking). Without it such a close is refused, naming them.
+	// The obligations open at the close are recorded either way.
+	AcknowledgeOpen bool `json:"acknowledge_open,omitempty"`
 }
 
 // DelayRequest records the reasons for a late notice under one obligation.

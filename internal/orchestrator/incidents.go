@@ -290,15 +290,28 @@ func (o *Incidents) DelayReasons(ctx context.Context, id, rule, reasons, actor s
 
 // Scope records a scoping snapshot: its ID and counts, never the people.
 func (o *Incidents) Scope(ctx context.Context, id string, sn incident.SnapshotRef, actor string) (incident.Status, error) {
+	return o.ScopeWith(ctx, id, workflows.ScopeRequest{Snapshot: sn, Actor: actor})
+}
+
+// ScopeWith records a scoping snapshot with the whole request: where the
+// client wrote it, and a person's confirmation of a scoping that finds
+// nobody or withdraws obligations.
+func (o *Incidents) ScopeWith(ctx context.Context, id string, req workflows.ScopeRequest) (incident.Status, error) {
 	var st incident.Status
-	err := o.update(ctx, id, workflows.UpdateScope, workflows.ScopeRequest{Snapshot: sn, Actor: actor}, &st)
+	err := o.update(ctx, id, workflows.UpdateScope, req, &st)
 	return st, err
 }
 
 // Close closes the incident with a reason.
 func (o *Incidents) Close(ctx context.Context, id, reason, actor string) (incident.Status, error) {
+	return o.CloseWith(ctx, id, workflows.CloseRequest{Reason: reason, Actor: actor})
+}
+
+// CloseWith closes the incident with the whole request (AcknowledgeOpen,
+// once the person confirmed closing with obligations overdue).
+func (o *Incidents) CloseWith(ctx context.Context, id string, req workflows.CloseRequest) (incident.Status, error) {
 	var st incident.Status
-	err := o.update(ctx, id, workflows.UpdateClose, workflows.CloseRequest{Reason: reason, Actor: actor}, &st)
+	err := o.update(ctx, id, workflows.UpdateClose, req, &st)
 	return st, err
 }
 
