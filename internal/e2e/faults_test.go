@@ -293,8 +293,10 @@ func TestFaultsSendGridFailing20Percent(t *testing.T) {
 	if nt.State != incident.NoticeSent || ledger.Accepted != n || nt.Counts.Accepted != n {
 		t.Errorf("notice %s, ledger accepted %d, counts %+v; want sent, %d", nt.State, ledger.Accepted, nt.Counts, n)
 	}
-	if s.RateLimited == 0 || s.ServerError == 0 {
-		t.Errorf("the sink injected no faults: %+v", s)
+	// At the default size (about 30 requests) either kind may not come
+	// up in a run: both together must.
+	if s.RateLimited+s.ServerError == 0 || s.Received >= 100 && (s.RateLimited == 0 || s.ServerError == 0) {
+		t.Errorf("the sink injected too few faults: %+v", s)
 	}
 }
 

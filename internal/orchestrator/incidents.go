@@ -328,10 +328,24 @@ func (o *Incidents) update(ctx context.Context, id, name string, arg, result any
 	if err == nil {
 		err = handle.Get(ctx, result)
 	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) && o.ended(id) {
+		// An update that reaches a run as it completes is "not found",
+		// whatever the wording: the incident is there, and closed.
+		return apperr.New(apperr.Conflict, "incident %s is closed", id)
+	}
 	if err != nil {
 		return o.mapError(err, id, name)
 	}
 	return nil
+}
+
+// ended reports whether the incident's workflow exists and has ended.
+func (o *Incidents) ended(id string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, err := o.client.DescribeWorkflowExecution(ctx, incident.WorkflowID(id), "")
+	return err == nil && d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 }
 
 // mapError turns Temporal errors into kinds, in one place, with messages a
