@@ -61,7 +61,7 @@ func ReadOutboxFile(path string, keys *seal.Keyring) ([]byte, error) {
 	if !strings.HasSuffix(path, SealedSuffix) {
 		return raw, nil
 	}
-	msg, err := keys.OpenInPlace(raw)
+	msg, err := keys.OpenInPlaceFor(raw, outboxContext(filepath.Base(path)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
@@ -93,7 +93,7 @@ func (o *Outbox) Send(ctx context.Context, b Batch) (Result, error) {
 		name, data := FileName(b.Key, r.ID), buf.Bytes()
 		if o.keys != nil {
 			name += SealedSuffix
-			sealed, err := o.keys.SealBytes(nil, data)
+			sealed, err := o.keys.SealBytesFor(nil, data, outboxContext(name))
 			if err != nil {
 				return Result{}, fmt.Errorf("outbox: recipient %d: %w", i, err)
 			}
@@ -105,6 +105,10 @@ func (o *Outbox) Send(ctx context.Context, b Batch) (Result, error) {
 	}
 	return Result{MessageID: "outbox-" + batchID, Accepted: len(b.Recipients)}, nil
 }
+
+// outboxContext binds a sealed file to its name: copied over another
+// recipient's file, it does not open.
+func outboxContext(name string) string { return seal.Context("outbox", name) }
 
 // FileName is the name of a recipient's file in the outbox: the batch key
 // and the recipient ID made safe for a file name, and a hash of both so

@@ -5,6 +5,14 @@
 // once nothing sealed under it is kept. Every sealed value names its key
 // and has a random 96-bit nonce, and the key ID is authenticated with it.
 //
+// A value is also bound to where it is kept: the ...For functions take a
+// context (the table, column and row key; the file name: see Context),
+// authenticated as GCM additional data, so a sealed value copied to another
+// row or file does not open there. Values sealed before contexts (format
+// 1, bound to the key ID only) still open, wherever they are; each such
+// opening is counted (LegacyOpens) and reported to the keyring's hook
+// (OnLegacy), so an operator sees what is left to rewrite.
+//
 // It imports only the standard library, so the store and the mailer can
 // use it without linking Temporal.
 package seal
@@ -18,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 )
 
 // KeySize is the length of a key: AES-256.
@@ -36,6 +45,11 @@ const (
 type Keyring struct {
 	primary *key
 	keys    []*key
+	// legacy counts values opened that were sealed without a context.
+	legacy atomic.Int64
+	// onLegacy, when set, hears of each of them, with the context it was
+	// opened for.
+	onLegacy atomic.Pointer[func(context string)]
 }
 
 type key struct {
@@ -205,7 +219,7 @@ func (k *Keyring) SealRaw(dst, plain []byte) (id string, out []byte, err error) 
 	if k == nil {
 		return "", nil, errors.New("no encryption keys")
 	}
-	out, err = k.primary.seal(dst, plain)
+	out, err = k.primary.seal(dst, plain, k.primary.aad)
 	return k.primary.id, out, err
 }
 
@@ -216,87 +230,221 @@ func (k *Keyring) OpenRaw(dst []byte, id string, sealed []byte) ([]byte, error) 
 	if kk == nil {
 		return nil, k.unknown(id)
 	}
-	return kk.open(dst, sealed)
+	return kk.open(dst, sealed, kk.aad)
 }
 
-func (kk *key) seal(dst, plain []byte) ([]byte, error) {
+// SealRawFor is SealRaw bound to a context: OpenRawFor opens it only for
+// the same context.
+func (k *Keyring) SealRawFor(dst, plain []byte, context string) (id string, out []byte, err error) {
+	if k == nil {
+		return "", nil, errors.New("no encryption keys")
+	}
+	out, err = k.primary.seal(dst, plain, k.primary.boundAAD(context))
+	return k.primary.id, out, err
+}
+
+// OpenRawFor opens what SealRawFor made under key id for context.
+func (k *Keyring) OpenRawFor(dst []byte, id string, sealed []byte, context string) ([]byte, error) {
+	kk := k.byID(id)
+	if kk == nil {
+		return nil, k.unknown(id)
+	}
+	return kk.open(dst, sealed, kk.boundAAD(context))
+}
+
+// Context names where a sealed value is kept, from its parts (a table, a
+// column, a row's key; a directory and a file name): each part is
+// length-prefixed, so no two lists of parts make the same context.
+func Context(parts ...string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		fmt.Fprintf(&b, "%d:%s;", len(p), p)
+	}
+	return b.String()
+}
+
+// boundAAD is the additional data of a value bound to a context: the
+// format, the key ID (no NUL in it) and the context.
+func (kk *key) boundAAD(context string) []byte {
+	aad := make([]byte, 0, len(boundLabel)+len(kk.id)+1+len(context))
+	aad = append(aad, boundLabel...)
+	aad = append(aad, kk.id...)
+	aad = append(aad, 0)
+	return append(aad, context...)
+}
+
+const boundLabel = "breachctl-seal/2\x00"
+
+func (kk *key) seal(dst, plain, aad []byte) ([]byte, error) {
 	n := len(dst)
 	dst = append(dst, make([]byte, nonceSize)...)
 	if _, err := rand.Read(dst[n:]); err != nil {
 		return nil, fmt.Errorf("nonce: %w", err)
 	}
-	// The key ID is authenticated: a value cannot be passed off as sealed
-	// under another entry.
-	return kk.aead.Seal(dst, dst[n:n+nonceSize], plain, kk.aad), nil
+	// The key ID (and the context, when bound) is authenticated: a value
+	// cannot be passed off as sealed under another entry, or as another
+	// row's.
+	return kk.aead.Seal(dst, dst[n:n+nonceSize], plain, aad), nil
 }
 
-func (kk *key) open(dst, sealed []byte) ([]byte, error) {
+func (kk *key) open(dst, sealed, aad []byte) ([]byte, error) {
 	if len(sealed) < nonceSize+tagSize {
 		return nil, fmt.Errorf("key %q: %w", kk.id, ErrTampered)
 	}
-	out, err := kk.aead.Open(dst, sealed[:nonceSize], sealed[nonceSize:], kk.aad)
+	out, err := kk.aead.Open(dst, sealed[:nonceSize], sealed[nonceSize:], aad)
 	if err != nil {
 		return nil, fmt.Errorf("key %q: %w", kk.id, ErrTampered)
 	}
 	return out, nil
 }
 
+// LegacyOpens is how many values sealed without a context (before
+// contexts) this keyring has opened.
+func (k *Keyring) LegacyOpens() int64 {
+	if k == nil {
+		return 0
+	}
+	return k.legacy.Load()
+}
+
+// OnLegacy sets fn to hear of each value opened that was sealed without a
+// context, with the context it was read for (never the value). fn must be
+// cheap and safe for concurrent use; nil stops it.
+func (k *Keyring) OnLegacy(fn func(context string)) {
+	if k == nil {
+		return
+	}
+	if fn == nil {
+		k.onLegacy.Store(nil)
+		return
+	}
+	k.onLegacy.Store(&fn)
+}
+
+func (k *Keyring) legacyOpened(context string) {
+	k.legacy.Add(1)
+	if fn := k.onLegacy.Load(); fn != nil {
+		(*fn)(context)
+	}
+}
+
 // --- bytes: a self-describing blob for binary columns and files
 
-// blobMagic starts every sealed blob. 0xFF never occurs in UTF-8, so no
-// plain JSON or text value, as written before encryption, starts with it.
-var blobMagic = []byte{0xFF, 'b', 'c', '1'}
+// blobMagic starts every sealed blob: format 1, bound to the key ID only;
+// boundMagic, format 2, bound to a context too. 0xFF never occurs in UTF-8,
+// so no plain JSON or text value, as written before encryption, starts
+// with either.
+var (
+	blobMagic  = []byte{0xFF, 'b', 'c', '1'}
+	boundMagic = []byte{0xFF, 'b', 'c', '2'}
+)
 
-// Overhead is how many bytes SealBytes adds to a value sealed under a key
-// whose ID is idLen long.
+// Overhead is how many bytes SealBytes (or SealBytesFor) adds to a value
+// sealed under a key whose ID is idLen long.
 func Overhead(idLen int) int { return len(blobMagic) + 1 + idLen + nonceSize + tagSize }
 
 // IsSealed reports whether b is a sealed blob rather than a plain value.
-func IsSealed(b []byte) bool { return bytes.HasPrefix(b, blobMagic) }
+func IsSealed(b []byte) bool { return bytes.HasPrefix(b, blobMagic) || bytes.HasPrefix(b, boundMagic) }
 
 // SealBytes appends plain, sealed under the primary key, to dst: magic,
 // the key ID's length and the key ID, nonce, ciphertext and tag. A nil
-// Keyring appends plain as it is.
+// Keyring appends plain as it is. Prefer SealBytesFor, which binds the
+// value to where it is kept.
 func (k *Keyring) SealBytes(dst, plain []byte) ([]byte, error) {
 	if k == nil {
 		return append(dst, plain...), nil
 	}
-	dst = append(dst, blobMagic...)
-	dst = append(dst, byte(len(k.primary.id)))
-	dst = append(dst, k.primary.id...)
-	return k.primary.seal(dst, plain)
+	return k.sealBlob(dst, plain, blobMagic, k.primary.aad)
 }
 
-// OpenBytes returns the plaintext of a sealed blob, appended to dst, or a
-// plain value (one written before encryption was turned on) as it is.
+// SealBytesFor is SealBytes bound to context (see Context): it opens only
+// for the same context.
+func (k *Keyring) SealBytesFor(dst, plain []byte, context string) ([]byte, error) {
+	if k == nil {
+		return append(dst, plain...), nil
+	}
+	return k.sealBlob(dst, plain, boundMagic, k.primary.boundAAD(context))
+}
+
+func (k *Keyring) sealBlob(dst, plain, magic, aad []byte) ([]byte, error) {
+	dst = append(dst, magic...)
+	dst = append(dst, byte(len(k.primary.id)))
+	dst = append(dst, k.primary.id...)
+	return k.primary.seal(dst, plain, aad)
+}
+
+// OpenBytes returns the plaintext of a blob SealBytes sealed, appended to
+// dst, or a plain value (one written before encryption was turned on) as
+// it is. A blob bound to a context does not open here: OpenBytesFor.
 func (k *Keyring) OpenBytes(dst, b []byte) ([]byte, error) {
 	if !IsSealed(b) {
 		return append(dst, b...), nil
 	}
-	id, body, err := splitBlob(b)
+	kk, body, aad, err := k.blob(b, nil)
 	if err != nil {
 		return nil, err
 	}
-	return k.OpenRaw(dst, id, body)
+	return kk.open(dst, body, aad)
+}
+
+// OpenBytesFor opens a blob SealBytesFor sealed for context, or one
+// SealBytes sealed before contexts (counted, see LegacyOpens), or returns
+// a plain value as it is.
+func (k *Keyring) OpenBytesFor(dst, b []byte, context string) ([]byte, error) {
+	if !IsSealed(b) {
+		return append(dst, b...), nil
+	}
+	kk, body, aad, err := k.blob(b, &context)
+	if err != nil {
+		return nil, err
+	}
+	return kk.open(dst, body, aad)
 }
 
 // OpenInPlace is OpenBytes writing the plaintext over b's own storage: no
 // allocation, for the notifier's path through a million payloads. b is
 // garbage afterwards, whatever the result.
-func (k *Keyring) OpenInPlace(b []byte) ([]byte, error) {
+func (k *Keyring) OpenInPlace(b []byte) ([]byte, error) { return k.openInPlace(b, nil) }
+
+// OpenInPlaceFor is OpenBytesFor writing the plaintext over b's storage.
+func (k *Keyring) OpenInPlaceFor(b []byte, context string) ([]byte, error) {
+	return k.openInPlace(b, &context)
+}
+
+func (k *Keyring) openInPlace(b []byte, context *string) ([]byte, error) {
 	if !IsSealed(b) {
 		return b, nil
 	}
-	id, body, err := splitBlob(b)
+	kk, body, aad, err := k.blob(b, context)
 	if err != nil {
 		return nil, err
 	}
-	kk := k.byID(id)
-	if kk == nil {
-		return nil, k.unknown(id)
-	}
 	// GCM decrypts in place when dst is the ciphertext's start.
-	return kk.open(body[nonceSize:nonceSize], body)
+	return kk.open(body[nonceSize:nonceSize], body, aad)
+}
+
+// blob finds a sealed blob's key, body and additional data. context nil:
+// the caller has none, and only a format 1 blob opens; else a format 2
+// blob must be bound to *context, and a format 1 blob opens as a legacy
+// one.
+func (k *Keyring) blob(b []byte, context *string) (kk *key, body, aad []byte, err error) {
+	bound := bytes.HasPrefix(b, boundMagic)
+	id, body, err := splitBlob(b)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if kk = k.byID(id); kk == nil {
+		return nil, nil, nil, k.unknown(id)
+	}
+	switch {
+	case bound && context == nil:
+		return nil, nil, nil, fmt.Errorf("key %q: the value is bound to where it is kept, and was read without saying where: %w", id, ErrTampered)
+	case bound:
+		return kk, body, kk.boundAAD(*context), nil
+	case context != nil:
+		k.legacyOpened(*context)
+	}
+	return kk, body, kk.aad, nil
 }
 
 func splitBlob(b []byte) (id string, body []byte, err error) {
@@ -318,7 +466,7 @@ const stringPrefix = "sealed:v1:"
 func IsSealedString(s string) bool { return strings.HasPrefix(s, stringPrefix) }
 
 // SealString seals a text value. The empty string stays empty (it tells
-// nothing), and a nil Keyring returns s as it is.
+// nothing), and a nil Keyring returns s as it is. Prefer SealStringFor.
 func (k *Keyring) SealString(s string) (string, error) {
 	if k == nil || s == "" {
 		return s, nil
@@ -330,9 +478,28 @@ func (k *Keyring) SealString(s string) (string, error) {
 	return stringPrefix + base64.RawStdEncoding.EncodeToString(b), nil
 }
 
-// OpenString returns the plaintext of a sealed string, or a plain one as
-// it is.
-func (k *Keyring) OpenString(s string) (string, error) {
+// SealStringFor is SealString bound to context (see Context).
+func (k *Keyring) SealStringFor(s, context string) (string, error) {
+	if k == nil || s == "" {
+		return s, nil
+	}
+	b, err := k.SealBytesFor(nil, []byte(s), context)
+	if err != nil {
+		return "", err
+	}
+	return stringPrefix + base64.RawStdEncoding.EncodeToString(b), nil
+}
+
+// OpenString returns the plaintext of a string SealString sealed, or a
+// plain one as it is.
+func (k *Keyring) OpenString(s string) (string, error) { return k.openString(s, nil) }
+
+// OpenStringFor opens a string SealStringFor sealed for context, or one
+// SealString sealed before contexts (counted, see LegacyOpens), or returns
+// a plain one as it is.
+func (k *Keyring) OpenStringFor(s, context string) (string, error) { return k.openString(s, &context) }
+
+func (k *Keyring) openString(s string, context *string) (string, error) {
 	if !IsSealedString(s) {
 		return s, nil
 	}
@@ -340,7 +507,7 @@ func (k *Keyring) OpenString(s string) (string, error) {
 	if err != nil || !IsSealed(b) {
 		return "", fmt.Errorf("sealed text is not valid: %w", ErrTampered)
 	}
-	p, err := k.OpenInPlace(b)
+	p, err := k.openInPlace(b, context)
 	if err != nil {
 		return "", err
 	}

@@ -177,3 +177,90 @@ func BenchmarkSealBytes(b *testing.B) {
 		}
 	}
 }
+
+// A value bound to where it is kept opens there and nowhere else: moved to
+// another row, column or file it does not authenticate. Values sealed
+// before contexts still open, counted and reported.
+func TestContextBindsAValueToWhereItIsKept(t *testing.T) {
+	k := mustParse(t, mustEntry(t, "k1"))
+	var heard []string
+	k.OnLegacy(func(c string) { heard = append(heard, c) })
+	row1 := Context("notices", "content", "notice/INC-1/a")
+	row2 := Context("notices", "content", "notice/INC-2/a")
+
+	b, err := k.SealBytesFor(nil, []byte("secret"), row1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := k.OpenBytesFor(nil, b, row1); err != nil || string(p) != "secret" {
+		t.Fatalf("own row: %q, %v", p, err)
+	}
+	for name, open := range map[string]func() ([]byte, error){
+		"another row":     func() ([]byte, error) { return k.OpenBytesFor(nil, b, row2) },
+		"another column":  func() ([]byte, error) { return k.OpenBytesFor(nil, b, Context("notices", "approved_by", "notice/INC-1/a")) },
+		"no context":      func() ([]byte, error) { return k.OpenBytes(nil, b) },
+		"in place, moved": func() ([]byte, error) { return k.OpenInPlaceFor(bytes.Clone(b), row2) },
+		"in place, none":  func() ([]byte, error) { return k.OpenInPlace(bytes.Clone(b)) },
+	} {
+		if _, err := open(); !errors.Is(err, ErrTampered) {
+			t.Errorf("%s: %v, want ErrTampered", name, err)
+		}
+	}
+	if p, err := k.OpenInPlaceFor(bytes.Clone(b), row1); err != nil || string(p) != "secret" {
+		t.Fatalf("in place: %q, %v", p, err)
+	}
+
+	s, err := k.SealStringFor("Alice", row1)
+	if err != nil || !IsSealedString(s) {
+		t.Fatal(s, err)
+	}
+	if p, err := k.OpenStringFor(s, row1); err != nil || p != "Alice" {
+		t.Fatalf("string: %q, %v", p, err)
+	}
+	if _, err := k.OpenStringFor(s, row2); !errors.Is(err, ErrTampered) {
+		t.Fatalf("string moved: %v", err)
+	}
+
+	id, raw, err := k.SealRawFor(nil, []byte("r"), row1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.OpenRawFor(nil, id, raw, row2); !errors.Is(err, ErrTampered) {
+		t.Fatalf("raw moved: %v", err)
+	}
+	if p, err := k.OpenRawFor(nil, id, raw, row1); err != nil || string(p) != "r" {
+		t.Fatalf("raw: %q %v", p, err)
+	}
+	if k.LegacyOpens() != 0 || len(heard) != 0 {
+		t.Fatalf("bound values counted as legacy: %d %v", k.LegacyOpens(), heard)
+	}
+
+	// Sealed before contexts: opens for any context, and is counted.
+	old, _ := k.SealBytes(nil, []byte("old"))
+	oldS, _ := k.SealString("old text")
+	if p, err := k.OpenBytesFor(nil, old, row2); err != nil || string(p) != "old" {
+		t.Fatalf("legacy: %q %v", p, err)
+	}
+	if p, err := k.OpenStringFor(oldS, row1); err != nil || p != "old text" {
+		t.Fatalf("legacy string: %q %v", p, err)
+	}
+	if k.LegacyOpens() != 2 || len(heard) != 2 || heard[0] != row2 || heard[1] != row1 {
+		t.Fatalf("legacy opens: %d %v", k.LegacyOpens(), heard)
+	}
+	// Plain values pass, counted as nothing.
+	if p, err := k.OpenBytesFor(nil, []byte(`{"a":1}`), row1); err != nil || string(p) != `{"a":1}` || k.LegacyOpens() != 2 {
+		t.Fatalf("plain: %q %v", p, err)
+	}
+	// Contexts cannot be confused by where the parts split.
+	if Context("ab", "c") == Context("a", "bc") || Context("a;", "b") == Context("a", ";b") {
+		t.Fatal("contexts collide")
+	}
+	// A nil keyring seals nothing, bound or not.
+	var none *Keyring
+	if p, _ := none.SealBytesFor(nil, []byte("x"), row1); string(p) != "x" {
+		t.Fatal(p)
+	}
+	if _, err := none.OpenBytesFor(nil, b, row1); err == nil {
+		t.Fatal("a nil keyring opened a sealed value")
+	}
+}

@@ -168,7 +168,7 @@ func (s *Store) FinishAttempt(ctx context.Context, key string, n int, outcome At
 		return apperr.Invalidf("outcome", "%q is not an outcome of a request (accepted, refused, temporary, ambiguous)", outcome)
 	}
 	at = s.at(at)
-	sealed, err := s.keys.SealString(errText)
+	sealed, err := s.keys.SealStringFor(errText, batchErrorContext(key))
 	if err != nil {
 		return fmt.Errorf("finish attempt %d of batch %s: %w", n, key, err)
 	}
@@ -438,7 +438,7 @@ func latestUnknown(atts []Attempt) Attempt {
 // batch in each.
 func (s *Store) openAttempts(key string, atts []Attempt) error {
 	for i := range atts {
-		e, err := s.keys.OpenString(atts[i].Error)
+		e, err := s.keys.OpenStringFor(atts[i].Error, batchErrorContext(key))
 		if err != nil {
 			return fmt.Errorf("error of attempt %d: %w", atts[i].N, err)
 		}

@@ -376,7 +376,7 @@ func (s *Store) MarkBatch(ctx context.Context, key string, state BatchState, mes
 		return apperr.Invalidf("state", "%q is not an outcome (accepted, failed, ambiguous)", state)
 	}
 	at = s.at(at)
-	errText, err := s.keys.SealString(errText)
+	errText, err := s.keys.SealStringFor(errText, batchErrorContext(key))
 	if err != nil {
 		return fmt.Errorf("mark batch %s %s: %w", key, state, err)
 	}
@@ -480,7 +480,7 @@ func (s *Store) Recipient(ctx context.Context, incidentID, audience string, key 
 	}
 	r, err := s.db.recipient(ctx, incidentID, audience, key)
 	if err == nil {
-		r.batchError, err = s.keys.OpenString(r.batchError)
+		r.batchError, err = s.keys.OpenStringFor(r.batchError, batchErrorContext(r.batch))
 	}
 	if err == nil {
 		r.reason, err = s.keys.OpenString(r.reason)

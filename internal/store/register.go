@@ -48,7 +48,7 @@ func (s *Store) PutRegisterEntry(ctx context.Context, incidentID string, closedA
 		return err
 	}
 	if s.keys != nil {
-		if status, err = s.keys.SealBytes(nil, status); err != nil {
+		if status, err = s.keys.SealBytesFor(nil, status, registerContext(incidentID)); err != nil {
 			return err
 		}
 	}
@@ -70,7 +70,7 @@ func (s *Store) RegisterEntries(ctx context.Context) ([]RegisterEntry, error) {
 		return nil, fmt.Errorf("read the register: %w", err)
 	}
 	for i := range entries {
-		if entries[i].Status, err = s.keys.OpenInPlace(entries[i].Status); err != nil {
+		if entries[i].Status, err = s.keys.OpenInPlaceFor(entries[i].Status, registerContext(entries[i].IncidentID)); err != nil {
 			return nil, fmt.Errorf("register entry %s: %w", entries[i].IncidentID, err)
 		}
 	}

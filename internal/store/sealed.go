@@ -17,6 +17,10 @@ import (
 //	notice_batches.error        text (SendGrid's answer may quote input)
 //	notice_recipients.reason    text (a bounce reason may quote the address)
 //
+// Each value is bound to where it is kept (seal's context, below): a
+// sealed value copied to another row does not open there. The recipients'
+// reasons are not bound yet: their rows are known by the subject key.
+//
 // Binary columns get seal's blob form, text columns its text form (valid
 // UTF-8 without NULs, as PostgreSQL's text wants). Both start with a prefix
 // no plain value has, so rows written before encryption are read as they
@@ -42,10 +46,11 @@ func (w *snapshotWriter) seal(rows []Subject) error {
 	// Capacity is enough for all, so appending never moves what the rows
 	// already point at.
 	buf := w.sealed[:0]
+	ctx := payloadContext(w.id)
 	for i := range rows {
 		start := len(buf)
 		var err error
-		if buf, err = w.keys.SealBytes(buf, rows[i].Payload); err != nil {
+		if buf, err = w.keys.SealBytesFor(buf, rows[i].Payload, ctx); err != nil {
 			return fmt.Errorf("seal payload: %w", err)
 		}
 		rows[i].Payload = buf[start:len(buf):len(buf)]
@@ -56,9 +61,10 @@ func (w *snapshotWriter) seal(rows []Subject) error {
 
 // openPayloads opens a page's payloads in place: each is a fresh copy the
 // driver made, and GCM decrypts over its own ciphertext.
-func openPayloads(keys *seal.Keyring, subjects []Subject) error {
+func openPayloads(keys *seal.Keyring, snapshotID string, subjects []Subject) error {
+	ctx := payloadContext(snapshotID)
 	for i := range subjects {
-		p, err := keys.OpenInPlace(subjects[i].Payload)
+		p, err := keys.OpenInPlaceFor(subjects[i].Payload, ctx)
 		if err != nil {
 			return fmt.Errorf("payload of subject %d of the page: %w", i, err)
 		}
@@ -69,7 +75,7 @@ func openPayloads(keys *seal.Keyring, subjects []Subject) error {
 
 func openInfos(keys *seal.Keyring, infos []SnapshotInfo) error {
 	for i := range infos {
-		d, err := keys.OpenString(infos[i].Description)
+		d, err := keys.OpenStringFor(infos[i].Description, descriptionContext(infos[i].ID))
 		if err != nil {
 			return fmt.Errorf("description of snapshot %s: %w", infos[i].ID, err)
 		}
@@ -83,11 +89,11 @@ func sealNotice(keys *seal.Keyring, n NoticeRecord) (NoticeRecord, error) {
 	if keys == nil {
 		return n, nil
 	}
-	content, err := keys.SealBytes(nil, n.Content)
+	content, err := keys.SealBytesFor(nil, n.Content, noticeContext("content", n.ID))
 	if err != nil {
 		return n, err
 	}
-	by, err := keys.SealString(n.ApprovedBy)
+	by, err := keys.SealStringFor(n.ApprovedBy, noticeContext("approved_by", n.ID))
 	if err != nil {
 		return n, err
 	}
@@ -96,11 +102,11 @@ func sealNotice(keys *seal.Keyring, n NoticeRecord) (NoticeRecord, error) {
 }
 
 func openNotice(keys *seal.Keyring, n NoticeRecord) (NoticeRecord, error) {
-	content, err := keys.OpenInPlace(n.Content)
+	content, err := keys.OpenInPlaceFor(n.Content, noticeContext("content", n.ID))
 	if err != nil {
 		return n, fmt.Errorf("content: %w", err)
 	}
-	by, err := keys.OpenString(n.ApprovedBy)
+	by, err := keys.OpenStringFor(n.ApprovedBy, noticeContext("approved_by", n.ID))
 	if err != nil {
 		return n, fmt.Errorf("approved_by: %w", err)
 	}
@@ -109,10 +115,26 @@ func openNotice(keys *seal.Keyring, n NoticeRecord) (NoticeRecord, error) {
 }
 
 func openBatch(keys *seal.Keyring, b BatchStatus) (BatchStatus, error) {
-	e, err := keys.OpenString(b.Error)
+	e, err := keys.OpenStringFor(b.Error, batchErrorContext(b.Key))
 	if err != nil {
 		return b, fmt.Errorf("error of batch %s: %w", b.Key, err)
 	}
 	b.Error = e
 	return b, nil
+}
+
+// The contexts sealed values are bound to: table, column, row. A batch's
+// error is its last attempt's, copied, so the two share one context.
+func payloadContext(snapshotID string) string {
+	return seal.Context("snapshot_subjects", "payload", snapshotID)
+}
+func descriptionContext(snapshotID string) string {
+	return seal.Context("snapshots", "description", snapshotID)
+}
+func noticeContext(column, noticeID string) string { return seal.Context("notices", column, noticeID) }
+func batchErrorContext(batchKey string) string {
+	return seal.Context("notice_batches", "error", batchKey)
+}
+func registerContext(incidentID string) string {
+	return seal.Context("register_entries", "status", incidentID)
 }

@@ -161,7 +161,7 @@ func (s *Store) NewSnapshot(ctx context.Context, incidentID, description string)
 		return nil, apperr.Invalidf("incident", "required")
 	}
 	w := &snapshotWriter{db: s.db, now: s.now, keys: s.keys, id: "snap_" + uuid.NewString()}
-	sealed, err := s.keys.SealString(description)
+	sealed, err := s.keys.SealStringFor(description, descriptionContext(w.id))
 	if err != nil {
 		return nil, fmt.Errorf("create snapshot for %s: %w", incidentID, err)
 	}
@@ -218,7 +218,7 @@ func (s *Store) ReadSnapshot(ctx context.Context, id string, after [16]byte, lim
 	}
 	subjects, err := s.db.read(ctx, seq, after, limit)
 	if err == nil {
-		err = openPayloads(s.keys, subjects)
+		err = openPayloads(s.keys, id, subjects)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot %s: %w", id, err)
