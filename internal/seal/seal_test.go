@@ -196,8 +196,10 @@ func TestContextBindsAValueToWhereItIsKept(t *testing.T) {
 		t.Fatalf("own row: %q, %v", p, err)
 	}
 	for name, open := range map[string]func() ([]byte, error){
-		"another row":     func() ([]byte, error) { return k.OpenBytesFor(nil, b, row2) },
-		"another column":  func() ([]byte, error) { return k.OpenBytesFor(nil, b, Context("notices", "approved_by", "notice/INC-1/a")) },
+		"another row": func() ([]byte, error) { return k.OpenBytesFor(nil, b, row2) },
+		"another column": func() ([]byte, error) {
+			return k.OpenBytesFor(nil, b, Context("notices", "approved_by", "notice/INC-1/a"))
+		},
 		"no context":      func() ([]byte, error) { return k.OpenBytes(nil, b) },
 		"in place, moved": func() ([]byte, error) { return k.OpenInPlaceFor(bytes.Clone(b), row2) },
 		"in place, none":  func() ([]byte, error) { return k.OpenInPlace(bytes.Clone(b)) },
