@@ -25,6 +25,7 @@ import (
 	"github.com/breachctl/breachctl/internal/httpapi"
 	"github.com/breachctl/breachctl/internal/mailer"
 	"github.com/breachctl/breachctl/internal/orchestrator"
+	"github.com/breachctl/breachctl/internal/replay"
 	"github.com/breachctl/breachctl/internal/rules"
 	"github.com/breachctl/breachctl/internal/store"
 	"github.com/breachctl/breachctl/worker"
@@ -157,17 +158,21 @@ func RunServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 	var (
 		events httpapi.EventRecorder
 		st     *store.Store
+		guard  *replay.Guard
 	)
-	if verifier != nil || cfg.Intake.Enabled() {
+	// The store holds the replay marks every signed endpoint shares (and
+	// the intake's keys, and the ledger the webhook writes).
+	if verifier != nil || cfg.Intake.Enabled() || cfg.Slack.SigningSecret != "" {
 		if st, err = openStore(ctx, cfg); err != nil {
 			return err
 		}
 		defer st.Close()
+		guard = replayGuard(st)
 	}
 	if verifier != nil {
 		events = st
 	}
-	sl, err := newSlack(cfg, orchestrator.NewIncidents(c, orchestrator.DataConverter(cfg.Temporal), cfg.TaskQueue, cfg.Temporal.Address, cfg.Temporal.Namespace), logger)
+	sl, err := newSlack(cfg, orchestrator.NewIncidents(c, orchestrator.DataConverter(cfg.Temporal), cfg.TaskQueue, cfg.Temporal.Address, cfg.Temporal.Namespace), guard, logger)
 	if err != nil {
 		return err
 	}
@@ -177,7 +182,7 @@ func RunServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 		slackHandler = sl
 		defer startSocketMode(cfg, sl, logger)()
 	}
-	ih, err := newIntake(cfg, orchestrator.NewIncidents(c, orchestrator.DataConverter(cfg.Temporal), cfg.TaskQueue, cfg.Temporal.Address, cfg.Temporal.Namespace), st, logger)
+	ih, err := newIntake(cfg, orchestrator.NewIncidents(c, orchestrator.DataConverter(cfg.Temporal), cfg.TaskQueue, cfg.Temporal.Address, cfg.Temporal.Namespace), st, guard, logger)
 	if err != nil {
 		return err
 	}
@@ -185,14 +190,20 @@ func RunServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	cdc := codecEndpoint(cfg)
+	cdc := codecEndpoint(cfg, ln.Addr())
 	logger.Info("http server running", "addr", ln.Addr().String(), "temporal", cfg.Temporal.Address,
 		"sendgrid_webhook", verifier != nil, "slack", sl != nil, "codec", cdc != nil, "intake", ih != nil)
-	return serveHTTP(ctx, ln, httpHandler(c, events, verifier, slackHandler, cdc, ih, logger), logger)
+	return serveHTTP(ctx, ln, httpHandler(c, events, verifier, slackHandler, cdc, ih, guard, logger), logger)
+}
+
+// replayGuard is the one replay store of a process's signed endpoints,
+// kept in the store so that every server refuses the others' replays.
+func replayGuard(st *store.Store) *replay.Guard {
+	return &replay.Guard{Store: st, Keep: replay.DefaultKeep}
 }
 
 func httpHandler(c client.Client, events httpapi.EventRecorder, verifier *mailer.WebhookVerifier, slack http.Handler,
-	cdc *httpapi.Codec, intake http.Handler, logger *slog.Logger,
+	cdc *httpapi.Codec, intake http.Handler, guard *replay.Guard, logger *slog.Logger,
 ) http.Handler {
 	return httpapi.New(httpapi.Deps{
 		Slack: slack,
@@ -205,19 +216,26 @@ func httpHandler(c client.Client, events httpapi.EventRecorder, verifier *mailer
 		WebhookVerifier: verifier,
 		Codec:           cdc,
 		Intake:          intake,
+		Replay:          guard,
 	})
 }
 
-// codecEndpoint is the payload codec for the Temporal UI, with the UI
-// origins that may call it; nil (off) without keys or a token.
-func codecEndpoint(cfg config.Config, uiOrigins ...string) *httpapi.Codec {
+// codecEndpoint is the payload codec for the Temporal UI, with the
+// browser origins that may call it: the UI's (configured, and dev's own),
+// and the server's own at addr, where its login form is; nil (off) without
+// keys or a token.
+func codecEndpoint(cfg config.Config, addr net.Addr, uiOrigins ...string) *httpapi.Codec {
 	if cfg.Keys == nil || cfg.Codec.Token == "" {
 		return nil
+	}
+	var self []string
+	if addr != nil {
+		self = httpapi.SelfOrigins(addr.String())
 	}
 	return &httpapi.Codec{
 		Handler: codec.HTTPHandler(cfg.Keys),
 		Token:   cfg.Codec.Token,
-		Origins: append(slices.Clone(cfg.Codec.CORSOrigins), uiOrigins...),
+		Origins: slices.Concat(cfg.Codec.CORSOrigins, uiOrigins, self),
 	}
 }
 
@@ -244,7 +262,7 @@ func listen(addr string) (net.Listener, error) {
 
 // serveHTTP serves until ctx ends, then drains for up to five seconds.
 func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := httpapi.NewServer(h, httpapi.DefaultTimeouts)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

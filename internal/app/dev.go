@@ -54,7 +54,7 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 	}
 	d.stop = append(d.stop, func() { _ = ln.Close() })
 	d.HTTPAddr = ln.Addr().String()
-	if codecEndpoint(cfg) != nil {
+	if codecEndpoint(cfg, nil) != nil {
 		d.Codec = "http://" + browserAddr(ln.Addr()) + "/codec"
 	}
 	srv, err := devserver.Start(ctx, devserver.Options{
@@ -94,7 +94,8 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 		d.stop = append(d.stop, w.Stop)
 	}
 
-	sl, err := newSlack(cfg, orchestrator.NewIncidents(c, orchestrator.DataConverter(tcfg), cfg.TaskQueue, tcfg.Address, tcfg.Namespace), logger)
+	guard := replayGuard(st)
+	sl, err := newSlack(cfg, orchestrator.NewIncidents(c, orchestrator.DataConverter(tcfg), cfg.TaskQueue, tcfg.Address, tcfg.Namespace), guard, logger)
 	if err != nil {
 		d.Stop()
 		return nil, err
@@ -105,7 +106,7 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 		slackHandler = sl
 		d.stop = append(d.stop, startSocketMode(cfg, sl, logger))
 	}
-	ih, err := newIntake(cfg, orchestrator.NewIncidents(c, orchestrator.DataConverter(tcfg), cfg.TaskQueue, tcfg.Address, tcfg.Namespace), st, logger)
+	ih, err := newIntake(cfg, orchestrator.NewIncidents(c, orchestrator.DataConverter(tcfg), cfg.TaskQueue, tcfg.Address, tcfg.Namespace), st, guard, logger)
 	if err != nil {
 		d.Stop()
 		return nil, err
@@ -114,12 +115,12 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 	if ui := srv.UIAddress(); ui != "" {
 		uiOrigins = append(uiOrigins, ui)
 	}
-	cdc := codecEndpoint(cfg, uiOrigins...)
+	cdc := codecEndpoint(cfg, ln.Addr(), uiOrigins...)
 	httpCtx, cancelHTTP := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = serveHTTP(httpCtx, ln, httpHandler(c, st, verifier, slackHandler, cdc, ih, logger), logger)
+		_ = serveHTTP(httpCtx, ln, httpHandler(c, st, verifier, slackHandler, cdc, ih, guard, logger), logger)
 	}()
 	d.stop = append(d.stop, func() { cancelHTTP(); <-done })
 	return d, nil

@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
@@ -11,7 +13,9 @@ import (
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/config"
+	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/orchestrator"
+	"github.com/breachctl/breachctl/internal/replay"
 	"github.com/breachctl/breachctl/internal/slackin"
 )
 
@@ -39,8 +43,11 @@ func slackActivities(cfg config.Config) *activities.Slack {
 }
 
 // newSlack builds the handler of Slack's requests, or nil when Slack is not
-// configured (no signing secret).
-func newSlack(cfg config.Config, svc *orchestrator.Incidents, logger *slog.Logger) (*slackin.Handler, error) {
+// configured (no signing secret). guard is the replay store it shares with
+// the intake and SendGrid's webhook. The people breachctl invites and pages
+// (responders, escalation targets) have the responder role whatever the
+// roles file says, so that they can acknowledge what they are told to.
+func newSlack(cfg config.Config, svc *orchestrator.Incidents, guard *replay.Guard, logger *slog.Logger) (*slackin.Handler, error) {
 	s := cfg.Slack
 	if s.SigningSecret == "" {
 		return nil, nil
@@ -58,13 +65,47 @@ func newSlack(cfg config.Config, svc *orchestrator.Incidents, logger *slog.Logge
 			return nil, err
 		}
 	}
+	paged, err := pagedSlackUsers(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return slackin.New(slackin.Config{
 		SigningSecret: s.SigningSecret,
 		Incidents:     svc,
 		Views:         slackin.SlackViews{Client: slackClient(cfg)},
-		Roles:         roles,
+		Roles:         roles.WithResponders(paged),
 		Logger:        logger.With("component", "slack"),
+		Replay:        guard,
 	})
+}
+
+// pagedSlackUsers are the Slack users breachctl invites to every incident
+// channel or pages (BREACHCTL_SLACK_RESPONDERS, the escalation file's Slack
+// targets and on-call people), in a stable order without repeats.
+func pagedSlackUsers(cfg config.Config) ([]string, error) {
+	users := slices.Clone(cfg.Slack.Responders)
+	if cfg.Escalation != "" {
+		esc, err := escalation.Load(cfg.Escalation)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range esc.Policies {
+			for _, st := range p.Steps {
+				for _, t := range st.Targets {
+					if t.Kind == escalation.SlackUser {
+						users = append(users, t.ID)
+					}
+				}
+			}
+		}
+		for _, role := range slices.Sorted(maps.Keys(esc.OnCall)) {
+			if t := esc.OnCall[role]; t.Kind == escalation.SlackUser {
+				users = append(users, t.ID)
+			}
+		}
+	}
+	slices.Sort(users)
+	return slices.Compact(users), nil
 }
 
 // startSocketMode runs Socket Mode, when an app token is set, until stop is

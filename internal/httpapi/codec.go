@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -22,7 +23,9 @@ type Codec struct {
 	Handler http.Handler
 	// Token is what a caller must present (BREACHCTL_CODEC_TOKEN).
 	Token string
-	// Origins are the browser origins allowed to call it (the Temporal UI's).
+	// Origins are the browser origins allowed to call it: the Temporal
+	// UI's, and this server's own, where the login form is (SelfOrigins).
+	// A request from a browser page of any other origin is refused.
 	Origins []string
 }
 
@@ -31,6 +34,8 @@ const (
 	// maxCodecBody bounds a request: the UI sends a page of history's
 	// payloads at once, each at most Temporal's 2 MB blob limit.
 	maxCodecBody = 32 << 20
+	// codecReadTimeout bounds reading an authenticated request's body.
+	codecReadTimeout = 2 * time.Minute
 )
 
 // codecRoutes mounts the endpoint; without a Codec every route says how to
@@ -51,14 +56,17 @@ func codecRoutes(mux *http.ServeMux, c *Codec) {
 
 // allowOrigin sets the CORS headers for an allowed origin. A request with
 // an Origin that is not allowed is refused: a page on another site must not
-// drive the endpoint with the operator's cookie.
+// drive the endpoint with the operator's cookie, nor try tokens at the
+// login form. What is allowed is the list in Origins, never judged from the
+// request's Host: a page on a name its attacker points at this server (DNS
+// rebinding) sends a Host equal to its own origin.
 func (c *Codec) allowOrigin(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Add("Vary", "Origin")
 	origin := r.Header.Get("Origin")
-	if origin == "" || origin == selfOrigin(r) {
-		return true // not from another site's page (the login form is ours): the token decides
+	if origin == "" {
+		return true // not from a browser page (the CLI, curl): the token decides
 	}
-	if !slices.Contains(c.Origins, origin) {
+	if !c.originAllowed(origin) {
 		return false
 	}
 	h := w.Header()
@@ -67,11 +75,32 @@ func (c *Codec) allowOrigin(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func selfOrigin(r *http.Request) string {
-	if r.TLS != nil {
-		return "https://" + r.Host
+// originAllowed reports whether origin is one of Origins: the Temporal
+// UI's and this server's own (where its login form is served), as the
+// composition root lists them.
+func (c *Codec) originAllowed(origin string) bool {
+	return slices.Contains(c.Origins, origin)
+}
+
+// SelfOrigins are the origins a browser on this machine reaches a server
+// listening on addr (host:port) by: the address itself, and for a loopback
+// or every-interface listener, 127.0.0.1, localhost and [::1] at its port.
+// A server reached under any other name (a proxy's public name) lists that
+// origin in BREACHCTL_CODEC_CORS_ORIGINS.
+func SelfOrigins(addr string) []string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil
 	}
-	return "http://" + r.Host
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !(ip.IsLoopback() || ip.IsUnspecified())) {
+		return []string{"http://" + addr, "https://" + addr}
+	}
+	var out []string
+	for _, h := range []string{"127.0.0.1", "localhost", "[::1]"} {
+		out = append(out, "http://"+h+":"+port)
+	}
+	return out
 }
 
 func (c *Codec) preflight(w http.ResponseWriter, r *http.Request) {
@@ -105,6 +134,9 @@ func (c *Codec) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a bearer token (BREACHCTL_CODEC_TOKEN) is required", http.StatusUnauthorized)
 		return
 	}
+	// Authenticated: only now may it send a large body, and take longer
+	// over it than the server's read timeout allows the unauthenticated.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(codecReadTimeout))
 	r.Body = http.MaxBytesReader(w, r.Body, maxCodecBody)
 	c.Handler.ServeHTTP(w, r)
 }

@@ -134,3 +134,65 @@ func TestCodecOffWithoutAToken(t *testing.T) {
 		}
 	}
 }
+
+// TestCodecRefusesRebinding: a page at a name its attacker resolves to this
+// server sends Host and Origin equal to each other; neither its preflight,
+// nor a decode, nor a token tried at the login form gets through. The
+// server's own origins (SelfOrigins) and the UI's do.
+func TestCodecRefusesRebinding(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	self := SelfOrigins(srv.Listener.Addr().String())
+	srv.Config.Handler = New(Deps{Codec: &Codec{Handler: echoCodec, Token: testCodecToken,
+		Origins: append([]string{"http://ui.example"}, self...)}})
+	srv.Start()
+	t.Cleanup(srv.Close)
+	_, port, _ := strings.Cut(strings.TrimPrefix(srv.URL, "http://"), ":")
+	evil := "rebound.example:" + port
+	send := func(method, path, host, origin string, body io.Reader, header map[string]string) int {
+		req, _ := http.NewRequest(method, srv.URL+path, body)
+		req.Host = host
+		req.Header.Set("Origin", origin)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	auth := map[string]string{"Authorization": "Bearer " + testCodecToken}
+	for _, c := range []struct {
+		name, method, path, host, origin string
+		body                             string
+		header                           map[string]string
+		want                             int
+	}{
+		{"rebound preflight", http.MethodOptions, "/codec/decode", evil, "http://" + evil, "", map[string]string{"Access-Control-Request-Method": "POST"}, http.StatusForbidden},
+		{"rebound decode", http.MethodPost, "/codec/decode", evil, "http://" + evil, "{}", auth, http.StatusForbidden},
+		{"rebound login", http.MethodPost, "/codec/login", evil, "http://" + evil, "token=" + testCodecToken, form, http.StatusForbidden},
+		{"own login form", http.MethodPost, "/codec/login", strings.TrimPrefix(self[0], "http://"), self[0], "token=" + testCodecToken, form, http.StatusOK},
+		{"own login form by name", http.MethodPost, "/codec/login", "localhost:" + port, "http://localhost:" + port, "token=" + testCodecToken, form, http.StatusOK},
+		{"the UI", http.MethodPost, "/codec/decode", strings.TrimPrefix(self[0], "http://"), "http://ui.example", "{}", auth, http.StatusOK},
+	} {
+		if got := send(c.method, c.path, c.host, c.origin, strings.NewReader(c.body), c.header); got != c.want {
+			t.Errorf("%s: status %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+func TestSelfOrigins(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "http://127.0.0.1:8080 http://localhost:8080 http://[::1]:8080",
+		"0.0.0.0:8080":   "http://127.0.0.1:8080 http://localhost:8080 http://[::1]:8080",
+		"[::]:9000":      "http://127.0.0.1:9000 http://localhost:9000 http://[::1]:9000",
+		"10.1.2.3:8080":  "http://10.1.2.3:8080 https://10.1.2.3:8080",
+		"not an address": "",
+	} {
+		if got := strings.Join(SelfOrigins(addr), " "); got != want {
+			t.Errorf("SelfOrigins(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

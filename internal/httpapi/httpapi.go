@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/breachctl/breachctl/internal/mailer"
+	"github.com/breachctl/breachctl/internal/replay"
 )
 
 // Deps are what the handlers need.
@@ -34,6 +36,12 @@ type Deps struct {
 	// Intake takes alerts from alerting systems (POST /intake/v1/alerts and
 	// /intake/v1/alertmanager); nil leaves those routes answering 404.
 	Intake http.Handler
+	// Replay marks each Event Webhook request taken, so a replay is not
+	// counted twice: the guard on the store that Slack and the intake
+	// share. Nil means one in this process's memory.
+	Replay *replay.Guard
+	// UnverifiedBudget overrides UnverifiedBudget (tests).
+	UnverifiedBudget int64
 }
 
 func (d Deps) logger() *slog.Logger {
@@ -43,8 +51,14 @@ func (d Deps) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// New returns the HTTP handler.
+// New returns the HTTP handler. Each route that reads a body before it can
+// authenticate it has its body limit and a share of one budget (limits.go).
 func New(d Deps) http.Handler {
+	guard := d.Replay
+	if guard == nil {
+		guard = &replay.Guard{Store: &replay.Memory{}}
+	}
+	unverified := newBudget(cmp.Or(d.UnverifiedBudget, UnverifiedBudget))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -63,13 +77,14 @@ func New(d Deps) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	mux.Handle("POST /sendgrid/events", sendgridEvents(d))
+	mux.Handle("POST /sendgrid/events", limitBody(d.logger(), MaxEventsBody, unverified, sendgridEvents(d, guard)))
 	slack := d.Slack
 	if slack == nil {
 		slack = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Slack is not configured: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN"})
 		})
 	}
+	slack = limitBody(d.logger(), MaxSlackBody, unverified, slack)
 	mux.Handle("POST /slack/commands", slack)
 	mux.Handle("POST /slack/interactions", slack)
 	codecRoutes(mux, d.Codec)
@@ -79,6 +94,7 @@ func New(d Deps) http.Handler {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "intake is not configured: set BREACHCTL_INTAKE_SECRETS or BREACHCTL_INTAKE_TOKENS"})
 		})
 	}
+	intake = limitBody(d.logger(), MaxIntakeBody, unverified, intake)
 	mux.Handle("POST /intake/v1/alerts", intake)
 	mux.Handle("POST /intake/v1/alertmanager", intake)
 	return mux

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/breachctl/breachctl/internal/mailer"
+	"github.com/breachctl/breachctl/internal/replay"
 	"github.com/breachctl/breachctl/internal/store"
 )
 
@@ -21,18 +22,14 @@ type EventRecorder interface {
 
 var _ EventRecorder = (*store.Store)(nil)
 
-// MaxEventsBody bounds an Event Webhook request body. SendGrid posts events
-// in batches (by its documentation, every few seconds or once a batch
-// reaches a size measured in megabytes); 32 MiB leaves room many times over
-// and still bounds what an unauthenticated request can make the server read
-// before its signature is checked.
-const MaxEventsBody = 32 << 20
-
 // eventsResult is the answer to an accepted Event Webhook request.
 type eventsResult struct {
 	Received int `json:"received"` // events in the request
 	Recorded int `json:"recorded"` // applied by the ledger
 	Skipped  int `json:"skipped"`  // not breachctl's: no batch or subject custom args
+	// Replayed: this very request (same timestamp, same body) was taken
+	// before; nothing was recorded again.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // sendgridEvents handles POST /sendgrid/events, SendGrid's signed Event
@@ -41,17 +38,23 @@ type eventsResult struct {
 //
 //   - 404: not configured here (no verification key or no ledger);
 //   - 401: no signature; 403: the signature or its timestamp does not
-//     verify (nothing is recorded);
-//   - 413: the body is larger than MaxEventsBody;
+//     verify (nothing is recorded). The headers are checked before the
+//     body is read: a stale or malformed signature costs no read;
+//   - 413: the body is larger than MaxEventsBody (a declared length is
+//     refused before reading);
+//   - 503: too many bodies are being read at once (UnverifiedBudget), or
+//     the replay store failed; retry;
 //   - 400: the body is not an array of events;
 //   - 500: the ledger failed; SendGrid sends the whole request again later,
 //     so the ledger may see an event twice (SGEventID identifies it);
-//   - 200: recorded, with counts.
+//   - 200: recorded, with counts; or "replayed": the same signed request
+//     was taken within the last minutes, and nothing is recorded again
+//     (a 2xx, so that SendGrid stops resending what was taken).
 //
 // Events without breachctl's custom args (other mail sent from the same
 // SendGrid account) are skipped and counted. Nothing logged names an
 // address or a reason (reasons can quote addresses): counts only.
-func sendgridEvents(d Deps) http.HandlerFunc {
+func sendgridEvents(d Deps, guard *replay.Guard) http.HandlerFunc {
 	log := d.logger()
 	return func(w http.ResponseWriter, r *http.Request) {
 		if d.Events == nil || d.WebhookVerifier == nil {
@@ -64,12 +67,17 @@ func sendgridEvents(d Deps) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, "missing "+mailer.SignatureHeader+" or "+mailer.TimestampHeader)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxEventsBody))
+		if err := d.WebhookVerifier.CheckHeaders(signature, timestamp); err != nil {
+			log.Warn("sendgrid events: refused before reading the body", "error", err)
+			writeError(w, http.StatusForbidden, "signature not valid")
+			return
+		}
+		body, err := io.ReadAll(r.Body) // limited to MaxEventsBody by the route
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
 				log.Warn("sendgrid events: body too large", "limit_bytes", tooLarge.Limit)
-				writeError(w, http.StatusRequestEntityTooLarge, "body larger than 32 MiB")
+				writeError(w, http.StatusRequestEntityTooLarge, "body larger than "+sizeText(tooLarge.Limit))
 				return
 			}
 			log.Warn("sendgrid events: reading the body", "error", err)
@@ -81,6 +89,27 @@ func sendgridEvents(d Deps) http.HandlerFunc {
 			writeError(w, http.StatusForbidden, "signature not valid")
 			return
 		}
+		forget, err := guard.Claim(r.Context(), replay.Key("sendgrid", []byte(timestamp), body))
+		if errors.Is(err, replay.ErrReplayed) {
+			log.Warn("sendgrid events: a replayed request, not recorded again", "bytes", len(body))
+			writeJSON(w, http.StatusOK, eventsResult{Replayed: true})
+			return
+		}
+		if err != nil {
+			log.Error("sendgrid events: marking the request taken failed", "error", err)
+			w.Header().Set("Retry-After", "30")
+			writeError(w, http.StatusServiceUnavailable, "cannot take the events now; retry")
+			return
+		}
+		taken := false
+		defer func() {
+			if !taken {
+				// SendGrid sends a request that failed again: forget it.
+				if err := forget(context.WithoutCancel(r.Context())); err != nil {
+					log.Warn("sendgrid events: forgetting a failed request", "error", err)
+				}
+			}
+		}()
 		events, err := mailer.ParseEvents(body)
 		if err != nil {
 			// ParseEvents's errors name positions and fields, never values.
@@ -98,6 +127,7 @@ func sendgridEvents(d Deps) http.HandlerFunc {
 				return
 			}
 		}
+		taken = true
 		log.Info("sendgrid events", "received", res.Received, "recorded", res.Recorded, "skipped", res.Skipped)
 		writeJSON(w, http.StatusOK, res)
 	}

@@ -13,13 +13,17 @@ import (
 	"time"
 
 	"github.com/breachctl/breachctl/internal/mailer"
+	"github.com/breachctl/breachctl/internal/replay"
 )
 
 // FuzzSendGridEvents posts any body to the Event Webhook, signed: it is
 // answered 200 or 400, never a server error; a 400 is a body ParseEvents
 // refuses, and records nothing; a 200 accounts for every event, recorded or
 // skipped, and records only events with a batch and a subject key. The same
-// body with its signature damaged is refused with 403 and records nothing.
+// body with its signature damaged is refused with 403 and records nothing;
+// the same signed request again is a replay: nothing recorded twice (200
+// "replayed" after a 200; a 400 again after a 400, whose mark is
+// forgotten).
 func FuzzSendGridEvents(f *testing.F) {
 	ev := func(fields map[string]any) []byte {
 		b, err := json.Marshal([]map[string]any{fields})
@@ -39,7 +43,7 @@ func FuzzSendGridEvents(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, flip uint8) {
 		s := newSigner(t)
 		rec := &fakeRecorder{}
-		h := sendgridEvents(Deps{Events: rec, WebhookVerifier: s.verifier(t)})
+		h := sendgridEvents(Deps{Events: rec, WebhookVerifier: s.verifier(t)}, &replay.Guard{Store: &replay.Memory{}})
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		post := func(sig string) *httptest.ResponseRecorder {
 			req := httptest.NewRequest(http.MethodPost, "/sendgrid/events", bytes.NewReader(body))
@@ -63,6 +67,9 @@ func FuzzSendGridEvents(f *testing.F) {
 			if perr == nil || len(rec.calls) != 0 {
 				t.Fatalf("400 for a body ParseEvents reads (%v), %d calls", perr, len(rec.calls))
 			}
+			if again := post(sig); again.Code != http.StatusBadRequest {
+				t.Fatalf("the refused request again: status %d, want 400 again", again.Code)
+			}
 			return
 		case http.StatusOK:
 		default:
@@ -84,8 +91,15 @@ func FuzzSendGridEvents(f *testing.F) {
 				}
 			}
 		}
-		if res.Received != len(events) || res.Recorded != recorded || res.Recorded+res.Skipped != res.Received {
+		if res.Received != len(events) || res.Recorded != recorded || res.Recorded+res.Skipped != res.Received || res.Replayed {
 			t.Fatalf("result %+v for %d events, %d recorded", res, len(events), recorded)
+		}
+		calls := len(rec.calls)
+		again := post(sig)
+		var replayed eventsResult
+		_ = json.Unmarshal(again.Body.Bytes(), &replayed)
+		if again.Code != http.StatusOK || !replayed.Replayed || replayed.Recorded != 0 || len(rec.calls) != calls {
+			t.Fatalf("replay: status %d %s, %d calls before, %d after", again.Code, again.Body, calls, len(rec.calls))
 		}
 	})
 }

@@ -202,7 +202,7 @@ func TestSendGridEvents(t *testing.T) {
 		},
 		{
 			name: "body over the limit", req: request{body: append(append([]byte(`["`), bytes.Repeat([]byte("x"), MaxEventsBody)...), `"]`...)},
-			status: 413, response: `{"error":"body larger than 32 MiB"}`,
+			status: 413, response: `{"error":"body larger than 4 MiB"}`,
 		},
 		{
 			name: "not events, correctly signed", req: request{body: []byte(`{"event":"delivered"}`)},

@@ -16,6 +16,7 @@ import (
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/orchestrator"
+	"github.com/breachctl/breachctl/internal/replay"
 	"github.com/breachctl/breachctl/internal/store"
 )
 
@@ -84,6 +85,10 @@ type Config struct {
 	// OpenTimeout bounds opening an incident, which carries on when the
 	// sender hangs up so that the incident and its key stay together.
 	OpenTimeout time.Duration
+	// Replay marks signed requests taken, so a replay is refused: the
+	// guard Slack's requests and SendGrid's webhook share. Nil means one
+	// on Keys, keeping marks for twice Tolerance.
+	Replay *replay.Guard
 }
 
 // Handler answers the intake's requests.
@@ -120,6 +125,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.cfg.Replay == nil {
+		h.cfg.Replay = &replay.Guard{Store: cfg.Keys, Keep: max(replay.DefaultKeep, 2*cfg.Tolerance), Now: h.now}
 	}
 	return h, nil
 }
@@ -192,18 +200,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, parse parser) (i
 		if err != nil {
 			return 0, Result{}, err
 		}
-		fresh, err := h.cfg.Keys.MarkIntakeSignature(r.Context(), sig, received, 2*h.cfg.Tolerance)
+		forget, err := h.cfg.Replay.Claim(r.Context(), sig)
 		if err != nil {
 			return 0, Result{}, err
-		}
-		if !fresh {
-			return 0, Result{}, errReplayed
 		}
 		ok := false
 		defer func() {
 			if !ok {
 				// A request that failed may be sent again: forget it.
-				if err := h.cfg.Keys.ForgetIntakeSignature(context.WithoutCancel(r.Context()), sig); err != nil {
+				if err := forget(context.WithoutCancel(r.Context())); err != nil {
 					h.log.Warn("intake: forgetting a failed request's signature", "error", err)
 				}
 			}
@@ -222,8 +227,6 @@ func (h *Handler) decodeAndDeliver(ctx context.Context, body []byte, received ti
 	}
 	return h.deliver(ctx, d)
 }
-
-var errReplayed = errors.New("replayed: a request with this signature was taken already")
 
 type errTooLarge struct{ limit int64 }
 
@@ -401,7 +404,7 @@ func (h *Handler) writeError(w http.ResponseWriter, err error) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="breachctl intake"`)
 		}
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: unauth.msg})
-	case errors.Is(err, errReplayed):
+	case errors.Is(err, replay.ErrReplayed):
 		h.log.Warn("intake: refused a replayed request")
 		writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
 	case errors.As(err, &large):

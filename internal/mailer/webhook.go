@@ -91,22 +91,37 @@ func (v *WebhookVerifier) Verify(signature, timestamp string, body []byte) error
 	if !ecdsa.VerifyASN1(v.key, h.Sum(nil), sig) {
 		return ErrBadSignature
 	}
-	if v.Tolerance >= 0 {
-		tol := v.Tolerance
-		if tol == 0 {
-			tol = DefaultWebhookTolerance
-		}
-		now := time.Now
-		if v.Now != nil {
-			now = v.Now
-		}
-		secs, err := strconv.ParseInt(timestamp, 10, 64)
-		if err != nil {
-			return fmt.Errorf("%w: timestamp %q is not Unix seconds", ErrBadSignature, timestamp)
-		}
-		if d := now().Sub(time.Unix(secs, 0)); d > tol || d < -tol {
-			return fmt.Errorf("%w: timestamp is %s from now, outside ±%s", ErrBadSignature, d.Round(time.Second), tol)
-		}
+	return v.CheckHeaders(signature, timestamp)
+}
+
+// CheckHeaders checks what can be checked without the body: both headers
+// present, the signature base64, the timestamp Unix seconds within the
+// tolerance. A server calls it before reading a body it cannot yet trust;
+// Verify calls it too.
+func (v *WebhookVerifier) CheckHeaders(signature, timestamp string) error {
+	if signature == "" || timestamp == "" {
+		return fmt.Errorf("%w: signature or timestamp header missing", ErrBadSignature)
+	}
+	if _, err := base64.StdEncoding.DecodeString(strings.TrimSpace(signature)); err != nil {
+		return fmt.Errorf("%w: signature is not base64", ErrBadSignature)
+	}
+	if v.Tolerance < 0 {
+		return nil
+	}
+	tol := v.Tolerance
+	if tol == 0 {
+		tol = DefaultWebhookTolerance
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	secs, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: timestamp %q is not Unix seconds", ErrBadSignature, timestamp)
+	}
+	if d := now().Sub(time.Unix(secs, 0)); d > tol || d < -tol {
+		return fmt.Errorf("%w: timestamp is %s from now, outside ±%s", ErrBadSignature, d.Round(time.Second), tol)
 	}
 	return nil
 }

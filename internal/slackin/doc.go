@@ -1,5 +1,7 @@
 // Package slackin takes Slack requests in: it verifies each request's
-// signature (slack-go's SecretsVerifier, 5-minute window), parses the
+// signature (slack-go's SecretsVerifier, 5-minute window), refuses one it
+// took before (Config.Replay, the replay store the intake and SendGrid's
+// webhook share: 401, nothing done), parses the
 // `/breach` slash command and interactivity payloads, checks the user's
 // role (Roles, read by ParseRoles), and turns each request into one call on
 // Incidents with the actor "slack:<user id>", so the timeline says who did

@@ -303,6 +303,7 @@ type rig struct {
 	inc   *fakeIncidents
 	views *fakeViews
 	resp  *fakeResponder
+	sent  int // requests served, to make each one distinct
 }
 
 func newRig(t *testing.T) *rig {
@@ -320,9 +321,12 @@ func newRig(t *testing.T) *rig {
 }
 
 // serve sends a signed request and waits for the work carried on after it.
+// Each request differs from the last, as Slack's do (a trigger ID, an
+// action time): the same bytes twice are a replay, refused.
 func (r *rig) serve(t *testing.T, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := signedRequest(testSecret, time.Now(), body)
+	r.sent++
+	req := signedRequest(testSecret, time.Now(), body+"&x_test_request="+strconv.Itoa(r.sent))
 	rec := httptest.NewRecorder()
 	r.h.ServeHTTP(rec, req)
 	r.wait(t)

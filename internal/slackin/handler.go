@@ -18,6 +18,7 @@ import (
 
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/orchestrator"
+	"github.com/breachctl/breachctl/internal/replay"
 	"github.com/breachctl/breachctl/workflows"
 )
 
@@ -71,6 +72,12 @@ type Config struct {
 	// WorkTimeout bounds the work carried on after Slack was answered
 	// (DefaultWorkTimeout when 0).
 	WorkTimeout time.Duration
+	// Replay marks each verified request, so that the same signed request
+	// sent again within Slack's five minutes is refused (401) instead of
+	// acting twice. The composition root gives the guard on the store that
+	// every server and the intake share; nil means one in this process's
+	// memory.
+	Replay *replay.Guard
 }
 
 // Handler answers Slack's slash commands and interactivity requests. Mount
@@ -105,6 +112,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.WorkTimeout <= 0 {
 		cfg.WorkTimeout = DefaultWorkTimeout
+	}
+	if cfg.Replay == nil {
+		cfg.Replay = &replay.Guard{Store: &replay.Memory{}}
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now, resp: cfg.Responder, seen: newSeenEnvelopes(maxSeenEnvelopes)}
 	if h.log == nil {
@@ -160,6 +170,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.verify(r.Header, body); err != nil {
 		h.log.Warn("slack request refused", "reason", err.Error())
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
+		return
+	}
+	// The signature covers the timestamp and the body: the same bytes
+	// again are a replay, whichever server took them first.
+	key := replay.Key("slack", []byte(r.Header.Get("X-Slack-Request-Timestamp")), body)
+	if _, err := h.cfg.Replay.Claim(r.Context(), key); err != nil {
+		if errors.Is(err, replay.ErrReplayed) {
+			h.log.Warn("slack request refused", "reason", "replayed")
+			http.Error(w, "replayed request", http.StatusUnauthorized)
+			return
+		}
+		h.log.Error("slack request: marking it taken failed", "error", err)
+		http.Error(w, "cannot take the request now", http.StatusServiceUnavailable)
 		return
 	}
 	form, err := url.ParseQuery(string(body))

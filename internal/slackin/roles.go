@@ -58,6 +58,32 @@ type Roles struct {
 	Default Role
 }
 
+// WithResponders gives each of users the responder role, besides any the
+// roles file gives them: the people breachctl invites to every incident
+// channel and pages (BREACHCTL_SLACK_RESPONDERS, the Slack users of the
+// escalation file) are told to acknowledge, so they may, with or without
+// a roles file.
+func (r Roles) WithResponders(users []string) Roles {
+	out := Roles{Users: make(map[string][]Role, len(r.Users)+len(users)), Default: r.Default}
+	for u, roles := range r.Users {
+		out.Users[u] = slices.Clone(roles)
+	}
+	for _, u := range users {
+		if u == "" {
+			continue
+		}
+		roles, named := out.Users[u]
+		if !named && r.Default != "" {
+			roles = []Role{r.Default} // naming them must not take the default away
+		}
+		if !slices.Contains(roles, RoleResponder) {
+			roles = append(roles, RoleResponder)
+		}
+		out.Users[u] = roles
+	}
+	return out
+}
+
 // Of returns the roles of a Slack user.
 func (r Roles) Of(userID string) []Role {
 	if roles, ok := r.Users[userID]; ok {

@@ -2,6 +2,7 @@ package slackin
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -111,4 +112,39 @@ func FuzzParseRoles(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWithResponders: without a roles file, the people breachctl pages
+// may acknowledge (and note, and scope), and nothing more; with one, they
+// keep what it gives them and the default, and others are unchanged.
+func TestWithResponders(t *testing.T) {
+	none := Roles{}.WithResponders([]string{"UPAGED"})
+	for _, a := range []Action{ActionAck, ActionNote, ActionScope, ActionStatus} {
+		if !none.Allows("UPAGED", a) {
+			t.Errorf("a paged responder may not %s", a)
+		}
+	}
+	for _, a := range []Action{ActionClose, ActionApprove, ActionAssign} {
+		if none.Allows("UPAGED", a) {
+			t.Errorf("a paged responder may %s", a)
+		}
+	}
+	if none.Allows("UOTHER", ActionAck) {
+		t.Error("someone not paged may ack")
+	}
+
+	file := Roles{Users: map[string][]Role{"UAPPR": {RoleApprover}}, Default: RoleReporter}
+	got := file.WithResponders([]string{"UAPPR", "UPAGED"})
+	if !got.Allows("UAPPR", ActionApprove) || !got.Allows("UAPPR", ActionAck) {
+		t.Errorf("an approver who is paged: roles %v", got.Of("UAPPR"))
+	}
+	if r := got.Of("UPAGED"); !slices.Equal(r, []Role{RoleReporter, RoleResponder}) {
+		t.Errorf("a paged person not in the file: roles %v, want the default and responder", r)
+	}
+	if r := got.Of("UOTHER"); !slices.Equal(r, []Role{RoleReporter}) {
+		t.Errorf("someone else: %v", r)
+	}
+	if r := file.Of("UAPPR"); !slices.Equal(r, []Role{RoleApprover}) {
+		t.Errorf("WithResponders changed the roles it was given: %v", r)
+	}
 }

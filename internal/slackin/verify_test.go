@@ -1,12 +1,15 @@
 package slackin
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/breachctl/breachctl/internal/replay"
 )
 
 // Slack's published example ("Verifying requests from Slack").
@@ -139,5 +142,53 @@ func TestMethodAndForm(t *testing.T) {
 func TestNewNeedsSecret(t *testing.T) {
 	if _, err := New(Config{Incidents: newFakeIncidents(), Views: &fakeViews{}}); err == nil {
 		t.Error("New without a signing secret succeeded")
+	}
+}
+
+// TestReplayedRequestsRefused sends one signed `/breach note` three times,
+// to two handlers sharing one replay guard, as two `serve` processes on one
+// store do: the first adds the note, the replays get 401 and change nothing.
+func TestReplayedRequestsRefused(t *testing.T) {
+	guard := &replay.Guard{Store: &replay.Memory{}}
+	inc := newFakeIncidents()
+	var handlers []*Handler
+	for range 2 {
+		h, err := New(Config{SigningSecret: testSecret, Incidents: inc, Views: &fakeViews{}, Roles: testRoles,
+			Responder: &fakeResponder{}, Replay: guard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		handlers = append(handlers, h)
+	}
+	body := slash("UADMIN", "note "+testID+" found the bucket")
+	now := time.Now()
+	for i, want := range []int{http.StatusOK, http.StatusUnauthorized, http.StatusUnauthorized} {
+		h := handlers[i%2]
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, signedRequest(testSecret, now, body))
+		if rec.Code != want {
+			t.Errorf("delivery %d: status %d, want %d (%s)", i+1, rec.Code, want, rec.Body)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := h.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	var notes int
+	for _, c := range inc.Calls() {
+		if c.Op == "note" {
+			notes++
+		}
+	}
+	if notes != 1 {
+		t.Errorf("%d notes added, want 1: %+v", notes, inc.Calls())
+	}
+	// The same command typed again is another request (Slack signs it at
+	// another second): it is taken.
+	rec := httptest.NewRecorder()
+	handlers[1].ServeHTTP(rec, signedRequest(testSecret, now.Add(time.Second), body))
+	if rec.Code != http.StatusOK {
+		t.Errorf("the command sent anew: status %d, want 200", rec.Code)
 	}
 }
