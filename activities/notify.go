@@ -169,6 +169,9 @@ type Sending struct {
 	// Activity asks SendGrid's Email Activity API whether it took a lost
 	// attempt; nil when the account has no access (then only events tell).
 	Activity mailer.ActivityLookup
+	// StoreName names the store the worker reads (StoreName), for the
+	// refusal of a snapshot that is not in it.
+	StoreName string
 }
 
 // Ledger is the part of the store the notifier uses (an interface so a

@@ -50,6 +50,9 @@ func Register(r Registry, deps Deps) {
 		// Drafts still render (drills, tests), for a stand-in organisation.
 		r.RegisterActivityWithOptions(activities.NewPreviewer(activities.DrillOrganisation).PreviewNotice,
 			activity.RegisterOptions{Name: activities.PreviewNoticeName})
+		// No store to look in: a snapshot is taken unchecked.
+		r.RegisterActivityWithOptions(activities.NewPreviewer(activities.DrillOrganisation).CheckSnapshot,
+			activity.RegisterOptions{Name: activities.CheckSnapshotName})
 	}
 	if n := deps.Notifier; n != nil {
 		r.RegisterActivityWithOptions(n.SendPageEmail, activity.RegisterOptions{Name: activities.SendPageEmailName})
@@ -58,6 +61,7 @@ func Register(r Registry, deps Deps) {
 		r.RegisterActivityWithOptions(n.SendNoticePage, activity.RegisterOptions{Name: activities.SendNoticePageName})
 		r.RegisterActivityWithOptions(n.SendOrgNotice, activity.RegisterOptions{Name: activities.SendOrgNoticeName})
 		r.RegisterActivityWithOptions(n.TallyNotice, activity.RegisterOptions{Name: activities.TallyNoticeName})
+		r.RegisterActivityWithOptions(n.CheckSnapshot, activity.RegisterOptions{Name: activities.CheckSnapshotName})
 	}
 }
 

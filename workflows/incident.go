@@ -452,6 +452,11 @@ func (r *run) changeFacts(ctx workflow.Context, req FactsRequest) (incident.Stat
 		return incident.Status{}, err
 	}
 	defer r.facts.Unlock()
+	return r.changeFactsLocked(ctx, req)
+}
+
+// changeFactsLocked applies a change of facts; the caller holds r.facts.
+func (r *run) changeFactsLocked(ctx workflow.Context, req FactsRequest) (incident.Status, error) {
 	if r.status.State == incident.StateClosed {
 		return incident.Status{}, conflict("incident %s was closed", r.status.ID)
 	}
@@ -536,14 +541,44 @@ func (r *run) validateScope(req ScopeRequest) error {
 	if err := after.Normalize().Validate(); err != nil {
 		return invalid("snapshot: %s", err.Error())
 	}
-	return validateActor(req.Actor)
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if sn.People == 0 && !req.Confirm {
+		lost := incident.ChangedFields(r.status.Facts, scopeChange(sn).Apply(r.status.Facts))
+		if open := r.openObligations(); len(lost) > 0 || len(open) > 0 {
+			return conflict("%s", scopedNobody(req, lost, open))
+		}
+	}
+	return nil
 }
 
-// scope takes a snapshot's counts into the facts: the scoped counts replace
-// the estimate, and the categories found replace the suspected ones. The
-// obligations follow, on the record.
-func (r *run) scope(ctx workflow.Context, req ScopeRequest) (incident.Status, error) {
+// scopedNobody says why a scoping that found nobody is refused: what it
+// would take away, and why it may have found nobody.
+func scopedNobody(req ScopeRequest, lost, open []string) string {
 	sn := req.Snapshot
+	why := fmt.Sprintf("%d rows were outside it (their data deleted before it began, or written after it ended)", req.NotExposed)
+	if req.Rows > 0 {
+		why = fmt.Sprintf("of %d rows read, %d were outside it (their data deleted before it began, or written after it ended)", req.Rows, req.NotExposed)
+	}
+	why += fmt.Sprintf(" and %d were rejected", sn.Rejected)
+	what := "the facts"
+	if len(lost) > 0 {
+		what = "the facts a person entered (" + strings.Join(lost, ", ") + ")"
+	}
+	text := fmt.Sprintf("scoping found 0 people in the window %s; %s. Taking snapshot %s would replace %s with none", sn.Window, why, sn.ID, what)
+	if len(open) > 0 {
+		text += " and assess the obligations open now again on nothing: " + strings.Join(open, "; ")
+	}
+	return text + ". The incident keeps its facts and clocks: check the window and the sources (breachctl scope --window START/END), " +
+		"or, if nobody was affected, confirm the scoping (breachctl scope --confirm; confirm in the request)"
+}
+
+// scopeChange is what a snapshot does to the facts: the scoped counts
+// replace the estimate, the categories found replace the suspected ones,
+// and the regions become those where the scoped people live (a person can
+// add others back).
+func scopeChange(sn incident.SnapshotRef) incident.FactsChange {
 	affected, categories := sn.Affected, sn.Categories
 	if affected == nil {
 		affected = []incident.Residents{}
@@ -551,17 +586,124 @@ func (r *run) scope(ctx workflow.Context, req ScopeRequest) (incident.Status, er
 	if categories == nil {
 		categories = []string{}
 	}
-	r.status.Snapshots = append(r.status.Snapshots, sn)
-	r.status.Timeline.Append(workflow.Now(ctx).UTC(), incident.EntryKind("scoped"), req.Actor, "",
-		fmt.Sprintf("Scoped %d people in snapshot %s (systems %s, window %s; %d rows rejected)",
-			sn.People, sn.ID, strings.Join(sn.Systems, ","), sn.Window, sn.Rejected))
-	// The scoped population replaces the estimate: the regions become those
-	// where the scoped people live (a person can add others back).
 	regions := []string{}
-	return r.changeFacts(ctx, FactsRequest{
-		Change: incident.FactsChange{Affected: &affected, DataCategories: &categories, Regions: &regions, ReplaceAffected: true},
-		Actor:  req.Actor, Reason: "scoping snapshot " + sn.ID,
-	})
+	return incident.FactsChange{Affected: &affected, DataCategories: &categories, Regions: &regions, ReplaceAffected: true}
+}
+
+// scopeCheckVersion marks the runs whose scoping checks the snapshot in
+// the workers' store first, and asks a person to confirm a scoping that
+// withdraws obligations.
+const scopeCheckVersion = "scope-check"
+
+// checkSnapshotOptions: a look-up in the store, answered in a moment; a
+// store that does not answer fails the scoping for the person to retry,
+// rather than holding it.
+var checkSnapshotOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumAttempts:        3,
+		NonRetryableErrorTypes: []string{activities.ErrTypeSnapshotUnusable},
+	},
+}
+
+// scope takes a snapshot's counts into the facts (scopeChange). The
+// obligations follow, on the record. Since scopeCheckVersion the snapshot
+// must be in the store the workers read, with the counts reported, and a
+// scoping that would withdraw an obligation needs a person's confirmation.
+func (r *run) scope(ctx workflow.Context, req ScopeRequest) (incident.Status, error) {
+	if workflow.GetVersion(ctx, scopeCheckVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		r.recordScope(ctx, req)
+		return r.changeFacts(ctx, r.scopeFacts(req))
+	}
+	sn := req.Snapshot
+	var checked activities.CheckSnapshotResult
+	actx := workflow.WithActivityOptions(ctx, checkSnapshotOptions)
+	err := workflow.ExecuteActivity(actx, activities.CheckSnapshotName, activities.CheckSnapshotInput{Snapshot: sn, Store: req.Store}).Get(ctx, &checked)
+	if err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.Type() == activities.ErrTypeSnapshotUnusable {
+			return incident.Status{}, invalid("%s", app.Message())
+		}
+		return incident.Status{}, unavailable("snapshot %s could not be looked up in the workers' store: %v; try again", sn.ID, err)
+	}
+	if err := r.facts.Lock(ctx); err != nil {
+		return incident.Status{}, err
+	}
+	defer r.facts.Unlock()
+	if r.status.State == incident.StateClosed {
+		return incident.Status{}, conflict("incident %s was closed", r.status.ID)
+	}
+	if slices.ContainsFunc(r.status.Snapshots, func(s incident.SnapshotRef) bool { return s.ID == sn.ID }) {
+		return incident.Status{}, conflict("snapshot %s is already recorded", sn.ID)
+	}
+	fr := r.scopeFacts(req)
+	if !req.Confirm {
+		withdrawn, err := r.wouldWithdraw(ctx, fr.Change)
+		if err != nil {
+			return incident.Status{}, err
+		}
+		if len(withdrawn) > 0 {
+			return incident.Status{}, conflict("snapshot %s (%d people: %s) would withdraw %s: the people it found no longer trigger %s. "+
+				"The incident keeps its facts and clocks: check the window and the sources, or, if that is right, confirm the scoping "+
+				"(breachctl scope --confirm; confirm in the request)",
+				sn.ID, sn.People, residentsText(sn.Affected), strings.Join(withdrawn, ", "), plural(len(withdrawn), "it", "them"))
+		}
+	}
+	r.recordScope(ctx, req)
+	return r.changeFactsLocked(ctx, fr)
+}
+
+// recordScope puts the snapshot on the incident and the timeline.
+func (r *run) recordScope(ctx workflow.Context, req ScopeRequest) {
+	sn := req.Snapshot
+	r.status.Snapshots = append(r.status.Snapshots, sn)
+	text := fmt.Sprintf("Scoped %d people in snapshot %s (systems %s, window %s; %d rows rejected)",
+		sn.People, sn.ID, strings.Join(sn.Systems, ","), sn.Window, sn.Rejected)
+	if req.Confirm {
+		text += "; confirmed by " + req.Actor + " though it may find nobody or withdraw obligations"
+	}
+	r.status.Timeline.Append(workflow.Now(ctx).UTC(), incident.EntryKind("scoped"), req.Actor, "", text)
+}
+
+func (r *run) scopeFacts(req ScopeRequest) FactsRequest {
+	return FactsRequest{Change: scopeChange(req.Snapshot), Actor: req.Actor, Reason: "scoping snapshot " + req.Snapshot.ID}
+}
+
+// wouldWithdraw assesses the facts a change makes, without applying
+// them, and names the open obligations it would withdraw.
+func (r *run) wouldWithdraw(ctx workflow.Context, change incident.FactsChange) ([]string, error) {
+	var res activities.AssessResult
+	lctx := workflow.WithLocalActivityOptions(ctx, assessOptions)
+	err := workflow.ExecuteLocalActivity(lctx, activities.AssessName, activities.AssessInput{Facts: change.Apply(r.status.Facts), NoticesSent: r.noticesSent()}).Get(ctx, &res)
+	if err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeInvalidFacts {
+			return nil, invalid("%s", appErr.Message())
+		}
+		return nil, fmt.Errorf("assess obligations: %w", err)
+	}
+	_, events := incident.Reconcile(r.status.Clocks, res.Obligations, workflow.Now(ctx).UTC())
+	var out []string
+	for _, e := range events {
+		if e.Kind == incident.EventWithdrawn {
+			out = append(out, e.Rule)
+		}
+	}
+	return out, nil
+}
+
+func residentsText(rs []incident.Residents) string {
+	if len(rs) == 0 {
+		return "nowhere"
+	}
+	var parts []string
+	for _, a := range rs {
+		parts = append(parts, fmt.Sprintf("%s %d", a.Region, a.Count))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (r *run) validateClose(req CloseRequest) error {

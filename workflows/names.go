@@ -114,6 +114,20 @@ type DelayRequest struct {
 type ScopeRequest struct {
 	Snapshot incident.SnapshotRef `json:"snapshot"`
 	Actor    string               `json:"actor"`
+	// Store names the store the client wrote the snapshot to
+	// (activities.StoreName), so a snapshot the workers cannot read is
+	// refused naming both stores.
+	Store string `json:"store,omitempty"`
+	// Confirm: a person confirmed a scoping that finds nobody, or that
+	// withdraws obligations; without it such a scoping is refused, saying
+	// why, and the incident keeps its facts and clocks.
+	Confirm bool `json:"confirm,omitempty"`
+	// Rows are the rows the sources had, and NotExposed those of them
+	// whose data was outside the window (deleted before it began, or
+	// written after it ended): what the scoping report says, so a scoping
+	// that finds nobody says why.
+	Rows       int `json:"rows,omitempty"`
+	NotExposed int `json:"not_exposed,omitempty"`
 }
 
 // Limits that keep one incident's history bounded.

@@ -116,6 +116,7 @@ func newNotifier(cfg config.Config, rs *rules.Ruleset, st *store.Store, logger *
 		return nil, err
 	}
 	s := sending(nc)
+	s.StoreName = activities.StoreName(cfg.StoreDSN())
 	if nc.Sending.Unconfirmed.EmailActivity && cfg.SendGrid.APIKey != "" {
 		// A batch whose answer was lost is looked up by its custom args.
 		s.Activity = mailer.NewActivity(cfg.SendGrid.APIKey, mailer.ActivityOptions{BaseURL: cfg.SendGrid.BaseURL})
