@@ -274,7 +274,8 @@ func (n *Notifier) PrepareNotice(ctx context.Context, spec NoticeSpec) (PrepareR
 	if p.spec.Notify != "individuals" {
 		if len(p.spec.Recipients) == 0 {
 			return PrepareResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-				"no recipient configured for %s (notify %s): add one under recipients in the notify configuration (BREACHCTL_NOTIFY) and approve again",
+				"no recipient configured for %s (notify %s): add one under recipients in the notify configuration (BREACHCTL_NOTIFY), "+
+					"restart the workers (each reads the file when it starts) and approve again",
 				strings.Join(p.spec.Rules, ", "), p.spec.Notify), ErrTypeNoticeInvalid, nil)
 		}
 		for _, r := range p.spec.Recipients {

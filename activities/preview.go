@@ -89,7 +89,7 @@ func previews(spec NoticeSpec) ([]incident.NoticePreview, error) {
 			}
 			name := r.Name
 			if len(spec.Recipients) == 0 {
-				name = "none configured (add one under recipients in BREACHCTL_NOTIFY before approving)"
+				name = "none configured (add one under recipients in BREACHCTL_NOTIFY and restart the workers before approving)"
 			}
 			out = append(out, incident.NoticePreview{Template: string(kind), Lang: rd.Lang, Recipient: name, Subject: rd.Subject, Text: rd.Text})
 		}

@@ -65,3 +65,29 @@ func TestApprovedDraftSendsOnlyWhatWasPreviewed(t *testing.T) {
 		t.Fatalf("prepare as approved: %v", err)
 	}
 }
+
+// TestNoRecipientSaysToRestartTheWorkers: the notify file is read when a
+// worker starts, so the refusal of a notice with no recipient says to
+// restart the workers once one is added, not only to approve again.
+func TestNoRecipientSaysToRestartTheWorkers(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "store.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	spec := NoticeSpec{ID: "INC-20261123-NOREC/eu-gdpr-art33", Incident: "INC-20261123-NOREC", Rules: []string{"eu-gdpr-art33"},
+		Notify: "authority", Jurisdiction: "EU", ApprovedBy: "test", ApprovedAt: time.Now(),
+		Data: templates.NoticeData{IncidentID: "INC-20261123-NOREC", NoticeDate: time.Now(), DiscoveredAt: time.Now(),
+			WhatHappened: "An attacker copied the table.", LikelyConsequences: "y", MeasuresTaken: "z", Recipient: "the supervisory authority"}}
+	n := NewNotifier(st, nil, Sending{Organisation: DrillOrganisation})
+	preview, err := n.PreviewNotice(ctx, spec)
+	if err != nil || len(preview.Previews) != 1 || !strings.Contains(preview.Previews[0].Recipient, "restart the workers") {
+		t.Fatalf("preview: %+v, %v", preview.Previews, err)
+	}
+	_, err = n.PrepareNotice(ctx, spec)
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != ErrTypeNoticeInvalid || !strings.Contains(app.Message(), "restart the workers (each reads the file when it starts) and approve again") {
+		t.Fatalf("prepare with no recipient: %v", err)
+	}
+}
