@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/breachctl/breachctl/internal/mailer"
+	"github.com/breachctl/breachctl/internal/replay"
 	"github.com/breachctl/breachctl/internal/store"
 )
 
@@ -339,5 +340,54 @@ func TestDeliveryEvent(t *testing.T) {
 				t.Errorf("deliveryEvent = %+v, %v; want %+v, %v", got, ok, c.want, c.ok)
 			}
 		})
+	}
+}
+
+// TestSendGridEventsReplayed posts one signed batch to two servers sharing
+// a replay guard, as two `serve` processes on one store: it is recorded
+// once; the replay is answered 200 "replayed" (so SendGrid stops sending
+// it) and records nothing. A request the ledger failed is forgotten, so
+// SendGrid's retry of it is recorded.
+func TestSendGridEventsReplayed(t *testing.T) {
+	s := newSigner(t)
+	guard := &replay.Guard{Store: &replay.Memory{}}
+	fail := true
+	rec := &fakeRecorder{RecordEventsFn: func(_ context.Context, ev []store.DeliveryEvent) (int, error) {
+		if fail {
+			return 0, errors.New("ledger down")
+		}
+		return len(ev), nil
+	}}
+	servers := []http.Handler{
+		New(Deps{Events: rec, WebhookVerifier: s.verifier(t), Replay: guard}),
+		New(Deps{Events: rec, WebhookVerifier: s.verifier(t), Replay: guard}),
+	}
+	body := eventsBody(t, ours("delivered", subjectA, nil))
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	sig := s.sign(t, ts, body)
+	post := func(h http.Handler) (int, string) {
+		req := httptest.NewRequest(http.MethodPost, "/sendgrid/events", bytes.NewReader(body))
+		req.Header.Set(mailer.SignatureHeader, sig)
+		req.Header.Set(mailer.TimestampHeader, ts)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Code, strings.TrimSpace(w.Body.String())
+	}
+	if code, _ := post(servers[0]); code != http.StatusInternalServerError {
+		t.Fatalf("ledger down: %d", code)
+	}
+	fail = false
+	for i, want := range []string{
+		`{"received":1,"recorded":1,"skipped":0}`,
+		`{"received":0,"recorded":0,"skipped":0,"replayed":true}`,
+		`{"received":0,"recorded":0,"skipped":0,"replayed":true}`,
+	} {
+		code, got := post(servers[(i+1)%2])
+		if code != http.StatusOK || got != want {
+			t.Errorf("delivery %d: %d %s, want 200 %s", i+2, code, got, want)
+		}
+	}
+	if len(rec.calls) != 2 {
+		t.Errorf("the ledger was given the batch %d times, want 2 (the failed one and its retry)", len(rec.calls))
 	}
 }

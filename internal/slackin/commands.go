@@ -160,7 +160,7 @@ func listText(state string, list []incident.Summary) string {
 			fmt.Fprintf(&b, "…and more: `breachctl list --state %s` shows them all.\n", state)
 			break
 		}
-		fmt.Fprintf(&b, "• *%s* %s · %s · %s", s.ID, escape(s.Title), s.State, s.Severity)
+		fmt.Fprintf(&b, "• *%s* %s · %s · %s", escape(s.ID), escape(s.Title), escape(string(s.State)), escape(string(s.Severity)))
 		if s.NextDeadline != nil {
 			fmt.Fprintf(&b, " · next deadline %s", slackDate(*s.NextDeadline))
 		}

@@ -303,7 +303,7 @@ func (h *Handler) submitReject(w http.ResponseWriter, cb slack.InteractionCallba
 		if _, err := h.cfg.Incidents.Reject(ctx, id, workflows.RejectRequest{Draft: meta.Draft, Reason: reason, Actor: actor(user)}); err != nil {
 			return nil, err
 		}
-		return inChannel(fmt.Sprintf(":no_entry_sign: <@%s> rejected draft `%s` of %s: %s", user, meta.Draft, id, escape(truncate(reason, 500)))), nil
+		return inChannel(fmt.Sprintf(":no_entry_sign: <@%s> rejected draft `%s` of %s: %s", user, escape(meta.Draft), id, escape(truncate(reason, 500)))), nil
 	})
 }
 

@@ -9,8 +9,9 @@ import (
 )
 
 // userMessage is the one place an error becomes what a Slack user reads.
-// Kinds a person can act on keep their message (written for people); the
-// cause chain and anything internal never reach Slack.
+// Kinds a person can act on keep their message (written for people, but it
+// may quote what someone typed: escaped); the cause chain and anything
+// internal never reach Slack.
 func userMessage(err error, id string) string {
 	var e *apperr.Error
 	if !errors.As(err, &e) {
@@ -21,13 +22,13 @@ func userMessage(err error, id string) string {
 		if id != "" {
 			return fmt.Sprintf(":warning: No incident %s.", id)
 		}
-		return ":warning: " + sentence(e.Msg)
+		return ":warning: " + escape(sentence(e.Msg))
 	case apperr.Invalid:
-		return ":warning: Not accepted: " + sentence(fieldMessage(e))
+		return ":warning: Not accepted: " + escape(sentence(fieldMessage(e)))
 	case apperr.Conflict:
-		return ":warning: Not done: " + sentence(e.Msg)
+		return ":warning: Not done: " + escape(sentence(e.Msg))
 	case apperr.Forbidden:
-		return ":no_entry: Not allowed: " + sentence(e.Msg)
+		return ":no_entry: Not allowed: " + escape(sentence(e.Msg))
 	case apperr.Unavailable:
 		return ":hourglass: breachctl cannot reach its workflow service just now, so nothing was done. " +
 			"Try again in a minute; if it goes on, tell whoever runs breachctl."

@@ -80,7 +80,7 @@ func (h *Handler) submitOpen(w http.ResponseWriter, cb slack.InteractionCallback
 		h.log.Info("slack incident opened", "incident", st.ID, "user", user)
 		text := fmt.Sprintf(":white_check_mark: *%s* is open.", st.ID)
 		if st.NextDeadline != nil {
-			text += fmt.Sprintf(" The next deadline is %s under `%s`.", slackDate(*st.NextDeadline), st.BindingRule)
+			text += fmt.Sprintf(" The next deadline is %s under `%s`.", slackDate(*st.NextDeadline), escape(st.BindingRule))
 		}
 		h.updateView(ctx, viewID, infoModal("Incident opened", text))
 		return openedMessage(st, user), nil

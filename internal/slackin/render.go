@@ -161,9 +161,9 @@ func infoModal(title, text string) slack.ModalViewRequest {
 
 // openedMessage announces a new incident where it was reported.
 func openedMessage(st incident.Status, user string) *slack.WebhookMessage {
-	text := fmt.Sprintf(":rotating_light: <@%s> opened *%s*: %s (severity %s).", user, st.ID, escape(st.Facts.Title), st.Facts.Severity)
+	text := fmt.Sprintf(":rotating_light: <@%s> opened *%s*: %s (severity %s).", user, escape(st.ID), escape(st.Facts.Title), escape(string(st.Facts.Severity)))
 	if st.NextDeadline != nil {
-		text += fmt.Sprintf(" Next deadline %s under `%s`.", slackDate(*st.NextDeadline), st.BindingRule)
+		text += fmt.Sprintf(" Next deadline %s under `%s`.", slackDate(*st.NextDeadline), escape(st.BindingRule))
 	}
 	msg := inChannel(text)
 	msg.Blocks = &slack.Blocks{BlockSet: []slack.Block{
@@ -188,12 +188,12 @@ func statusMessage(st incident.Status) *slack.WebhookMessage {
 		header = truncate(st.ID+" · "+st.Facts.Title, 150)
 	}
 	fields := []*slack.TextBlockObject{
-		mrkdwn("*State*\n" + string(st.State)),
-		mrkdwn("*Severity*\n" + string(st.Facts.Severity)),
-		mrkdwn("*Opened*\n" + slackDate(st.OpenedAt) + " by " + orDash(st.OpenedBy)),
+		mrkdwn("*State*\n" + escape(string(st.State))),
+		mrkdwn("*Severity*\n" + escape(string(st.Facts.Severity))),
+		mrkdwn("*Opened*\n" + slackDate(st.OpenedAt) + " by " + orDash(slackout.Actor(st.OpenedBy))),
 	}
 	if st.NextDeadline != nil {
-		fields = append(fields, mrkdwn("*Next deadline*\n"+slackDate(*st.NextDeadline)+" (`"+st.BindingRule+"`)"))
+		fields = append(fields, mrkdwn("*Next deadline*\n"+slackDate(*st.NextDeadline)+" (`"+escape(st.BindingRule)+"`)"))
 	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plain(header)),
@@ -202,12 +202,12 @@ func statusMessage(st incident.Status) *slack.WebhookMessage {
 	var clocks strings.Builder
 	buttons := []slack.BlockElement{}
 	for _, c := range st.Clocks {
-		fmt.Fprintf(&clocks, "• `%s` %s: %s", c.Rule, escape(c.Title), c.State)
+		fmt.Fprintf(&clocks, "• `%s` %s: %s", escape(c.Rule), escape(c.Title), escape(string(c.State)))
 		if c.Due != nil {
 			fmt.Fprintf(&clocks, ", due %s", slackDate(*c.Due))
 		}
 		if c.NoticeID != "" {
-			fmt.Fprintf(&clocks, ", notice %s", c.NoticeID)
+			fmt.Fprintf(&clocks, ", notice %s", escape(c.NoticeID))
 		}
 		clocks.WriteString("\n")
 		if c.State.Open() && c.NoticeID == "" && len(buttons) < 5 {
@@ -217,7 +217,7 @@ func statusMessage(st incident.Status) *slack.WebhookMessage {
 	if len(st.Roles) > 0 {
 		var team strings.Builder
 		for _, r := range incident.RoleOrder(st.Roles) {
-			fmt.Fprintf(&team, "• %s: %s\n", capitalize(incident.RoleTitle(r)), personText(st.Roles[r]))
+			fmt.Fprintf(&team, "• %s: %s\n", escape(capitalize(incident.RoleTitle(r))), personText(st.Roles[r]))
 		}
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate("*Roles*\n"+strings.TrimSuffix(team.String(), "\n"), 3000)), nil, nil))
 	}
@@ -233,7 +233,7 @@ func statusMessage(st incident.Status) *slack.WebhookMessage {
 		elems := append([]slack.BlockElement{ackButton(st.ID), noteButton(st.ID)}, buttons...)
 		blocks = append(blocks, slack.NewActionBlock("incident_actions", elems...))
 	}
-	msg := ephemeral(fmt.Sprintf("%s: %s, severity %s", st.ID, st.State, st.Facts.Severity))
+	msg := ephemeral(fmt.Sprintf("%s: %s, severity %s", escape(st.ID), escape(string(st.State)), escape(string(st.Facts.Severity))))
 	msg.Blocks = &slack.Blocks{BlockSet: blocks}
 	return msg
 }
@@ -255,10 +255,9 @@ func slackDate(t time.Time) string {
 }
 
 // escape makes text safe inside mrkdwn: what people wrote cannot mention
-// channels or fake links.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+// channels or fake links. It is slackout.Escape: one escaping for
+// everything breachctl writes to Slack.
+func escape(s string) string { return slackout.Escape(s) }
 
 func orDash(s string) string {
 	if s == "" {

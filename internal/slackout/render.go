@@ -144,7 +144,7 @@ func DraftBlocks(incidentID string, drafts []DraftView, room int) []slack.Block 
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate(DraftText(d), maxSectionText)), nil, nil), DraftActions(incidentID, d))
 	}
 	if rest := len(drafts) - shown; rest > 0 {
-		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("%d more not shown: `/breach status %s` lists them with their buttons.", rest, incidentID))))
+		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("%d more not shown: `/breach status %s` lists them with their buttons.", rest, escape(incidentID)))))
 	}
 	return blocks
 }
@@ -187,7 +187,7 @@ func DraftActions(incidentID string, d DraftView) *slack.ActionBlock {
 	}
 	approve = approve.WithConfirm(slack.NewConfirmationBlockObject(plain("Approve this draft?"),
 		mrkdwn(fmt.Sprintf("You approve draft `%s` of the notice under %s for %s, in your name, as it is now. %s",
-			escape(d.Hash), codeList(d.Rules), incidentID, after)),
+			escape(d.Hash), codeList(d.Rules), escape(incidentID), after)),
 		plain("Approve"), plain("Cancel")))
 	return slack.NewActionBlock(truncate("draft_"+d.Hash, 255),
 		slack.NewButtonBlockElement(ActionPreviewDraft, value, plain("Preview")),
@@ -206,7 +206,7 @@ func codeList(items []string) string {
 
 func stateFields(v SummaryView, now time.Time) []*slack.TextBlockObject {
 	fields := []*slack.TextBlockObject{
-		mrkdwn("*State*\n" + stateIcon(v.State) + " " + v.State),
+		mrkdwn("*State*\n" + stateIcon(v.State) + " " + escape(v.State)),
 		mrkdwn("*Severity*\n" + escape(v.Severity)),
 	}
 	if v.Risk != "" {
@@ -267,7 +267,7 @@ func obligationBlocks(v SummaryView, now time.Time) []slack.Block {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate(obligationText(o, now), maxSectionText)), nil, nil))
 	}
 	if rest := len(v.Obligations) - len(shown); rest > 0 {
-		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("%d more not shown: `/breach status %s` lists them all.", rest, v.Incident))))
+		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("%d more not shown: `/breach status %s` lists them all.", rest, escape(v.Incident)))))
 	}
 	return blocks
 }
@@ -342,7 +342,7 @@ func noticesText(v SummaryView) string {
 			fmt.Fprintf(&b, ", to file with %s", strings.Join(names, ", "))
 		}
 		if n.State == string(incident.NoticeFailed) {
-			fmt.Fprintf(&b, " (`/breach status %s` says why)", v.Incident)
+			fmt.Fprintf(&b, " (`/breach status %s` says why)", escape(v.Incident))
 		}
 		b.WriteString("\n")
 	}
@@ -385,11 +385,11 @@ func approversOf(v SummaryView, notify string) int {
 // the confirmation says so rather than promising to send.
 func approveButton(id, rule string, approvers int) *slack.ButtonBlockElement {
 	confirm := slack.NewConfirmationBlockObject(plain("Approve and send?"),
-		mrkdwn(fmt.Sprintf("The notice under `%s` for %s is approved in your name and sending starts.", escape(rule), id)),
+		mrkdwn(fmt.Sprintf("The notice under `%s` for %s is approved in your name and sending starts.", escape(rule), escape(id))),
 		plain("Approve and send"), plain("Cancel"))
 	if approvers > 1 {
 		confirm = slack.NewConfirmationBlockObject(plain("Draft the notice?"),
-			mrkdwn(fmt.Sprintf("The notice under `%s` for %s needs %d approvers: what you write is recorded as a draft for them to approve.", escape(rule), id, approvers)),
+			mrkdwn(fmt.Sprintf("The notice under `%s` for %s needs %d approvers: what you write is recorded as a draft for them to approve.", escape(rule), escape(id), approvers)),
 			plain("Write the draft"), plain("Cancel"))
 	}
 	return slack.NewButtonBlockElement(ActionApprove, id+"|"+rule, plain(truncate("Approve notice "+rule, maxButtonText))).
@@ -438,13 +438,28 @@ func noticeIcon(s string) string {
 	return ":outbox_tray:"
 }
 
-// actor shows who did something: a Slack user as a mention, anyone else
-// as written.
+// Actor shows who did something in mrkdwn: a Slack user (slack:U0123ABCD)
+// as a mention, anyone else as written, escaped.
+func Actor(who string) string { return actor(who) }
+
 func actor(who string) string {
-	if id, ok := strings.CutPrefix(who, "slack:"); ok && id != "" && !strings.ContainsAny(id, "<>|&") {
+	if id, ok := strings.CutPrefix(who, "slack:"); ok && slackUserID(id) {
 		return "<@" + id + ">"
 	}
 	return escape(who)
+}
+
+// slackUserID accepts Slack user IDs: U or W, then capitals and digits.
+func slackUserID(s string) bool {
+	if len(s) < 3 || len(s) > 32 || (s[0] != 'U' && s[0] != 'W') {
+		return false
+	}
+	for _, c := range s[1:] {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func incidentURL(base, id string) string {
@@ -482,12 +497,14 @@ func thousands(n int) string {
 }
 
 // Escape makes text safe inside mrkdwn: what people wrote cannot mention
-// anyone or fake a link.
+// anyone or fake a link. It is the one escaping of everything breachctl
+// writes to Slack (internal/slackin uses it too): Slack's three control
+// characters, &, < and >, become entities.
 func Escape(s string) string { return escape(s) }
 
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+func escape(s string) string { return mrkdwnEscaper.Replace(s) }
 
 func truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
