@@ -126,4 +126,3 @@ func mrkdwnTexts(v any) []string {
 	walk(v, true)
 	return out
 }
-
