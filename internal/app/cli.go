@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/breachctl/breachctl/internal/cli"
@@ -15,6 +16,7 @@ func CLIEnv(stdout, stderr io.Writer, getenv func(string) string) *cli.Env {
 	return &cli.Env{
 		Stdout: stdout,
 		Stderr: stderr,
+		Stdin:  os.Stdin, // close asks before it leaves obligations open
 		Getenv: getenv,
 		Now:    time.Now,
 		Connect: func(ctx context.Context, cfg config.Config, logger *slog.Logger) (cli.Incidents, func(), error) {

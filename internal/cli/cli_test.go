@@ -26,6 +26,7 @@ type fakeIncidents struct {
 	note        func(id, text, actor string) (incident.Entry, error)
 	changeFacts func(id string, c incident.FactsChange, reason string) (incident.Status, error)
 	close       func(id, reason string) (incident.Status, error)
+	closeReq    func(id string, req workflows.CloseRequest) (incident.Status, error)
 	delay       func(id, rule, reasons string) (incident.Status, error)
 	scope       func(id string, sn incident.SnapshotRef) (incident.Status, error)
 	approve     func(id string, req workflows.ApproveRequest) (incident.Status, error)
@@ -35,6 +36,8 @@ type fakeIncidents struct {
 	ack         func(id string, req workflows.AckRequest) (incident.Status, error)
 	assign      func(id string, req workflows.AssignRequest) (incident.Status, error)
 	progress    func(noticeID string) (workflows.NoticeProgress, error)
+	// encryption answers EncryptionKey; nil: plain.
+	encryption func(id string) (string, error)
 }
 
 var _ Incidents = (*fakeIncidents)(nil)
@@ -54,8 +57,11 @@ func (f *fakeIncidents) Note(_ context.Context, id, text, actor string) (inciden
 func (f *fakeIncidents) ChangeFacts(_ context.Context, id string, c incident.FactsChange, reason, _ string) (incident.Status, error) {
 	return f.changeFacts(id, c, reason)
 }
-func (f *fakeIncidents) Close(_ context.Context, id, reason, _ string) (incident.Status, error) {
-	return f.close(id, reason)
+func (f *fakeIncidents) CloseIncident(_ context.Context, id string, req workflows.CloseRequest) (incident.Status, error) {
+	if f.closeReq != nil {
+		return f.closeReq(id, req)
+	}
+	return f.close(id, req.Reason)
 }
 func (f *fakeIncidents) Scope(_ context.Context, id string, sn incident.SnapshotRef, _ string) (incident.Status, error) {
 	return f.scope(id, sn)
@@ -84,6 +90,12 @@ func (f *fakeIncidents) Assign(_ context.Context, id string, req workflows.Assig
 }
 func (f *fakeIncidents) NoticeProgress(_ context.Context, noticeID string) (workflows.NoticeProgress, error) {
 	return f.progress(noticeID)
+}
+func (f *fakeIncidents) EncryptionKey(_ context.Context, id string) (string, error) {
+	if f.encryption == nil {
+		return "", nil
+	}
+	return f.encryption(id)
 }
 
 var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
@@ -193,7 +205,7 @@ func TestErrorKindsMapToExitCodes(t *testing.T) {
 	if code, _, errOut := run(t, svc, nil, "show", "inc-20261121-ab12c"); code != ExitNotFound || !strings.Contains(errOut, "INC-20261121-AB12C") {
 		t.Errorf("unknown incident: exit %d, %q", code, errOut)
 	}
-	if code, _, _ := run(t, svc, nil, "close", "INC-20261121-AB12C", "--reason", "done"); code != ExitConflict {
+	if code, _, _ := run(t, svc, nil, "close", "INC-20261121-AB12C", "--reason", "done", "--yes"); code != ExitConflict {
 		t.Errorf("closing a closed incident: exit %d, want %d", code, ExitConflict)
 	}
 	if code, _, errOut := run(t, nil, nil, "list"); code != ExitUnavailable || !strings.Contains(errOut, "127.0.0.1:7233") {

@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/orchestrator"
+	"github.com/breachctl/breachctl/workflows"
 )
 
 // withService runs fn with a connected incident service.
@@ -302,23 +307,48 @@ func newUpdateCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+type closeOptions struct {
+	reason string
+	yes    bool
+}
+
 func newCloseCmd(g *globals) *cobra.Command {
-	var reason string
+	o := &closeOptions{}
 	cmd := &cobra.Command{
-		Use:     "close INC-ID --reason TEXT",
-		Short:   "Close an incident, with the reason for the breach register",
-		Example: `  breachctl close INC-20261120-7K3QX --reason "Notified; contained"`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "close INC-ID --reason TEXT",
+		Short: "Close an incident, with the reason for the breach register",
+		Long: `Closes an incident with the reason, for the breach register.
+
+An obligation still open at the close (no notice given, or its deadline
+passed) is left unmet on the record. The CLI lists them and asks before it
+closes; --yes closes without asking (a script must give it). The incident
+records the obligations open at its close either way.`,
+		Example: `  breachctl close INC-20261120-7K3QX --reason "Notified; contained"
+  breachctl close INC-20261120-7K3QX --reason "Not a personal-data breach: the bucket held test data" --yes`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := incidentArg(args)
 			if err != nil {
 				return err
 			}
-			if strings.TrimSpace(reason) == "" {
+			if strings.TrimSpace(o.reason) == "" {
 				return apperr.Invalidf("--reason", "is required: say why the incident is closed, for the breach register")
 			}
 			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
-				st, err := svc.Close(ctx, id, reason, actor)
+				req := workflows.CloseRequest{Reason: o.reason, Actor: actor, AcknowledgeOpen: o.yes}
+				if !o.yes {
+					st, err := svc.Show(ctx, id)
+					if err != nil {
+						return err
+					}
+					if open := openObligations(st, g.env.Now()); len(open) > 0 {
+						if err := confirmClose(g, id, open); err != nil {
+							return err
+						}
+						req.AcknowledgeOpen = true
+					}
+				}
+				st, err := svc.CloseIncident(ctx, id, req)
 				if err != nil {
 					return err
 				}
@@ -330,8 +360,59 @@ func newCloseCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&reason, "reason", "", "why the incident is closed (required)")
+	cmd.Flags().StringVar(&o.reason, "reason", "", "why the incident is closed (required)")
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "close without asking, even with obligations open (they stay unmet on the record)")
 	return cmd
+}
+
+// openObligations describes each clock still open: whom it owes, by when,
+// and how late it is.
+func openObligations(st incident.Status, now time.Time) []string {
+	var out []string
+	for _, c := range st.Clocks {
+		if !c.State.Open() {
+			continue
+		}
+		line := fmt.Sprintf("%s (notify %s, %s): %s", c.Rule, c.Notify, c.Citation, c.State)
+		if c.Due != nil {
+			line += fmt.Sprintf(", due %s, %s", ts(*c.Due), timeLeft(*c.Due, now))
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// confirmClose lists the obligations a close leaves open and asks; where
+// nobody can answer (no terminal), it refuses, saying how to close anyway.
+func confirmClose(g *globals, id string, open []string) error {
+	list := "  " + strings.Join(open, "\n  ")
+	refused := func(why string) error {
+		return apperr.New(apperr.Conflict, "%s: closing %s leaves %s unmet on the record:\n%s\nGive the notice first, or close anyway with --yes",
+			why, id, plural(len(open), "an obligation", fmt.Sprintf("%d obligations", len(open))), list)
+	}
+	in := g.env.Stdin
+	if in == nil || !isTerminalReader(in) {
+		return refused("not closed")
+	}
+	fmt.Fprintf(g.env.Stderr, "%s has %s open, which the close leaves unmet on the record:\n%s\nClose anyway? [y/N] ",
+		id, plural(len(open), "an obligation", fmt.Sprintf("%d obligations", len(open))), list)
+	answer, _ := bufio.NewReader(in).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return refused("not closed (not confirmed)")
+}
+
+// isTerminalReader reports whether a person can answer on r: a terminal,
+// or a reader that is not a file at all (a test's).
+func isTerminalReader(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return true
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func newDelayCmd(g *globals) *cobra.Command {

@@ -30,7 +30,7 @@ type Incidents interface {
 	Show(ctx context.Context, id string) (incident.Status, error)
 	Note(ctx context.Context, id, text, actor string) (incident.Entry, error)
 	ChangeFacts(ctx context.Context, id string, change incident.FactsChange, reason, actor string) (incident.Status, error)
-	Close(ctx context.Context, id, reason, actor string) (incident.Status, error)
+	CloseIncident(ctx context.Context, id string, req workflows.CloseRequest) (incident.Status, error)
 	DelayReasons(ctx context.Context, id, rule, reasons, actor string) (incident.Status, error)
 	Scope(ctx context.Context, id string, sn incident.SnapshotRef, actor string) (incident.Status, error)
 	Approve(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
@@ -40,6 +40,9 @@ type Incidents interface {
 	Acknowledge(ctx context.Context, id string, req workflows.AckRequest) (incident.Status, error)
 	Assign(ctx context.Context, id string, req workflows.AssignRequest) (incident.Status, error)
 	NoticeProgress(ctx context.Context, noticeID string) (workflows.NoticeProgress, error)
+	// EncryptionKey is the key an incident (id "": the namespace's latest)
+	// is encrypted under, "" when plain, read without decoding anything.
+	EncryptionKey(ctx context.Context, id string) (string, error)
 }
 
 var _ Incidents = (*orchestrator.Incidents)(nil)
@@ -49,6 +52,9 @@ var _ Incidents = (*orchestrator.Incidents)(nil)
 type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
+	// Stdin answers the questions the CLI asks (close with obligations
+	// open); nil, or a file that is not a terminal, answers none.
+	Stdin  io.Reader
 	Getenv func(string) string
 	Now    func() time.Time
 	// Connect opens the incident service.
@@ -107,6 +113,9 @@ func (g *globals) connect(ctx context.Context) (Incidents, string, func(), error
 	svc, closeFn, err := g.env.Connect(ctx, cfg, g.logger(cfg))
 	if err != nil {
 		return nil, "", nil, err
+	}
+	if cfg.Keys == nil {
+		svc = &keyGuard{Incidents: svc}
 	}
 	return svc, cfg.Actor, closeFn, nil
 }

@@ -7,9 +7,16 @@
 //
 // An encrypted payload is {"encoding": "binary/encrypted",
 // "encryption-key-id": ID} with data = nonce || ciphertext || tag of the
-// whole original payload (metadata and data). A payload without that
-// encoding passes through on decoding, so histories written before
-// encryption stay readable.
+// whole original payload (metadata and data).
+//
+// Where keys are set, every payload must be encrypted: decoding one that is
+// not is an error naming the cause (PlainPayloadError), in workers and
+// clients alike. A client without the key would otherwise write in the
+// clear into an encrypted namespace, and a worker take what it wrote (a
+// close with its reason readable in Temporal's database). Without keys,
+// plain payloads pass and an encrypted one is refused, naming its key.
+// The remote codec endpoint, which only shows payloads to a person, shows
+// plain ones as they are.
 package codec
 
 import (
@@ -37,6 +44,9 @@ const (
 // encoding.
 type PayloadCodec struct {
 	keys *seal.Keyring
+	// acceptPlain passes plain payloads through on decoding even with
+	// keys: for the endpoint that shows a history to a person.
+	acceptPlain bool
 }
 
 var _ converter.PayloadCodec = (*PayloadCodec)(nil)
@@ -70,11 +80,26 @@ func (c *PayloadCodec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload
 	return out, nil
 }
 
-// Decode opens each encrypted payload and passes the others through.
+// PlainPayloadError is the error of decoding a payload that is not
+// encrypted while keys are set.
+type PlainPayloadError struct {
+	Encoding string // the payload's encoding, like json/plain
+}
+
+func (e *PlainPayloadError) Error() string {
+	return fmt.Sprintf("refused a payload that is not encrypted (encoding %q) while encryption keys are set: "+
+		"it was sent by a client without the key (BREACHCTL_ENCRYPTION_KEYS), or written before encryption was turned on", e.Encoding)
+}
+
+// Decode opens each encrypted payload. With keys, a plain payload is a
+// *PlainPayloadError; without, it passes through.
 func (c *PayloadCodec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
-		if string(p.GetMetadata()[converter.MetadataEncoding]) != EncodingEncrypted {
+		if enc := string(p.GetMetadata()[converter.MetadataEncoding]); enc != EncodingEncrypted {
+			if c.keys != nil && !c.acceptPlain {
+				return nil, &PlainPayloadError{Encoding: enc}
+			}
 			out[i] = p
 			continue
 		}
@@ -109,7 +134,9 @@ func FailureConverter(keys *seal.Keyring, dc converter.DataConverter) converter.
 
 // HTTPHandler serves POST .../encode and .../decode in the remote codec
 // protocol the Temporal UI and CLI speak. It does no authentication: the
-// caller mounts it behind some (internal/httpapi does).
+// caller mounts it behind some (internal/httpapi does). It shows a plain
+// payload as it is: a person reading a history should see one that a
+// client without the key wrote.
 func HTTPHandler(keys *seal.Keyring) http.Handler {
-	return converter.NewPayloadCodecHTTPHandler(New(keys))
+	return converter.NewPayloadCodecHTTPHandler(&PayloadCodec{keys: keys, acceptPlain: true})
 }

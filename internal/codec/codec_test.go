@@ -87,11 +87,26 @@ func TestRoundTripAndRotation(t *testing.T) {
 	if err := DataConverter(nil).FromPayload(p, &out); err == nil || !strings.Contains(err.Error(), "no encryption keys are configured") {
 		t.Fatalf("decoding without keys: %v", err)
 	}
-	// Plain payloads, from before encryption, pass through.
+	// A plain payload, as a client without the key sends, is refused
+	// wherever keys are set, naming the cause; without keys it passes.
 	plain, _ := converter.GetDefaultDataConverter().ToPayload(in)
 	out = facts{}
-	if err := dc.FromPayload(plain, &out); err != nil || out != in {
-		t.Fatalf("plain payload: %+v, %v", out, err)
+	var pe *PlainPayloadError
+	if err := dc.FromPayload(plain, &out); !errors.As(err, &pe) || !strings.Contains(err.Error(), "BREACHCTL_ENCRYPTION_KEYS") || out != (facts{}) {
+		t.Fatalf("plain payload under keys: %+v, %v", out, err)
+	}
+	if _, err := New(k1).Decode([]*commonpb.Payload{p, plain}); !errors.As(err, &pe) {
+		t.Fatalf("a plain payload among encrypted ones: %v", err)
+	}
+	if err := DataConverter(nil).FromPayload(plain, &out); err != nil || out != in {
+		t.Fatalf("plain payload without keys: %+v, %v", out, err)
+	}
+	// The failure converter's encoded attributes, plain, are not taken
+	// either: the message stays the placeholder.
+	f := FailureConverter(nil, DataConverter(nil)).ErrorToFailure(temporal.NewApplicationError("a plain failure", "t"))
+	f.EncodedAttributes, _ = converter.GetDefaultDataConverter().ToPayload(map[string]string{"message": "forged"})
+	if err := FailureConverter(k1, dc).FailureToError(f); strings.Contains(err.Error(), "forged") {
+		t.Fatalf("plain encoded attributes taken: %v", err)
 	}
 }
 
@@ -141,5 +156,24 @@ func TestHTTPHandlerDecodes(t *testing.T) {
 	}
 	if len(out.Payloads) != 1 || string(out.Payloads[0].Data) != `"Bucket exposed"` {
 		t.Fatalf("decoded %v", &out)
+	}
+}
+
+// The endpoint that shows a history to a person shows a plain payload as
+// it is, beside encrypted ones.
+func TestHTTPHandlerShowsPlainPayloads(t *testing.T) {
+	k, _ := keyring(t, "k1")
+	enc, _ := DataConverter(k).ToPayload("Bucket exposed")
+	plain, _ := converter.GetDefaultDataConverter().ToPayload("written without the key")
+	body, err := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{enc, plain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	HTTPHandler(k).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/codec/decode", bytes.NewReader(body)))
+	var out commonpb.Payloads
+	if rec.Code != http.StatusOK || protojson.Unmarshal(rec.Body.Bytes(), &out) != nil || len(out.Payloads) != 2 ||
+		string(out.Payloads[1].Data) != `"written without the key"` {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
 }

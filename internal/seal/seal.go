@@ -197,7 +197,7 @@ type UnknownKeyError struct {
 
 func (e *UnknownKeyError) Error() string {
 	if e.NoKeys {
-		return fmt.Sprintf("encrypted with key %q, but no encryption keys are configured", e.ID)
+		return fmt.Sprintf("encrypted with key %q, but no encryption keys are configured: this client has no encryption key (BREACHCTL_ENCRYPTION_KEYS)", e.ID)
 	}
 	return fmt.Sprintf("encrypted with key %q, which is not among the configured keys %v", e.ID, e.HaveIDs)
 }
