@@ -244,16 +244,37 @@ func TestListPassesTheFilter(t *testing.T) {
 func TestUpdateSendsOnlyTheFlagsGiven(t *testing.T) {
 	var got incident.FactsChange
 	var reason string
-	svc := &fakeIncidents{changeFacts: func(_ string, c incident.FactsChange, r string) (incident.Status, error) {
-		got, reason = c, r
-		return statusFor(incident.Facts{Title: "t", AwareAt: now}), nil
-	}}
+	opened := time.Date(2026, 11, 19, 20, 0, 0, 0, time.UTC)
+	svc := &fakeIncidents{
+		changeFacts: func(_ string, c incident.FactsChange, r string) (incident.Status, error) {
+			got, reason = c, r
+			return statusFor(incident.Facts{Title: "t", AwareAt: now}), nil
+		},
+		show: func(string) (incident.Status, error) {
+			return statusFor(incident.Facts{Title: "t", AwareAt: opened}), nil
+		},
+	}
 	code, _, errOut := run(t, svc, nil, "update", "INC-20261121-AB12C", "--aware-at", "2026-11-19T22:00:00Z", "--region", "DE", "--reason", "logs")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	if got.AwareAt == nil || got.AwareAt.Hour() != 22 || got.Regions == nil || got.Title != nil || got.Severity != nil || reason != "logs" {
 		t.Fatalf("change = %+v reason %q", got, reason)
+	}
+	// Detection was never given: it was at the old awareness, and stays
+	// there when awareness moves later.
+	if got.DetectedAt == nil || !got.DetectedAt.Equal(opened) || !strings.Contains(errOut, "Detected stays at 2026-11-19T20:00:00Z") {
+		t.Fatalf("detected_at = %v: %s", got.DetectedAt, errOut)
+	}
+	// Awareness moved earlier takes detection with it, and says so.
+	code, _, errOut = run(t, svc, nil, "update", "INC-20261121-AB12C", "--aware-at", "2026-11-19T18:00:00Z")
+	if code != 0 || got.DetectedAt != nil || !strings.Contains(errOut, "Detected moves to 2026-11-19T18:00:00Z") {
+		t.Fatalf("earlier: exit %d, detected_at = %v: %s", code, got.DetectedAt, errOut)
+	}
+	// Given, it is the person's.
+	code, _, errOut = run(t, svc, nil, "update", "INC-20261121-AB12C", "--aware-at", "2026-11-19T22:00:00Z", "--detected-at", "2026-11-19T21:00:00Z")
+	if code != 0 || got.DetectedAt == nil || got.DetectedAt.Hour() != 21 || strings.Contains(errOut, "Detected") {
+		t.Fatalf("given: exit %d, detected_at = %v: %s", code, got.DetectedAt, errOut)
 	}
 }
 

@@ -290,6 +290,9 @@ func newUpdateCmd(g *globals) *cobra.Command {
 				return apperr.Invalidf("flags", "nothing to change: give at least one of --title, --aware-at, --region, --category ...")
 			}
 			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
+				if err := keepDetection(ctx, g, svc, id, &change); err != nil {
+					return err
+				}
 				st, err := svc.ChangeFacts(ctx, id, change, o.reason, actor)
 				if err != nil {
 					return flagError(err)
@@ -305,6 +308,34 @@ func newUpdateCmd(g *globals) *cobra.Command {
 	o.facts.register(cmd.Flags())
 	cmd.Flags().StringVar(&o.reason, "reason", "", "why the facts changed, for the timeline")
 	return cmd
+}
+
+// keepDetection keeps "Detected" where it was when only awareness moves.
+// An incident opened without --detected-at was detected at awareness; moving
+// awareness later (the legal clock starts later) must not move when the
+// breach was detected with it, so the old awareness time is given as the
+// detection time. Moving awareness earlier moves detection with it, as
+// detection cannot come after awareness; either way the CLI says so.
+func keepDetection(ctx context.Context, g *globals, svc Incidents, id string, change *incident.FactsChange) error {
+	if change.AwareAt == nil || change.DetectedAt != nil {
+		return nil
+	}
+	st, err := svc.Show(ctx, id)
+	if err != nil {
+		return err
+	}
+	f := st.Facts
+	if f.DetectedAt != nil || f.AwareAt.IsZero() || change.AwareAt.Equal(f.AwareAt) {
+		return nil
+	}
+	if change.AwareAt.After(f.AwareAt) {
+		d := f.AwareAt
+		change.DetectedAt = &d
+		fmt.Fprintf(g.env.Stderr, "Detected stays at %s, the awareness time it was recorded at (--detected-at moves it)\n", ts(d))
+		return nil
+	}
+	fmt.Fprintf(g.env.Stderr, "Detected moves to %s with awareness: detection cannot come after it (--detected-at sets it earlier)\n", ts(*change.AwareAt))
+	return nil
 }
 
 type closeOptions struct {
