@@ -84,6 +84,13 @@ type NoticeSpec struct {
 	// Rendered is the rendering hash of the draft approved (PreviewNotice);
 	// the notice is refused if it no longer renders the same.
 	Rendered string `json:"rendered,omitempty"`
+	// Laws are the notice's rules with whom each covers: a person's notice
+	// cites only the laws of where they live, each as their language
+	// names it. Empty in notices approved before, which cite Data.Citation.
+	Laws []NoticeLaw `json:"laws,omitempty"`
+	// Fallback is what people whose language has no texts get
+	// (FallbackTemplate when empty, or FallbackEnglish).
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // NoticeTexts are the parts of a notice a person writes.
@@ -327,7 +334,8 @@ type renderKey struct {
 	kind       templates.Kind
 	lang       string
 	categories uint64
-	anonymous  bool // no name to greet the person by
+	anonymous  bool   // no name to greet the person by
+	laws       uint64 // the laws of the notice that cover them (NoticeSpec.Laws)
 }
 
 func (p *preparedNotice) inScope(region string) bool {
@@ -347,6 +355,7 @@ func (p *preparedNotice) render(k renderKey) (templates.Rendered, error) {
 	if t, ok := p.spec.Translations[k.lang]; ok {
 		d = t.Apply(d)
 	}
+	d.Citation = p.spec.citation(k.lang, k.laws)
 	if k.categories != 0 {
 		d.DataCategories = nil
 		for set := k.categories; set != 0; set &= set - 1 {
@@ -542,16 +551,17 @@ func (n *Notifier) planPage(ctx context.Context, p *preparedNotice, in PageInput
 		}
 		locale := cmp.Or(who.Locale, s.Locale)
 		members = append(members, member{
-			key:  s.Key,
-			to:   mailer.Recipient{Email: strings.TrimSpace(who.Email), Name: who.Name, ID: hex.EncodeToString(s.Key[:])},
-			sort: renderKey{kind: kind, lang: templates.Match(locale), categories: s.Categories, anonymous: strings.TrimSpace(who.Name) == ""},
+			key: s.Key,
+			to:  mailer.Recipient{Email: strings.TrimSpace(who.Email), Name: who.Name, ID: hex.EncodeToString(s.Key[:])},
+			sort: renderKey{kind: kind, lang: p.spec.language(templates.Match(locale)), categories: s.Categories,
+				anonymous: strings.TrimSpace(who.Name) == "", laws: p.spec.lawsFor(s.Jurisdiction)},
 		})
 	}
 	res.Unreachable = len(unreachable)
 	// Stable: within a group, people stay in key order.
 	slices.SortStableFunc(members, func(a, b member) int {
 		return cmp.Or(cmp.Compare(a.sort.kind, b.sort.kind), cmp.Compare(a.sort.lang, b.sort.lang), cmp.Compare(a.sort.categories, b.sort.categories),
-			boolCompare(a.sort.anonymous, b.sort.anonymous))
+			boolCompare(a.sort.anonymous, b.sort.anonymous), cmp.Compare(a.sort.laws, b.sort.laws))
 	})
 	var batches []pageBatch
 	for i := 0; i < len(members); {

@@ -65,8 +65,11 @@ func (n *Notifier) complete(spec NoticeSpec) NoticeSpec {
 }
 
 // previews renders a notice for each organisation it goes to, or, to
-// people, in each language it has texts for (English always) and in the
-// California form when Californians are in scope.
+// people, in each language it has texts for (English always), in each
+// language that falls back to the English texts in its own template
+// (notices with Laws), and in the California form when Californians are in
+// scope. A notice to people cites every law of it here, each person only
+// the ones where they live.
 func previews(spec NoticeSpec) ([]incident.NoticePreview, error) {
 	var out []incident.NoticePreview
 	if spec.Notify != "individuals" {
@@ -101,6 +104,11 @@ func previews(spec NoticeSpec) ([]incident.NoticePreview, error) {
 			langs = append(langs, l)
 		}
 	}
+	if len(spec.Laws) > 0 && spec.FallbackChoice() == FallbackTemplate {
+		// The approver reads what people in a language without texts get:
+		// its template around the English texts.
+		langs = append(langs, spec.FallbackLanguages()...)
+	}
 	kinds := []templates.Kind{templates.Individuals}
 	if slices.ContainsFunc(spec.Residents, func(scope string) bool { return rules.InScope("US-CA", scope) }) {
 		kinds = append(kinds, templates.California)
@@ -111,6 +119,11 @@ func previews(spec NoticeSpec) ([]incident.NoticePreview, error) {
 			if t, ok := spec.Translations[lang]; ok {
 				d = t.Apply(d)
 			}
+			laws := uint64(allLaws)
+			if kind == templates.California && len(spec.Laws) > 0 {
+				laws = spec.lawsFor("US-CA") // only Californians get it
+			}
+			d.Citation = spec.citation(lang, laws)
 			rd, err := templates.Render(kind, lang, d)
 			if err != nil {
 				return nil, err

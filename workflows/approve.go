@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -112,6 +113,9 @@ func (r *run) validateApprove(req ApproveRequest) error {
 	if err := check("texts", req.Texts); err != nil {
 		return err
 	}
+	if req.Fallback != "" && !slices.Contains(activities.Fallbacks(), req.Fallback) {
+		return invalid("fallback: %q is not one of %s", req.Fallback, strings.Join(activities.Fallbacks(), ", "))
+	}
 	for lang, t := range req.Translations {
 		if !slices.Contains(templates.Languages(), lang) {
 			return invalid("translations: %q is not a notice language (%s)", lang, strings.Join(templates.Languages(), ", "))
@@ -138,6 +142,9 @@ func (r *run) approve(ctx workflow.Context, req ApproveRequest) (incident.Status
 	to := "to the organisations configured for it"
 	if spec.Notify == "individuals" {
 		to = fmt.Sprintf("to the people in scope in snapshot %s", spec.SnapshotID)
+		if len(spec.Laws) > 0 {
+			to += ": " + r.reachText(spec)
+		}
 	}
 	r.status.Timeline.Append(now, entryNoticeApproved, req.Actor, req.Rules[0],
 		fmt.Sprintf("Notice %s approved under %s: sending %s", n.ID, strings.Join(req.Rules, ", "), to))
@@ -193,17 +200,70 @@ func (r *run) noticeSpec(req ApproveRequest, now time.Time) activities.NoticeSpe
 	if len(residents) == 0 {
 		residents = []string{first.Jurisdiction}
 	}
+	var laws []activities.NoticeLaw
+	if r.lawsOn && first.Notify == "individuals" {
+		laws = r.noticeLaws(req.Rules)
+	}
 	d.Citation = strings.Join(citations, "; ")
 	d.ReasonsForDelay = strings.Join(reasons, "\n\n")
 	spec := activities.NoticeSpec{
 		ID: id, Incident: r.status.ID, Rules: slices.Clone(req.Rules), Notify: first.Notify,
 		Jurisdiction: first.Jurisdiction, Residents: residents, Data: d, Translations: req.Translations, OwnNotice: first.OwnNotice,
-		ApprovedBy: req.Actor, ApprovedAt: now, Rendered: req.rendered,
+		ApprovedBy: req.Actor, ApprovedAt: now, Rendered: req.rendered, Laws: laws, Fallback: req.Fallback,
 	}
 	if first.Notify == "individuals" {
 		spec.SnapshotID = r.status.Snapshots[len(r.status.Snapshots)-1].ID
 	}
 	return spec
+}
+
+// lawsPerPersonVersion marks the runs whose notices to people carry
+// their laws (NoticeSpec.Laws): each person's notice cites the laws of
+// where they live, and the draft counts whom each law covers.
+const lawsPerPersonVersion = "laws-per-person"
+
+// noticeLaws are the laws of rules, with whom each covers.
+func (r *run) noticeLaws(rules []string) []activities.NoticeLaw {
+	var out []activities.NoticeLaw
+	for _, rule := range rules {
+		c := r.status.Clocks[r.clockIndex(rule)]
+		out = append(out, activities.NoticeLaw{Rule: rule, Residents: cmp.Or(c.Residents, c.Jurisdiction), Citation: c.Citation})
+	}
+	return out
+}
+
+// coverage counts the people of the notice's snapshot by its laws, naming
+// the incident's other open obligations to people for those it misses.
+func (r *run) coverage(spec activities.NoticeSpec) *incident.NoticeCoverage {
+	if len(spec.Laws) == 0 || len(r.status.Snapshots) == 0 {
+		return nil
+	}
+	var others []string
+	for _, c := range r.status.Clocks {
+		if c.Notify == "individuals" && c.State.Open() && !slices.Contains(spec.Rules, c.Rule) {
+			others = append(others, c.Rule)
+		}
+	}
+	sn := r.status.Snapshots[len(r.status.Snapshots)-1]
+	cov := activities.Coverage(sn.ID, sn.Affected, spec.Laws, r.noticeLaws(others))
+	return &cov
+}
+
+// reachText says whom a notice to people reaches, and in which languages
+// people get the English texts.
+func (r *run) reachText(spec activities.NoticeSpec) string {
+	var parts []string
+	if cov := r.coverage(spec); cov != nil {
+		parts = append(parts, cov.Summary())
+	}
+	if fb := spec.FallbackLanguages(); len(fb) > 0 {
+		what := "their language's template around the English texts"
+		if spec.FallbackChoice() == activities.FallbackEnglish {
+			what = "the notice in English"
+		}
+		parts = append(parts, fmt.Sprintf("no texts in %s: people who read %s get %s", strings.Join(fb, ", "), plural(len(fb), "it", "them"), what))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (r *run) notice(id string) *incident.Notice {

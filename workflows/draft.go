@@ -111,14 +111,24 @@ func (r *run) makeDraft(ctx workflow.Context, req ApproveRequest) (incident.Stat
 		}
 		d.Preview, d.Rendered = res.Previews, res.Rendered
 	}
+	reach := ""
+	if len(spec.Laws) > 0 {
+		// Whom it reaches under which law, whom no rule of it covers, and
+		// which languages get the English texts: said before approval.
+		d.Coverage = r.coverage(spec)
+		d.Fallback, d.FallbackChoice = spec.FallbackLanguages(), spec.FallbackChoice()
+		if text := r.reachText(spec); text != "" {
+			reach = ". " + text
+		}
+	}
 	r.status.Drafts = append(r.status.Drafts, d)
 	who := "one approver"
 	if d.Required > 1 {
 		who = fmt.Sprintf("%d different approvers", d.Required)
 	}
 	r.status.Timeline.Append(now, entryDrafted, req.Actor, req.Rules[0], fmt.Sprintf(
-		"Notice under %s drafted as %s; it needs %s: breachctl approve %s %s --draft %s",
-		strings.Join(req.Rules, ", "), d.Hash, who, r.status.ID, strings.Join(req.Rules, " "), d.Hash))
+		"Notice under %s drafted as %s; it needs %s: breachctl approve %s %s --draft %s%s",
+		strings.Join(req.Rules, ", "), d.Hash, who, r.status.ID, strings.Join(req.Rules, " "), d.Hash, reach))
 	return r.snapshot(), nil
 }
 

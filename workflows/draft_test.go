@@ -8,6 +8,7 @@ import (
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/escalation"
 	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/risk"
 	"github.com/breachctl/breachctl/workflows"
 )
 
@@ -161,5 +162,79 @@ func TestSameDraftAgainAfterARejection(t *testing.T) {
 	final := h.result()
 	if first != again || len(final.Drafts) != 2 || final.Drafts[0].State != incident.DraftRejected || final.Drafts[1].State != incident.DraftApproved {
 		t.Fatalf("drafts %q %q: %+v", first, again, final.Drafts)
+	}
+}
+
+// TestDraftSaysWhomItReachesAndInWhichLanguages: a notice to people under
+// the GDPR and the LGPD counts, at draft, whom each law covers and who is
+// covered by none (an Argentinian: not mailed by it), and names the
+// languages with no texts; the approval says it again, and the notice
+// carries each law with whom it covers and the approver's choice for
+// those languages.
+func TestDraftSaysWhomItReachesAndInWhichLanguages(t *testing.T) {
+	h := newHarness(t)
+	f := &fakeSending{people: 10, pageSize: 10, calls: map[string]int{}, attemptAt: map[string][]time.Time{}, now: func() time.Time { return h.env.Now() }}
+	f.register(h)
+	in := facts(start, "DE")
+	in.DataCategories = []string{"name", "email", "account_credentials"}
+	in.Risk = &risk.Override{Level: risk.High, Justification: "passwords cracked"}
+	sn := incident.SnapshotRef{ID: "snap_1", At: start, Systems: []string{"accounts"}, Window: "w", People: 5,
+		Affected:   []incident.Residents{{Region: "DE", Count: 3}, {Region: "BR", Count: 1}, {Region: "AR", Count: 1}},
+		Categories: []string{"name", "email", "account_credentials"}}
+	req := workflows.ApproveRequest{Rules: []string{"eu-gdpr-art34", "br-lgpd-art48-titulares"}, Texts: authorityTexts, Actor: "cli:alice",
+		Translations: map[string]activities.NoticeTexts{"de": {WhatHappened: "Ein Angreifer kopierte die Kontentabelle."}}}
+	var drafted incident.Draft
+	h.at(time.Hour, func() {
+		h.update(workflows.UpdateScope, workflows.ScopeRequest{Snapshot: sn, Actor: "cli:analyst"}, h.must("scope", nil))
+	})
+	h.at(2*time.Hour, func() {
+		h.update(workflows.UpdateDraft, req, h.must("draft", func() { drafted = latestDraft(h.status()) }))
+	})
+	h.at(3*time.Hour, func() {
+		bad := req
+		bad.Draft, bad.Fallback = "", "klingon"
+		h.update(workflows.UpdateApprove, bad, func(_ any, err error) {
+			if err == nil || !strings.Contains(err.Error(), "fallback") {
+				t.Errorf("an unknown fallback: %v", err)
+			}
+		})
+		ok := req
+		ok.Fallback = activities.FallbackEnglish
+		h.update(workflows.UpdateApprove, ok, h.must("approve", nil))
+	})
+	h.at(5*time.Hour, func() { h.close("notified") })
+	h.env.ExecuteWorkflow(workflows.IncidentWorkflow, h.input(in))
+	final := h.result()
+
+	cov := drafted.Coverage
+	if cov == nil || cov.People != 5 || cov.Covered != 4 || len(cov.ByRule) != 2 || cov.ByRule[0].People != 3 || cov.ByRule[1].People != 1 ||
+		len(cov.Uncovered) != 1 || cov.Uncovered[0].Region != "AR" {
+		t.Fatalf("draft coverage: %+v", cov)
+	}
+	if strings.Join(drafted.Fallback, ",") != "fr,es,pt-BR" || drafted.FallbackChoice != activities.FallbackTemplate {
+		t.Fatalf("draft fallback: %v %q", drafted.Fallback, drafted.FallbackChoice)
+	}
+	var draftEntry, approved string
+	for _, e := range final.Timeline {
+		switch e.Kind {
+		case "notice_drafted":
+			draftEntry = e.Text
+		case "notice_approved":
+			approved = e.Text
+		}
+	}
+	for _, text := range []string{draftEntry, approved} {
+		if !strings.Contains(text, "4 of 5 people in snapshot snap_1 are covered by its rules (eu-gdpr-art34 3, br-lgpd-art48-titulares 1); "+
+			"1 person is covered by none and not mailed by it: AR 1 (no obligation of the incident covers them)") {
+			t.Errorf("timeline entry does not say whom the notice misses: %s", text)
+		}
+	}
+	if !strings.Contains(draftEntry, "no texts in fr, es, pt-BR: people who read them get their language's template around the English texts") ||
+		!strings.Contains(approved, "people who read them get the notice in English") {
+		t.Errorf("timeline entries do not name the fallback:\n%s\n%s", draftEntry, approved)
+	}
+	if len(f.specs) != 1 || f.specs[0].Fallback != activities.FallbackEnglish || len(f.specs[0].Laws) != 2 ||
+		f.specs[0].Laws[0] != (activities.NoticeLaw{Rule: "eu-gdpr-art34", Residents: "EU", Citation: "GDPR Art. 34(1)-(3)"}) {
+		t.Fatalf("the notice as prepared: %+v", f.specs)
 	}
 }

@@ -83,6 +83,7 @@ type run struct {
 	// by post key.
 	oneDirectOn bool
 	topics      map[string]string
+	lawsOn      bool // notices to people carry their laws (lawsPerPersonVersion)
 
 	search searchState // what was last upserted, to avoid needless events
 }
@@ -144,6 +145,8 @@ func (r *run) setup(ctx workflow.Context) error {
 }
 
 func (r *run) run(ctx workflow.Context) (incident.Status, error) {
+	// Before any handler can draft a notice (validators read it too).
+	r.lawsOn = workflow.GetVersion(ctx, lawsPerPersonVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 	// Since openEffectsVersion a run knows, before its first assessment,
 	// whether it keeps a Slack channel and pages people: the clock events
 	// of the opening (a deadline already passed) are then told and paged

@@ -153,6 +153,11 @@ type ApproveRequest struct {
 	// Draft is the hash of the draft approved; empty approves the texts
 	// given here at once (refused where two approvers are required).
 	Draft string `json:"draft,omitempty"`
+	// Fallback is what people whose language the notice has no texts in
+	// get: activities.FallbackTemplate (their language's template around
+	// the English texts; the default) or activities.FallbackEnglish (the
+	// notice in English). The draft lists those languages.
+	Fallback string `json:"fallback,omitempty"`
 
 	// rendered carries an approved draft's rendering hash to its notice,
 	// inside the workflow only.

@@ -78,6 +78,8 @@ func Run(s Scenario, opts Options) (Report, error) {
 		closedByDrill = true
 		d.send(-1, workflows.UpdateClose, workflows.CloseRequest{
 			Reason: fmt.Sprintf("the drill ended at %s with the incident still open", Offset(s.Until)), Actor: DrillActor,
+			// The obligations left open are on the record of the close.
+			AcknowledgeOpen: true,
 		})
 	}, s.Until)
 

@@ -242,6 +242,78 @@ type Draft struct {
 	// notice refuses to send if it no longer renders the same.
 	Preview  []NoticePreview `json:"preview,omitempty"`
 	Rendered string          `json:"rendered,omitempty"`
+	// Coverage counts, for a notice to people, the people of the snapshot
+	// by the rules of the notice: whom it reaches under which law, and
+	// whom no rule of it covers (they are not mailed by it).
+	Coverage *NoticeCoverage `json:"coverage,omitempty"`
+	// Fallback are the notice languages with no texts of their own: people
+	// who read them get FallbackChoice ("template": their language's
+	// template around the texts in English; "english": the notice in
+	// English).
+	Fallback       []string `json:"fallback,omitempty"`
+	FallbackChoice string   `json:"fallback_choice,omitempty"`
+}
+
+// NoticeCoverage counts the people of a snapshot by the rules of a notice
+// to people, from the snapshot's counts per jurisdiction.
+type NoticeCoverage struct {
+	Snapshot string `json:"snapshot"`
+	People   int    `json:"people"`  // in the snapshot
+	Covered  int    `json:"covered"` // covered by at least one rule of the notice
+	// ByRule counts the people each rule covers (one person may count
+	// under two).
+	ByRule []RuleCount `json:"by_rule"`
+	// Uncovered are the people no rule of the notice covers, by region,
+	// with the incident's other obligations to people that cover them.
+	Uncovered []UncoveredPeople `json:"uncovered,omitempty"`
+}
+
+// RuleCount is how many people one rule covers.
+type RuleCount struct {
+	Rule   string `json:"rule"`
+	People int    `json:"people"`
+}
+
+// UncoveredPeople are the people of one region that no rule of a notice
+// covers.
+type UncoveredPeople struct {
+	Region string `json:"region"`
+	People int    `json:"people"`
+	// Rules are the incident's other obligations to people that cover
+	// them, to be answered by a notice of their own; none: no obligation
+	// of the incident covers them.
+	Rules []string `json:"rules,omitempty"`
+}
+
+// UncoveredCount is how many people no rule of the notice covers.
+func (c NoticeCoverage) UncoveredCount() int { return c.People - c.Covered }
+
+// Summary says in a sentence whom the notice reaches and whom not.
+func (c NoticeCoverage) Summary() string {
+	var by []string
+	for _, r := range c.ByRule {
+		by = append(by, fmt.Sprintf("%s %d", r.Rule, r.People))
+	}
+	text := fmt.Sprintf("%d of %d people in snapshot %s are covered by its rules (%s)", c.Covered, c.People, c.Snapshot, strings.Join(by, ", "))
+	if len(c.Uncovered) == 0 {
+		return text
+	}
+	var parts []string
+	for _, u := range c.Uncovered {
+		part := fmt.Sprintf("%s %d", u.Region, u.People)
+		if len(u.Rules) > 0 {
+			part += " (under " + strings.Join(u.Rules, ", ") + ", by a notice of their own)"
+		} else {
+			part += " (no obligation of the incident covers them)"
+		}
+		parts = append(parts, part)
+	}
+	n := c.UncoveredCount()
+	who := "people are"
+	if n == 1 {
+		who = "person is"
+	}
+	return text + fmt.Sprintf("; %d %s covered by none and not mailed by it: %s", n, who, strings.Join(parts, ", "))
 }
 
 // NoticePreview is one rendering of a drafted notice.
