@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -148,6 +149,12 @@ func (r *run) validateDraftApproval(req ApproveRequest) error {
 		return invalid("draft: %v", err)
 	}
 	orig.Actor = req.Actor
+	if req.Fallback != "" && req.Fallback != cmp.Or(orig.Fallback, activities.FallbackTemplate) {
+		// What people in a language without texts get is part of what was
+		// drafted and read.
+		return invalid("fallback: draft %s gives people in %s %s; to send %s, draft it again with that fallback",
+			d.Hash, strings.Join(d.Fallback, ", "), cmp.Or(orig.Fallback, activities.FallbackTemplate), req.Fallback)
+	}
 	if err := r.validateApprove(orig); err != nil {
 		return err
 	}

@@ -190,6 +190,16 @@ func TestDraftSaysWhomItReachesAndInWhichLanguages(t *testing.T) {
 	h.at(2*time.Hour, func() {
 		h.update(workflows.UpdateDraft, req, h.must("draft", func() { drafted = latestDraft(h.status()) }))
 	})
+	h.at(2*time.Hour+30*time.Minute, func() {
+		// The draft was read with the German template around the English
+		// texts: approving it as the English notice is refused.
+		h.update(workflows.UpdateApprove, workflows.ApproveRequest{Rules: req.Rules, Draft: drafted.Hash, Fallback: activities.FallbackEnglish, Actor: "cli:bob"},
+			func(_ any, err error) {
+				if err == nil || !strings.Contains(err.Error(), "draft it again with that fallback") {
+					t.Errorf("approving a draft with another fallback: %v", err)
+				}
+			})
+	})
 	h.at(3*time.Hour, func() {
 		bad := req
 		bad.Draft, bad.Fallback = "", "klingon"
