@@ -1,7 +1,10 @@
 package intake
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -86,6 +89,52 @@ func FuzzSignatureHeader(f *testing.F) {
 		var ue *errUnauthorized
 		if err != nil && !errors.As(err, &ue) {
 			t.Fatalf("error %v is not unauthorized", err)
+		}
+	})
+}
+
+// FuzzDuplicateKey: on any body, duplicateKey either finds nothing or names
+// a field path; a valid object it finds nothing in, given one of its own
+// names again in front, is refused naming that name; and whatever it
+// refuses, the parsers refuse too (no duplicate slips past the decoder).
+func FuzzDuplicateKey(f *testing.F) {
+	for _, s := range []string{
+		`{"title": "t", "title": "u"}`,
+		`{"a": {"b": 1, "c": [{"d": 1, "d": 2}]}}`,
+		`{"alerts": [{}, {"labels": {"x": "1", "x": "2"}}]}`,
+		`{"a b": 1, "a\u0020b": 2}`,
+		`[{"a": 1}, {"a": 1}]`,
+		`{"title": "t", "labels": {"rule": "r"}}`,
+		`{"": 1, "": 2}`, `{`, `[[[`, `{"a":}`, `"x"`, `{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		err := duplicateKey(body)
+		if err != nil {
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field == "" {
+				t.Fatalf("error %v does not name a field", err)
+			}
+			if _, perr := parseAlert(body, fuzzReceived, DefaultTolerance); perr == nil {
+				t.Fatalf("parseAlert takes a body with %s given twice", fe.Field)
+			}
+			if _, perr := parseAlertmanager(body, fuzzReceived, DefaultTolerance); perr == nil {
+				t.Fatalf("parseAlertmanager takes a body with %s given twice", fe.Field)
+			}
+			return
+		}
+		var top map[string]json.RawMessage
+		if json.Unmarshal(body, &top) != nil || len(top) == 0 {
+			return
+		}
+		name := sortedKeys(top)[0]
+		k, _ := json.Marshal(name)
+		i := bytes.IndexByte(body, '{')
+		again := slices.Concat(body[:i+1], k, []byte(`: null, `), body[i+1:])
+		var fe *FieldError
+		if err := duplicateKey(again); !errors.As(err, &fe) || fe.Field != quoteKey(name) {
+			t.Fatalf("%q given twice at the top: %v, want it named %s", name, err, quoteKey(name))
 		}
 	})
 }

@@ -271,6 +271,9 @@ func TestBadPayloadsNameTheField(t *testing.T) {
 		{"detected after aware", PathAlerts, `{"title": "t", "detected_at": "2026-01-02T00:00:00Z", "aware_at": "2026-01-01T00:00:00Z"}`, "detected_at"},
 		{"a label that is not a string", PathAlerts, `{"title": "t", "labels": {"rule": 42}}`, "labels.rule"},
 		{"a bad source", PathAlerts, `{"title": "t", "source": "my siem!"}`, "source"},
+		{"a field given twice", PathAlerts, `{"title": "Harmless test", "severity": "low", "title": "t"}`, "title"},
+		{"a field given twice, escaped", PathAlerts, `{"title": "t", "regions": "DE", "re\u0067ions": "FR"}`, "regions"},
+		{"a label given twice", PathAlerts, `{"title": "t", "labels": {"rule": "R1", "rule": "R2"}}`, "labels.rule"},
 
 		{"am: not an object", PathAlertmanager, `"firing"`, "body"},
 		{"am: another version", PathAlertmanager, amJSON(t, "3", "firing", "g", amAlertJSON("firing", nil, nil)), "version"},
@@ -289,6 +292,8 @@ func TestBadPayloadsNameTheField(t *testing.T) {
 		{"am: a label that is not a string", PathAlertmanager, `{"version": "4", "status": "firing", "groupKey": "g", "alerts": [{"status": "firing", "labels": {"a": ["b"]}}]}`, "alerts[0].labels.a"},
 		{"am: a bad startsAt", PathAlertmanager, `{"version": "4", "status": "firing", "groupKey": "g", "alerts": [{"status": "firing", "startsAt": "now"}]}`, "alerts[0].startsAt"},
 		{"am: an alert status", PathAlertmanager, `{"version": "4", "status": "firing", "groupKey": "g", "alerts": [{"status": "burning"}]}`, "alerts[0].status"},
+		{"am: a label given twice", PathAlertmanager, `{"version": "4", "status": "firing", "groupKey": "g", "alerts": [{"status": "firing"}, {"status": "firing", "labels": {"severity": "low", "x": {"a": 1}, "severity": "critical"}}]}`, "alerts[1].labels.severity"},
+		{"am: a key given twice in an odd name", PathAlertmanager, `{"version": "4", "status": "firing", "groupKey": "g", "alerts": [{"status": "firing", "annotations": {"a b": "1", "a b": "2"}}]}`, `alerts[0].annotations."a b"`},
 		{"am: no key at all", PathAlertmanager, `{"version": "4", "status": "firing", "alerts": [{"status": "firing"}]}`, "groupKey"},
 	}
 	for _, c := range cases {

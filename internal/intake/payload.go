@@ -38,8 +38,14 @@ type object struct {
 	fields map[string]json.RawMessage
 }
 
-// decodeBody reads a request body that must be one JSON object.
+// decodeBody reads a request body that must be one JSON object. A name
+// given twice in any object of it is refused, as an unknown one is:
+// encoding/json would keep the last, so what the sender's tools showed
+// (often the first) and what breachctl took could differ.
 func decodeBody(body []byte) (object, error) {
+	if err := duplicateKey(body); err != nil {
+		return object{}, err
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
 		var syn *json.SyntaxError
@@ -52,6 +58,83 @@ func decodeBody(body []byte) (object, error) {
 		return object{}, fieldErr("body", "must be a JSON object")
 	}
 	return object{fields: fields}, nil
+}
+
+// duplicateKey finds the first name given twice in one object, anywhere in
+// body, and names it by its path ("alerts[1].labels.severity"). Malformed
+// JSON is left to the decoder, which says where.
+func duplicateKey(body []byte) error {
+	type frame struct {
+		object  bool
+		path    string
+		keys    map[string]bool
+		key     string // the object's field being read
+		index   int    // the array's element being read
+		wantKey bool
+	}
+	var stack []*frame
+	childPath := func(f *frame) string {
+		if f.object {
+			if f.path == "" {
+				return quoteKey(f.key)
+			}
+			return f.path + "." + quoteKey(f.key)
+		}
+		return fmt.Sprintf("%s[%d]", f.path, f.index)
+	}
+	// valueDone moves the innermost container past a value it read.
+	valueDone := func() {
+		if len(stack) == 0 {
+			return
+		}
+		f := stack[len(stack)-1]
+		if f.object {
+			f.wantKey = true
+		} else {
+			f.index++
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the end, or malformed: decoding says
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.wantKey {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				valueDone()
+				continue
+			}
+			k, _ := tok.(string)
+			if top.keys[k] {
+				top.key = k
+				return fieldErr(childPath(top), "given twice; each field may appear once in an object")
+			}
+			top.keys[k] = true
+			top.key, top.wantKey = k, false
+			continue
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				path := ""
+				if top != nil {
+					path = childPath(top)
+				}
+				stack = append(stack, &frame{object: d == '{', path: path, keys: map[string]bool{}, wantKey: d == '{'})
+				continue
+			case ']':
+				stack = stack[:len(stack)-1]
+			}
+		}
+		valueDone()
+	}
 }
 
 func (o object) at(name string) string {

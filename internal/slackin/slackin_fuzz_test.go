@@ -189,6 +189,27 @@ func FuzzServeSigned(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := newRig(t)
 		checkServed(t, r, r.serve(t, string(body)))
+
+		// The same signed bytes twice: the second is a replay, refused
+		// with 401 whatever the first did, and it calls nothing.
+		now := time.Now()
+		send := func() *httptest.ResponseRecorder {
+			rec := httptest.NewRecorder()
+			r.h.ServeHTTP(rec, signedRequest(testSecret, now, string(body)))
+			r.wait(t)
+			return rec
+		}
+		first := send()
+		views := func() int {
+			r.views.mu.Lock()
+			defer r.views.mu.Unlock()
+			return len(r.views.opened) + len(r.views.updated)
+		}
+		calls, opened := len(r.inc.Calls()), views()
+		if again := send(); first.Code != http.StatusRequestEntityTooLarge &&
+			(again.Code != http.StatusUnauthorized || len(r.inc.Calls()) != calls || views() != opened) {
+			t.Fatalf("replayed: status %d (first %d), calls %d then %d", again.Code, first.Code, calls, len(r.inc.Calls()))
+		}
 	})
 }
 
