@@ -140,11 +140,15 @@ func Run(ctx context.Context, st *store.Store, req Request, onReject func(source
 	r := newRun(req, systems)
 	r.report.Rejections = []sources.Rejection{}
 	// Reading and writing overlap: full batches go to a writer goroutine
-	// while the next ones are read and validated.
+	// while the next ones are read and validated. Run alone stops it: on
+	// an early return the deferred stop cancels a write under way and
+	// waits for the goroutine to end.
 	wctx, cancelWrite := context.WithCancel(ctx)
-	defer cancelWrite()
-	r.startWriter(wctx, w)
-	defer r.stopWriter() // a no-op once stopped; ends the writer on an early return
+	wr := startWriter(wctx, w)
+	defer func() {
+		cancelWrite()
+		_, _ = wr.stop()
+	}()
 	for _, src := range req.Sources {
 		sum := SourceSummary{Name: src.Name()}
 		err := src.Read(ctx, func(rec sources.Record) error {
@@ -156,7 +160,7 @@ func Run(ctx context.Context, st *store.Store, req Request, onReject func(source
 			}
 			r.batch = append(r.batch, sub)
 			if len(r.batch) == cap(r.batch) {
-				return r.flush(ctx, w)
+				return r.flush(ctx, wr)
 			}
 			return nil
 		}, func(rej sources.Rejection) {
@@ -169,12 +173,14 @@ func Run(ctx context.Context, st *store.Store, req Request, onReject func(source
 		}
 		r.report.Sources = append(r.report.Sources, sum)
 	}
-	if err := r.flush(ctx, w); err != nil {
+	if err := r.flush(ctx, wr); err != nil {
 		return Report{}, err
 	}
-	if err := r.stopWriter(); err != nil {
+	merged, err := wr.stop()
+	if err != nil {
 		return Report{}, err
 	}
+	r.report.Duplicates += merged
 	info, err := w.Commit(ctx)
 	if err != nil {
 		return Report{}, err
@@ -189,11 +195,6 @@ type run struct {
 	systems []datamap.System
 	batch   []store.Subject
 	report  Report
-	// The writer goroutine's hand-over: full batches in, empty ones back.
-	full    chan []store.Subject
-	empty   chan []store.Subject
-	written chan error // the writer's result, once full is closed
-	merged  int        // counted by the writer; read after it stops
 
 	excluded map[[2]string]int // (system, category) -> people whose data retention deleted before the window
 	after    map[[2]string]int // (system, category) -> people whose data was written after the window
@@ -292,59 +293,94 @@ func intersect(a, b []string) []string {
 	return out
 }
 
-const batchSize = 10000
+// batchSize is how many people go to the store at once; tests lower it.
+var batchSize = 10000
 
-// startWriter starts the goroutine that adds batches to the snapshot. Two
-// batches circulate, so memory stays at two batches whatever the input.
-func (r *run) startWriter(ctx context.Context, w store.SnapshotWriter) {
-	r.full = make(chan []store.Subject)
-	r.empty = make(chan []store.Subject, 1)
-	r.empty <- make([]store.Subject, 0, batchSize)
-	r.written = make(chan error, 1)
-	go func() {
-		var err error
-		for batch := range r.full {
-			if err == nil {
-				var merged int
-				_, merged, err = w.Add(ctx, batch)
-				r.merged += merged
-			}
-			r.empty <- batch[:0]
-		}
-		r.written <- err
-	}()
+// writer adds batches to a snapshot in a goroutine of its own. Two batches
+// circulate, so memory stays at two batches whatever the input. Its channels
+// are made once and never replaced; the goroutine that calls startWriter
+// owns it (send, stop) and is the only one to close full.
+type writer struct {
+	full  chan []store.Subject // batches to write; closed by stop
+	empty chan []store.Subject // written batches, emptied, to fill again
+	done  chan struct{}        // closed when the goroutine has ended
+	// Set by the goroutine before it closes done; read after done.
+	err    error
+	merged int
+	// Owned by the caller.
+	stopped bool
 }
 
-// flush hands the current batch to the writer and takes an empty one; it
-// fails fast if the writer has failed.
-func (r *run) flush(ctx context.Context, _ store.SnapshotWriter) error {
+// startWriter starts the goroutine that adds batches to the snapshot. It
+// ends at the first failed write (send and stop then return the error) or
+// once stop has closed full and every batch sent is written.
+func startWriter(ctx context.Context, w store.SnapshotWriter) *writer {
+	wr := &writer{
+		full:  make(chan []store.Subject),
+		empty: make(chan []store.Subject, 1),
+		done:  make(chan struct{}),
+	}
+	wr.empty <- make([]store.Subject, 0, batchSize)
+	go wr.loop(ctx, w)
+	return wr
+}
+
+func (wr *writer) loop(ctx context.Context, w store.SnapshotWriter) {
+	defer close(wr.done)
+	for batch := range wr.full {
+		_, merged, err := w.Add(ctx, batch)
+		if err != nil {
+			wr.err = err
+			return
+		}
+		wr.merged += merged
+		wr.empty <- batch[:0]
+	}
+}
+
+// send hands a full batch to the goroutine and returns an empty one to fill.
+// It fails fast once the goroutine has failed.
+func (wr *writer) send(ctx context.Context, batch []store.Subject) ([]store.Subject, error) {
+	select {
+	case wr.full <- batch:
+	case <-wr.done:
+		return nil, wr.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case b := <-wr.empty:
+		return b, nil
+	case <-wr.done:
+		return nil, wr.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// stop closes the hand-over, waits for the goroutine to end and returns the
+// people merged into someone already written and the first write error. It
+// is safe to call again; later calls return the same.
+func (wr *writer) stop() (merged int, err error) {
+	if !wr.stopped {
+		wr.stopped = true
+		close(wr.full)
+	}
+	<-wr.done
+	return wr.merged, wr.err
+}
+
+// flush hands the current batch to the writer and takes an empty one.
+func (r *run) flush(ctx context.Context, wr *writer) error {
 	if len(r.batch) == 0 {
 		return nil
 	}
-	select {
-	case r.full <- r.batch:
-	case <-ctx.Done():
-		return ctx.Err()
+	b, err := wr.send(ctx, r.batch)
+	if err != nil {
+		return err
 	}
-	select {
-	case r.batch = <-r.empty:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	r.batch = b
 	return nil
-}
-
-// stopWriter waits for the last batch to be written; it is safe to call
-// twice.
-func (r *run) stopWriter() error {
-	if r.full == nil {
-		return nil
-	}
-	close(r.full)
-	r.full = nil
-	err := <-r.written
-	r.report.Duplicates += r.merged
-	return err
 }
 
 func (r *run) finish(info store.SnapshotInfo) Report {
