@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -33,6 +34,13 @@ import (
 //	  AND (e.deleted_at IS NULL OR e.deleted_at >= $1)       -- and still there when it opened
 //	ORDER BY u.id
 //
+// The query runs in a read-only transaction (BEGIN READ ONLY), rolled back
+// when the rows are read: a query that would write (INSERT, UPDATE, DELETE,
+// a data-modifying WITH, a sequence's nextval, a function that writes) is
+// refused by the server before it changes anything, and the error says so.
+// Give the source a role that can only read, too: a read-only transaction
+// does not stop what reaches outside it (dblink, a foreign server).
+//
 // Rows stream from the server as they are read; nothing is collected.
 func Postgres(pool *pgxpool.Pool, query string, args []any, f Fields) Source {
 	return &pgSource{pool: pool, query: query, args: args, f: f}
@@ -50,7 +58,13 @@ const pgName = "postgres"
 func (s *pgSource) Name() string { return pgName }
 
 func (s *pgSource) Read(ctx context.Context, emit func(Record) error, reject func(Rejection)) error {
-	rows, err := s.pool.Query(ctx, s.query, s.args...)
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return queryError(err)
+	}
+	// Never committed: a read-only transaction has nothing to keep.
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	rows, err := tx.Query(ctx, s.query, s.args...)
 	if err != nil {
 		return queryError(err)
 	}
@@ -95,6 +109,12 @@ func (s *pgSource) Read(ctx context.Context, emit func(Record) error, reject fun
 		}
 	}
 	if !found[colID] {
+		// A query the server refused as it ran comes back with no
+		// columns: its error, not theirs, is what to report.
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return queryError(err)
+		}
 		return apperr.Invalidf(pgName, "the query returns no %s column (name the person's id AS %s)", names[colID], names[colID])
 	}
 
@@ -146,6 +166,10 @@ func (s *pgSource) Read(ctx context.Context, emit func(Record) error, reject fun
 	return nil
 }
 
+// readOnlySQLTransaction is the SQLSTATE of a write refused in a read-only
+// transaction.
+const readOnlySQLTransaction = "25006"
+
 func isTextArray(oid uint32) bool {
 	return oid == pgtype.TextArrayOID || oid == pgtype.VarcharArrayOID || oid == pgtype.BPCharArrayOID
 }
@@ -155,6 +179,9 @@ func isTextArray(oid uint32) bool {
 func queryError(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
+		if pe.Code == readOnlySQLTransaction {
+			return apperr.Wrap(apperr.Invalid, err, "postgres query: it would write to the database, and scoping sources only read (the query runs in a read-only transaction; nothing was changed)")
+		}
 		return apperr.Wrap(apperr.Invalid, err, "postgres query")
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,5 +151,70 @@ func TestPostgresErrors(t *testing.T) {
 	// The pool is free again: the stopped queries released their connection.
 	if err := pool.Ping(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A scoping query runs in a read-only transaction: one that would write is
+// refused by the server, says so, and leaves the database as it was.
+func TestPostgresQueryCannotWrite(t *testing.T) {
+	ctx := context.Background()
+	pool := testDB(t)
+	_, err := pool.Exec(ctx, `
+CREATE TABLE users (id bigint PRIMARY KEY, email text, country text);
+CREATE TABLE audit (n bigint);
+CREATE SEQUENCE ticket;
+CREATE FUNCTION note_read() RETURNS bigint LANGUAGE sql AS $$ INSERT INTO audit VALUES (1) RETURNING n $$;
+INSERT INTO users VALUES (1, 'ana@example.com', 'BR'), (2, 'bob@example.com', 'DE');`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, query, want string }{
+		{"WITH DELETE INSERT", `WITH gone AS (DELETE FROM users WHERE id = 1 RETURNING id, email, country)
+			INSERT INTO users SELECT id + 100, email, country FROM gone RETURNING id, email, country`, "cannot execute INSERT in a read-only transaction"},
+		{"UPDATE RETURNING", `UPDATE users SET email = 'x@example.com' RETURNING id, email, country`, "cannot execute UPDATE in a read-only transaction"},
+		{"nextval", `SELECT id, email, country, nextval('ticket') AS extra FROM users`, "cannot execute nextval() in a read-only transaction"},
+		{"a function that writes", `SELECT id, email, country, note_read() AS extra FROM users`, "cannot execute INSERT in a read-only transaction"},
+		{"CREATE TABLE AS", `CREATE TABLE copied AS SELECT id, email, country FROM users`, "cannot execute CREATE TABLE AS in a read-only transaction"},
+		{"read write asked for", `SELECT set_config('transaction_read_only', 'off', true) AS id`, "read-write mode must be set before any query"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := Postgres(pool, c.query, nil, Fields{}).Read(ctx, func(Record) error { return nil }, func(Rejection) {})
+			if err == nil {
+				t.Fatal("the query ran")
+			}
+			if !apperr.Is(err, apperr.Invalid) {
+				t.Errorf("kind = %v; want invalid: %v", apperr.KindOf(err), err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v; want it to say %q", err, c.want)
+			}
+		})
+	}
+	// The write refused by its transaction names why.
+	err = Postgres(pool, `DELETE FROM users RETURNING id`, nil, Fields{}).Read(ctx, func(Record) error { return nil }, func(Rejection) {})
+	if err == nil || !strings.Contains(err.Error(), "read-only transaction") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Errorf("err = %v; want it to say the query would write and nothing changed", err)
+	}
+	var users, audit int
+	var emails string
+	if err := pool.QueryRow(ctx, `SELECT count(*), string_agg(email, ',' ORDER BY id), (SELECT count(*) FROM audit) FROM users`).Scan(&users, &emails, &audit); err != nil {
+		t.Fatal(err)
+	}
+	if users != 2 || emails != "ana@example.com,bob@example.com" || audit != 0 {
+		t.Fatalf("the database changed: %d users (%s), %d audit rows", users, emails, audit)
+	}
+	var seq int64
+	var called bool
+	if err := pool.QueryRow(ctx, `SELECT last_value, is_called FROM ticket`).Scan(&seq, &called); err != nil || called {
+		t.Fatalf("the sequence moved: %d %v %v", seq, called, err)
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('copied') IS NOT NULL`).Scan(&exists); err != nil || exists {
+		t.Fatalf("a table was created: %v %v", exists, err)
+	}
+	// A read still reads.
+	recs, rejs := readAll(t, Postgres(pool, `SELECT id, email, country FROM users ORDER BY id`, nil, Fields{}))
+	if len(recs) != 2 || len(rejs) != 0 {
+		t.Fatalf("read %d records, %d rejections", len(recs), len(rejs))
 	}
 }
