@@ -263,6 +263,14 @@ func TestComposeLocal(t *testing.T) {
 	if uiEnv["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] != "true" {
 		t.Error("the UI does not send the codec sign-in cookie (TEMPORAL_CODEC_INCLUDE_CREDENTIALS)")
 	}
+	// A failed decode (most often: not signed in) says so and links to the
+	// same endpoint's sign-in page, not "Codec Server could not connect".
+	if link := uiEnv["TEMPORAL_CODEC_DEFAULT_ERROR_LINK"]; link != u.String()+"/login" {
+		t.Errorf("TEMPORAL_CODEC_DEFAULT_ERROR_LINK %q, want %s/login", link, u)
+	}
+	if msg := uiEnv["TEMPORAL_CODEC_DEFAULT_ERROR_MESSAGE"]; !strings.Contains(msg, "sign in") {
+		t.Errorf("TEMPORAL_CODEC_DEFAULT_ERROR_MESSAGE %q does not say to sign in", msg)
+	}
 	origins := serviceConfig(t, serve).Codec.CORSOrigins
 	for _, port := range ui.Ports {
 		origin := "http://" + port.HostIP + ":" + port.Published

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -34,9 +35,7 @@ func startUI(ctx context.Context, ip string, port int, frontendAddr, namespace, 
 		CORS:             uiconfig.CORS{CookieInsecure: true},
 		HideLogs:         true,
 		DisableNewsFetch: true, // no calls out of the machine
-		// The browser calls the codec itself; IncludeCredentials sends the
-		// cookie its sign-in set, as the UI has no way to send a token.
-		Codec: uiconfig.Codec{Endpoint: codecEndpoint, IncludeCredentials: codecEndpoint != ""},
+		Codec: uiCodec(codecEndpoint),
 	}))
 	u := &uiServer{srv: srv, done: make(chan struct{})}
 	go func() {
@@ -68,6 +67,27 @@ func startUI(ctx context.Context, ip string, port int, frontendAddr, namespace, 
 	}
 	return u, nil
 }
+
+// uiCodec is the UI's codec setting. The browser calls the codec itself;
+// IncludeCredentials sends the cookie its sign-in set, as the UI has no way
+// to send a token. A decode that fails is most often a browser not signed
+// in (the endpoint answers 401): the UI says so and links to the sign-in
+// page, instead of its own "Codec Server could not connect".
+func uiCodec(endpoint string) uiconfig.Codec {
+	if endpoint == "" {
+		return uiconfig.Codec{}
+	}
+	return uiconfig.Codec{
+		Endpoint:            endpoint,
+		IncludeCredentials:  true,
+		DefaultErrorMessage: CodecSignInMessage,
+		DefaultErrorLink:    strings.TrimSuffix(endpoint, "/") + "/login",
+	}
+}
+
+// CodecSignInMessage is what the Temporal UI says when it cannot decode
+// (dev's embedded UI and the compose stack's).
+const CodecSignInMessage = "Payloads are encrypted: sign in to breachctl's codec endpoint with BREACHCTL_CODEC_TOKEN, then reload"
 
 // stop closes the UI's listener and connections and waits (briefly) for its
 // server goroutine to end.
