@@ -35,7 +35,7 @@ func startUI(ctx context.Context, ip string, port int, frontendAddr, namespace, 
 		CORS:             uiconfig.CORS{CookieInsecure: true},
 		HideLogs:         true,
 		DisableNewsFetch: true, // no calls out of the machine
-		Codec: uiCodec(codecEndpoint),
+		Codec:            uiCodec(codecEndpoint),
 	}))
 	u := &uiServer{srv: srv, done: make(chan struct{})}
 	go func() {
