@@ -23,6 +23,9 @@ type Deps struct {
 	// Register keeps closed incidents for the breach register; nil (drills,
 	// tests) keeps nothing.
 	Register *activities.Register
+	// Evidence anchors evidence packs under the server's key; nil (drills,
+	// tests) anchors none.
+	Evidence *activities.Evidence
 }
 
 // Registry is the part of a worker (or a test environment) that takes
@@ -43,6 +46,8 @@ func Register(r Registry, deps Deps) {
 		archive = deps.Register.ArchiveIncident
 	}
 	r.RegisterActivityWithOptions(archive, activity.RegisterOptions{Name: activities.ArchiveIncidentName})
+	r.RegisterWorkflowWithOptions(workflows.EvidenceExportWorkflow, workflow.RegisterOptions{Name: workflows.EvidenceExportWorkflowName})
+	r.RegisterActivityWithOptions(deps.Evidence.AnchorEvidence, activity.RegisterOptions{Name: activities.AnchorEvidenceName})
 	if deps.Notifier == nil {
 		// Without a mailer, a page's email targets stay on the timeline.
 		r.RegisterActivityWithOptions(func(context.Context, activities.PageEmailInput) error { return nil },

@@ -84,7 +84,13 @@ func Deps(ctx context.Context, cfg config.Config, logger *slog.Logger) (deps wor
 		_ = st.Close()
 		return worker.Deps{}, nil, err
 	}
+	ev, err := evidenceAnchors(cfg, st, logger)
+	if err != nil {
+		_ = st.Close()
+		return worker.Deps{}, nil, err
+	}
 	return worker.Deps{
+		Evidence: ev,
 		Rules:    &activities.Rules{Ruleset: rs, Config: rules.Config{Reminders: cfg.Reminders}, Escalation: esc},
 		Notifier: notifier,
 		Slack:    slackActivities(cfg),
@@ -121,6 +127,7 @@ func RunWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 		return err
 	}
 	defer c.Close()
+	connectEvidence(deps.Evidence, c, cfg, cfg.Temporal)
 	w := worker.New(c, cfg.TaskQueue, deps, workerOptions(cfg))
 	if err := w.Start(); err != nil {
 		return apperr.Wrap(apperr.Unavailable, err, "start the worker on task queue %q", cfg.TaskQueue)

@@ -83,6 +83,7 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 		return nil, err
 	}
 	d.stop = append(d.stop, c.Close)
+	connectEvidence(deps.Evidence, c, cfg, tcfg)
 
 	d.noWorker = opts.NoWorker
 	if !opts.NoWorker {

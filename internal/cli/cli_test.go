@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/config"
+	"github.com/breachctl/breachctl/internal/evidence"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/orchestrator"
 	"github.com/breachctl/breachctl/workflows"
@@ -38,6 +40,9 @@ type fakeIncidents struct {
 	progress    func(noticeID string) (workflows.NoticeProgress, error)
 	// encryption answers EncryptionKey; nil: plain.
 	encryption func(id string) (string, error)
+	// anchor answers AnchorEvidence, records EvidenceRecord.
+	anchor  func(in activities.EvidenceInput) (evidence.ServerAnchor, error)
+	records map[string]evidence.ServerAnchor
 }
 
 var _ Incidents = (*fakeIncidents)(nil)
@@ -90,6 +95,20 @@ func (f *fakeIncidents) Assign(_ context.Context, id string, req workflows.Assig
 }
 func (f *fakeIncidents) NoticeProgress(_ context.Context, noticeID string) (workflows.NoticeProgress, error) {
 	return f.progress(noticeID)
+}
+func (f *fakeIncidents) AnchorEvidence(_ context.Context, in activities.EvidenceInput) (evidence.ServerAnchor, error) {
+	a, err := f.anchor(in)
+	if err == nil {
+		if f.records == nil {
+			f.records = map[string]evidence.ServerAnchor{}
+		}
+		f.records[in.Incident+" "+in.Head] = a
+	}
+	return a, err
+}
+func (f *fakeIncidents) EvidenceRecord(_ context.Context, id, head string) (evidence.ServerAnchor, bool, error) {
+	a, ok := f.records[id+" "+head]
+	return a, ok, nil
 }
 func (f *fakeIncidents) EncryptionKey(_ context.Context, id string) (string, error) {
 	if f.encryption == nil {

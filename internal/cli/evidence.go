@@ -13,9 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/evidence"
-	"github.com/breachctl/breachctl/internal/incident"
+	"github.com/breachctl/breachctl/internal/evidence/fromstore"
 	"github.com/breachctl/breachctl/internal/store"
 )
 
@@ -58,8 +59,9 @@ func publicKey(field, s string) (ed25519.PublicKey, error) {
 }
 
 type evidenceOptions struct {
-	out   string
-	store string
+	out        string
+	store      string
+	unanchored bool
 }
 
 func newEvidenceCmd(g *globals) *cobra.Command {
@@ -77,13 +79,16 @@ each attempt and why, and the message IDs of emails to organisations. No
 person's address is in it.
 
 Every file is a record in a hash chain; manifest.json lists them with the
-chain head. With BREACHCTL_EVIDENCE_SIGNING_KEY set (base64 Ed25519 seed:
-'breachctl evidence keygen'), the head is signed. A chain alone can be
-recomputed by whoever edits the files, so the head is also recorded on the
-incident's timeline, in Temporal, as a note; a closed incident takes no notes,
-but its record no longer changes, and 'verify' compares the pack with it.`,
+chain head. A chain alone can be recomputed by whoever edits the files, so the
+pack is anchored where only the server can write: a worker rebuilds the pack
+from the incident's record in Temporal and the ledger in the store, and signs
+the head it built with the server's key (made on its first start, in its data
+directory; 'breachctl evidence server-key' prints the public key). The signed
+record goes into the pack and stays in Temporal. With
+BREACHCTL_EVIDENCE_SIGNING_KEY set (base64 Ed25519 seed: 'breachctl evidence
+keygen'), the exporter signs the head too.`,
 		Example: `  breachctl evidence INC-20261120-7K3QX -o INC-20261120-7K3QX.zip
-  breachctl evidence verify INC-20261120-7K3QX.zip --public-key "$BREACHCTL_EVIDENCE_PUBLIC_KEY"`,
+  breachctl evidence verify INC-20261120-7K3QX.zip --server-key "$(breachctl evidence server-key)"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := incidentArg(args)
@@ -102,12 +107,12 @@ but its record no longer changes, and 'verify' compares the pack with it.`,
 			if dsn == "" {
 				dsn = cfg.StoreDSN()
 			}
-			out := o.out
-			if out == "" {
-				out = id + "-evidence.zip"
+			out, err := packPath(o.out, id)
+			if err != nil {
+				return err
 			}
 			return withService(cmd, g, func(ctx context.Context, svc Incidents, actor string) error {
-				return exportEvidence(ctx, g, svc, actor, id, out, key, func() (*store.Store, error) {
+				return exportEvidence(ctx, g, svc, actor, id, out, key, o.unanchored, func() (*store.Store, error) {
 					return store.Open(ctx, dsn, store.WithKeys(cfg.Keys)) // the ledger's sealed fields open with the keys
 				})
 			})
@@ -117,26 +122,63 @@ but its record no longer changes, and 'verify' compares the pack with it.`,
 	// output format, which an export has no use for.
 	cmd.Flags().StringVarP(&o.out, "output", "o", "", "the zip to write (default INC-ID-evidence.zip)")
 	cmd.Flags().StringVar(&o.store, "store", "", "the store holding the ledger (default $BREACHCTL_STORE or the data directory's)")
-	cmd.AddCommand(newEvidenceVerifyCmd(g), newEvidenceKeygenCmd(g))
+	cmd.Flags().BoolVar(&o.unanchored, "unanchored", false, "write the pack even if no worker anchors it (it then proves only its own consistency)")
+	cmd.AddCommand(newEvidenceVerifyCmd(g), newEvidenceKeygenCmd(g), newEvidenceServerKeyCmd(g))
 	return cmd
 }
 
-func exportEvidence(ctx context.Context, g *globals, svc Incidents, actor, id, out string, key ed25519.PrivateKey, openStore func() (*store.Store, error)) error {
-	st, err := svc.Show(ctx, id)
-	if err != nil {
-		return err
+// packPath is where the pack goes: -o, or INC-ID-evidence.zip. Here -o is
+// a file, not the global output format, so "json" or "table" is a mistake.
+func packPath(out, id string) (string, error) {
+	switch out {
+	case "":
+		return id + "-evidence.zip", nil
+	case "json", "table":
+		return "", apperr.Invalidf("--output", "here -o is the zip to write, not a format: give a file name like %s-evidence.zip", id)
 	}
-	ledger, err := readLedger(ctx, openStore, id)
+	return out, nil
+}
+
+func exportEvidence(ctx context.Context, g *globals, svc Incidents, actor, id, out string, key ed25519.PrivateKey, unanchored bool, openStore func() (*store.Store, error)) error {
+	s, err := openStore()
 	if err != nil {
-		return err
+		return apperr.Wrap(apperr.Unavailable, err, "open the store (BREACHCTL_STORE, --store)")
 	}
-	pack, err := evidence.Build(evidence.Input{Status: st, Ledger: ledger, ExportedAt: g.env.Now(), ExportedBy: actor}, key)
-	if err != nil {
-		return err
+	defer s.Close()
+	var (
+		pack   *evidence.Pack
+		anchor evidence.ServerAnchor
+		why    error
+	)
+	// The worker rebuilds the pack from the record as it is when it runs:
+	// an incident that changes in between (a clock fires, an event comes
+	// in) gives another head, and the export is made again.
+	for attempt := 0; attempt < 3; attempt++ {
+		st, err := svc.Show(ctx, id)
+		if err != nil {
+			return err
+		}
+		ledger, err := fromstore.ReadLedger(ctx, s, id)
+		if err != nil {
+			return err
+		}
+		if pack, err = evidence.Build(evidence.Input{Status: st, Ledger: ledger, ExportedAt: g.env.Now(), ExportedBy: actor}, key); err != nil {
+			return err
+		}
+		anchor, why = svc.AnchorEvidence(ctx, activities.EvidenceInput{Incident: id, Head: pack.Manifest.Head, ExportedAt: pack.ExportedAt, ExportedBy: actor})
+		if why == nil || !apperr.Is(why, apperr.Conflict) {
+			break
+		}
 	}
-	// Written beside the target and renamed into place once the head is on
-	// the timeline: a pack whose head could not be recorded is never left
-	// looking finished.
+	switch {
+	case why == nil:
+		pack.Manifest.Anchor = &anchor
+	case !unanchored:
+		return fmt.Errorf("no pack written: %w (--unanchored writes one that proves only its own consistency)", why)
+	default:
+		fmt.Fprintf(g.env.Stderr, "warning: the pack is not anchored: %v\n", why)
+	}
+	// Written beside the target and renamed into place once whole.
 	tmp, err := os.CreateTemp(filepath.Dir(out), ".evidence-*.zip")
 	if err != nil {
 		return apperr.Wrap(apperr.Invalid, err, "-o %s", out)
@@ -153,101 +195,26 @@ func exportEvidence(ctx context.Context, g *globals, svc Incidents, actor, id, o
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", out, err)
 	}
-	head := pack.Manifest.Head
-	var anchored *incident.Entry
-	if st.State != incident.StateClosed {
-		e, err := svc.Note(ctx, id, evidence.AnchorText(head), actor)
-		if apperr.Is(err, apperr.Conflict) {
-			return apperr.New(apperr.Conflict, "%s was closed while the pack was built: export it again", id)
-		}
-		if err != nil {
-			return fmt.Errorf("record the chain head on the timeline of %s: %w", id, err)
-		}
-		anchored = &e
-	}
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		return fmt.Errorf("write %s: %w", out, err)
 	}
 	w := g.env.Stdout
 	fmt.Fprintf(w, "Wrote %s: %d files, the evidence of %s as of %s\n", out, len(pack.Files), id, ts(pack.ExportedAt))
-	fmt.Fprintf(w, "Chain head %s\n", head)
-	if s := pack.Manifest.Signature; s != nil {
-		fmt.Fprintf(w, "Signed with Ed25519 key %s\n", s.PublicKey)
+	fmt.Fprintf(w, "Chain head %s\n", pack.Manifest.Head)
+	if a := pack.Manifest.Anchor; a != nil {
+		fmt.Fprintf(w, "Anchored: the server rebuilt the pack from the record and signed its head at %s with its key %s\n", ts(a.SignedAt), a.PublicKey)
 	} else {
-		fmt.Fprintf(w, "Not signed: set %s (breachctl evidence keygen) to sign the head\n", envEvidenceSigningKey)
+		fmt.Fprintln(w, evidence.Unanchored)
 	}
-	if anchored != nil {
-		fmt.Fprintf(w, "Head recorded on the timeline of %s (entry #%d at %s)\n", id, anchored.Seq, ts(anchored.At))
-	} else {
-		fmt.Fprintf(w, "%s is closed: its record in Temporal no longer changes, and `evidence verify` compares the pack with it\n", id)
+	if s := pack.Manifest.Signature; s != nil {
+		fmt.Fprintf(w, "Signed by the exporter with Ed25519 key %s\n", s.PublicKey)
 	}
 	return nil
 }
 
-// readLedger reads the incident's notices from the notification ledger.
-func readLedger(ctx context.Context, openStore func() (*store.Store, error), id string) ([]evidence.LedgerNotice, error) {
-	s, err := openStore()
-	if err != nil {
-		return nil, apperr.Wrap(apperr.Unavailable, err, "open the store (BREACHCTL_STORE, --store)")
-	}
-	defer s.Close()
-	ids, err := s.IncidentNotices(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]evidence.LedgerNotice, 0, len(ids))
-	for _, nid := range ids {
-		r, err := s.NoticeReport(ctx, nid)
-		if err != nil {
-			return nil, err
-		}
-		resends, err := s.Resends(ctx, nid)
-		if err != nil {
-			return nil, fmt.Errorf("the batches of %s sent more than once: %w", nid, err)
-		}
-		out = append(out, ledgerNotice(r, resends))
-	}
-	return out, nil
-}
-
-// ledgerNotice is a notice as the pack records it: the ledger's report of
-// it (its counts from store.NoticeProgress, the one source every view
-// reads) and its batches sent more than once with every attempt.
-func ledgerNotice(r store.NoticeReport, resends []store.BatchAttempts) evidence.LedgerNotice {
-	n, p := r.Notice, r.Progress
-	l := evidence.LedgerNotice{
-		ID: n.ID, Rule: n.Rule, Audience: n.Audience, SnapshotID: n.SnapshotID, ApprovedBy: n.ApprovedBy, ApprovedAt: n.ApprovedAt,
-		Content: n.Content,
-		Progress: evidence.LedgerProgress{
-			Batches: p.Batches, BatchesAccepted: p.BatchesAccepted, BatchesFailed: p.BatchesFailed, BatchesAmbiguous: p.BatchesAmbiguous,
-			Recipients: p.Recipients, Queued: p.Queued, Accepted: p.Accepted, Failed: p.Failed, Unreachable: p.Unreachable,
-			Delivered: p.Delivered, Bounced: p.Bounced, Dropped: p.Dropped, Deferred: p.Deferred,
-			BatchesSending: p.BatchesSending, Requests: p.Requests, Resent: p.Resent, ResentRecipients: p.ResentRecipients,
-			Twice: p.Twice, MaybeTwice: p.MaybeTwice,
-		},
-		Resends: []evidence.LedgerResend{},
-	}
-	for _, b := range resends {
-		lr := evidence.LedgerResend{Batch: b.Batch, Recipients: b.Recipients, State: string(b.State), Attempts: []evidence.LedgerAttempt{}}
-		for _, a := range b.Attempts {
-			lr.Attempts = append(lr.Attempts, evidence.LedgerAttempt{
-				N: a.N, StartedAt: a.StartedAt, EndedAt: a.EndedAt, Outcome: string(a.Outcome), MessageID: a.MessageID,
-				Error: a.Error, Resend: a.Resend, ConfirmedBy: a.ConfirmedBy,
-			})
-		}
-		l.Resends = append(l.Resends, lr)
-	}
-	for _, b := range r.Batches {
-		l.Batches = append(l.Batches, evidence.LedgerBatch{
-			Key: b.Key, State: string(b.State), Recipients: b.Recipients, MessageID: b.MessageID, Error: b.Error, Attempts: b.Attempts,
-			SentAt: b.SentAt, UpdatedAt: b.UpdatedAt, Events: b.Events, Delivered: b.Delivered, Bounced: b.Bounced, Dropped: b.Dropped, Deferred: b.Deferred,
-		})
-	}
-	return l
-}
-
 type verifyOptions struct {
 	publicKey string
+	serverKey string
 	incident  bool
 	offline   bool
 }
@@ -258,27 +225,44 @@ type verifyResult struct {
 	File   string           `json:"file,omitempty"`   // the first file that does not match
 	Reason string           `json:"reason,omitempty"` // why
 	Report *evidence.Report `json:"report,omitempty"`
-	Anchor *evidence.Anchor `json:"anchor,omitempty"`
-	// Unanchored says why the pack was not checked against Temporal.
-	Unanchored string `json:"unanchored,omitempty"`
+	// Anchored: the server signed the pack's head (Report.Anchor); else
+	// Proves says what the checks prove.
+	Anchored bool   `json:"anchored"`
+	Proves   string `json:"proves,omitempty"`
+	// InTemporal: Temporal still has the server's record of this export.
+	InTemporal bool             `json:"in_temporal,omitempty"`
+	Anchor     *evidence.Anchor `json:"consistency,omitempty"`
+	// Unchecked says why the pack was not checked against Temporal.
+	Unchecked string `json:"unchecked,omitempty"`
 }
+
+// envEvidenceServerKey is the server's evidence public key, for verifiers.
+const envEvidenceServerKey = "BREACHCTL_EVIDENCE_SERVER_KEY"
 
 func newEvidenceVerifyCmd(g *globals) *cobra.Command {
 	o := &verifyOptions{}
 	cmd := &cobra.Command{
 		Use:   "verify PACK.zip",
-		Short: "Check an evidence pack: every file's hash, the chain, the signature, the timeline",
+		Short: "Check an evidence pack: every file's hash, the chain, the server's anchor, the timeline",
 		Long: `Checks every file of the pack against its SHA-256 in the manifest, the hash
-chain through them in order, the chain head, and the Ed25519 signature if the
-pack has one (against --public-key or BREACHCTL_EVIDENCE_PUBLIC_KEY when given;
-then the pack must be signed by that key). Then, when Temporal is reachable
-(always with --incident), it checks that the pack's timeline is the incident's
-and that its head is the one recorded on the timeline at export, or, for a
-closed incident, that status.json is the incident's record in Temporal.
+chain through them in order, the chain head, and the server's anchor: its
+signature of the head it rebuilt from the incident's record at export. The
+anchor is checked against the server's public key (--server-key,
+BREACHCTL_EVIDENCE_SERVER_KEY, or the one in this machine's data directory);
+then the pack must be anchored by it. An exporter's own signature is checked
+too (against --public-key or BREACHCTL_EVIDENCE_PUBLIC_KEY when given).
+
+A pack without the server's anchor (every pack exported before anchors) still
+verifies, and is reported as what it is: its files agree with each other, which
+whoever edits them can arrange.
+
+Then, when Temporal is reachable (always with --incident), it checks that
+Temporal has the server's record of this export, that the pack's timeline is
+the incident's, and, for a closed incident, that status.json is its record.
 
 Names the first file that does not match and exits with 4.`,
 		Example: `  breachctl evidence verify INC-20261120-7K3QX.zip
-  breachctl evidence verify INC-20261120-7K3QX.zip --incident --public-key "$BREACHCTL_EVIDENCE_PUBLIC_KEY"`,
+  breachctl evidence verify INC-20261120-7K3QX.zip --incident --server-key "$BREACHCTL_EVIDENCE_SERVER_KEY"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.incident && o.offline {
@@ -292,16 +276,38 @@ Names the first file that does not match and exits with 4.`,
 			if err != nil {
 				return err
 			}
-			return verifyEvidence(cmd.Context(), g, args[0], trusted, o)
+			server, err := serverKey(g, o.serverKey)
+			if err != nil {
+				return err
+			}
+			return verifyEvidence(cmd.Context(), g, args[0], trusted, server, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.publicKey, "public-key", "", "the Ed25519 public key the pack must be signed with, base64 (default $"+envEvidencePublicKey+")")
+	cmd.Flags().StringVar(&o.publicKey, "public-key", "", "the exporter's Ed25519 public key the pack must be signed with, base64 (default $"+envEvidencePublicKey+")")
+	cmd.Flags().StringVar(&o.serverKey, "server-key", "", "the server's evidence public key the pack must be anchored by, base64 (default $"+envEvidenceServerKey+", or this machine's data directory's)")
 	cmd.Flags().BoolVar(&o.incident, "incident", false, "require the check against the incident in Temporal (fail if it cannot be made)")
 	cmd.Flags().BoolVar(&o.offline, "offline", false, "check the pack alone, without Temporal")
 	return cmd
 }
 
-func verifyEvidence(ctx context.Context, g *globals, path string, trusted ed25519.PublicKey, o *verifyOptions) error {
+// serverKey is the server's evidence public key a verifier trusts: the
+// flag, the environment, or the file a server on this machine wrote.
+func serverKey(g *globals, flag string) (ed25519.PublicKey, error) {
+	text, field := flag, "--server-key"
+	if text == "" {
+		text, field = g.env.Getenv(envEvidenceServerKey), envEvidenceServerKey
+	}
+	if text != "" {
+		return publicKey(field, text)
+	}
+	cfg, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	return evidence.ReadServerPublicKey(cfg.DataDir)
+}
+
+func verifyEvidence(ctx context.Context, g *globals, path string, trusted, server ed25519.PublicKey, o *verifyOptions) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return apperr.Wrap(apperr.Invalid, err, "pack")
@@ -312,19 +318,18 @@ func verifyEvidence(ctx context.Context, g *globals, path string, trusted ed2551
 		return apperr.Wrap(apperr.Invalid, err, "pack")
 	}
 	res := verifyResult{}
-	pack, rep, err := evidence.VerifyZip(f, fi.Size(), trusted)
+	pack, rep, err := evidence.VerifyZip(f, fi.Size(), trusted, server)
 	if err != nil {
 		return verifyFailed(g, path, res, err)
 	}
-	res.Report = &rep
+	res.Report, res.Anchored = &rep, rep.Anchored
+	if !rep.Anchored {
+		res.Proves = evidence.Unanchored
+	}
 	if o.offline {
-		res.Unanchored = "--offline"
-	} else {
-		anchor, why, err := anchorEvidence(ctx, g, pack, rep.Incident, o.incident)
-		if err != nil {
-			return verifyFailed(g, path, res, err)
-		}
-		res.Anchor, res.Unanchored = anchor, why
+		res.Unchecked = "--offline"
+	} else if err := checkInTemporal(ctx, g, pack, rep, o.incident, &res); err != nil {
+		return verifyFailed(g, path, res, err)
 	}
 	res.OK = true
 	if g.json() {
@@ -335,49 +340,74 @@ func verifyEvidence(ctx context.Context, g *globals, path string, trusted ed2551
 	fmt.Fprintf(w, "Evidence of %s exported %s by %s: %d files\n", rep.Incident, ts(rep.ExportedAt), orDash(rep.ExportedBy), rep.Files)
 	fmt.Fprintf(w, "Every file matches its SHA-256 and the chain; head %s\n", rep.Head)
 	switch {
-	case rep.Signed && rep.KeyTrusted:
-		fmt.Fprintf(w, "Signed by the trusted Ed25519 key %s\n", rep.SignerKey)
-	case rep.Signed:
-		fmt.Fprintf(w, "Signed by Ed25519 key %s (give --public-key to check it is yours)\n", rep.SignerKey)
+	case rep.Anchored && rep.ServerKeyTrusted:
+		fmt.Fprintf(w, "Anchored: the server with the trusted key %s rebuilt this pack from the record and signed its head at %s\n", rep.ServerKey, ts(rep.Anchor.SignedAt))
+	case rep.Anchored:
+		fmt.Fprintf(w, "Anchored by server key %s at %s (give --server-key to check it is your server's)\n", rep.ServerKey, ts(rep.Anchor.SignedAt))
 	default:
-		fmt.Fprintln(w, "Not signed")
+		fmt.Fprintln(w, evidence.Unanchored)
 	}
 	switch {
-	case res.Anchor != nil && res.Anchor.Entry != nil:
-		e := res.Anchor.Entry
-		fmt.Fprintf(w, "Head recorded on the timeline of %s at %s by %s (entry #%d); the pack's timeline is the incident's\n", rep.Incident, ts(e.At), e.Actor, e.Seq)
+	case rep.Signed && rep.KeyTrusted:
+		fmt.Fprintf(w, "Signed by the exporter's trusted Ed25519 key %s\n", rep.SignerKey)
+	case rep.Signed:
+		fmt.Fprintf(w, "Signed by the exporter's Ed25519 key %s (give --public-key to check it is yours)\n", rep.SignerKey)
+	}
+	switch {
+	case res.InTemporal:
+		fmt.Fprintf(w, "Temporal has the server's record of this export\n")
+	case res.Unchecked == "" && rep.Anchored:
+		fmt.Fprintf(w, "Temporal no longer has the server's record of this export (past its retention?); the anchor's signature stands\n")
+	}
+	switch {
+	case res.Anchor != nil && res.Anchor.MatchesRecord:
+		fmt.Fprintf(w, "%s is closed; the pack's timeline and status.json are its record in Temporal\n", rep.Incident)
 	case res.Anchor != nil:
-		fmt.Fprintf(w, "%s is closed and the pack is its record in Temporal\n", rep.Incident)
-	default:
-		fmt.Fprintf(w, "Not checked against the incident in Temporal: %s\n", res.Unanchored)
+		fmt.Fprintf(w, "The pack's timeline is the start of the incident's timeline in Temporal\n")
+	case res.Unchecked != "":
+		fmt.Fprintf(w, "Not checked against the incident in Temporal: %s\n", res.Unchecked)
 	}
 	return nil
 }
 
-// anchorEvidence checks the pack against the incident in Temporal. Without
-// require, an unreachable Temporal or an incident it no longer has (past
-// retention) is reported, not an error: the pack's own checks still hold.
-func anchorEvidence(ctx context.Context, g *globals, pack *evidence.Pack, id string, require bool) (*evidence.Anchor, string, error) {
+// checkInTemporal checks the pack against Temporal: the server's record of
+// the export, and the incident's timeline and record. Without require, an
+// unreachable Temporal or an incident it no longer has (past retention) is
+// reported, not an error: the pack's own checks still hold.
+func checkInTemporal(ctx context.Context, g *globals, pack *evidence.Pack, rep evidence.Report, require bool, res *verifyResult) error {
 	svc, _, closeFn, err := g.connect(ctx)
 	if err != nil {
 		if require {
-			return nil, "", err
+			return err
 		}
-		return nil, "Temporal is not reachable (" + err.Error() + ")", nil
+		res.Unchecked = "Temporal is not reachable (" + err.Error() + ")"
+		return nil
 	}
 	defer closeFn()
-	st, err := svc.Show(ctx, id)
+	if rep.Anchored {
+		rec, ok, err := svc.EvidenceRecord(ctx, rep.Incident, rep.Head)
+		if err != nil && require {
+			return err
+		}
+		if ok && rec.Signature != rep.Anchor.Signature {
+			return &evidence.Mismatch{File: evidence.ManifestName, Reason: "its server anchor is not the one Temporal recorded for this export"}
+		}
+		res.InTemporal = ok
+	}
+	st, err := svc.Show(ctx, rep.Incident)
 	if err != nil {
 		if require || !apperr.Is(err, apperr.NotFound) && !apperr.Is(err, apperr.Unavailable) {
-			return nil, "", err
+			return err
 		}
-		return nil, id + " is not in Temporal (" + err.Error() + ")", nil
+		res.Unchecked = rep.Incident + " is not in Temporal (" + err.Error() + ")"
+		return nil
 	}
 	a, err := evidence.CheckAnchor(pack, st)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	return &a, "", nil
+	res.Anchor = &a
+	return nil
 }
 
 // verifyFailed reports a pack that does not verify: the file and why, on
@@ -411,6 +441,36 @@ whoever verifies them.`,
 			fmt.Fprintf(g.env.Stdout, "%s=%s\n%s=%s\n", envEvidenceSigningKey, base64.StdEncoding.EncodeToString(priv.Seed()),
 				envEvidencePublicKey, base64.StdEncoding.EncodeToString(pub))
 			return nil
+		},
+	}
+}
+
+func newEvidenceServerKeyCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "server-key",
+		Short: "Print the server's evidence public key, which anchors packs (from this machine's data directory)",
+		Long: `Prints the Ed25519 public key that the worker (dev, worker) on this machine made
+on its first start and anchors evidence packs with, from its data directory
+(BREACHCTL_DATA_DIR). Give it to whoever verifies packs: --server-key or
+BREACHCTL_EVIDENCE_SERVER_KEY.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			pub, err := evidence.ReadServerPublicKey(cfg.DataDir)
+			if err != nil {
+				return err
+			}
+			if pub == nil {
+				return apperr.New(apperr.NotFound, "no server evidence key in %s: a worker (breachctl dev, breachctl worker) makes one there on its first start", filepath.Join(cfg.DataDir, evidence.ServerPublicKeyFile))
+			}
+			if g.json() {
+				return writeJSON(g.env.Stdout, map[string]string{"server_key": base64.StdEncoding.EncodeToString(pub)})
+			}
+			_, err = fmt.Fprintln(g.env.Stdout, base64.StdEncoding.EncodeToString(pub))
+			return err
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"io/fs"
@@ -13,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/evidence"
+	"github.com/breachctl/breachctl/internal/evidence/fromstore"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/seal"
 	"github.com/breachctl/breachctl/internal/store"
@@ -26,6 +31,10 @@ type evidenceWorld struct {
 	svc    *fakeIncidents
 	status incident.Status
 	notes  []string
+	server *activities.Evidence
+	// recordOverride is the incident as the server reads it, when a test
+	// has it differ from what the CLI reads.
+	recordOverride *incident.Status
 }
 
 func newEvidenceWorld(t *testing.T) *evidenceWorld {
@@ -56,6 +65,21 @@ func newEvidenceWorld(t *testing.T) *evidenceWorld {
 	}
 	s.Close()
 
+	// The server: the worker's anchoring, as it runs, over the same store.
+	w.server = &activities.Evidence{
+		Key:    ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize)),
+		Status: func(context.Context, string) (incident.Status, error) { return w.serverStatus(), nil },
+		Ledger: func(ctx context.Context, id string) ([]evidence.LedgerNotice, error) {
+			s, err := store.Open(ctx, dsn, store.WithKeys(keys))
+			if err != nil {
+				return nil, err
+			}
+			defer s.Close()
+			return fromstore.ReadLedger(ctx, s, id)
+		},
+		Now: func() time.Time { return now },
+	}
+	w.env[envEvidenceServerKey] = base64.StdEncoding.EncodeToString(w.server.Key.Public().(ed25519.PublicKey))
 	w.svc = &fakeIncidents{
 		show: func(id string) (incident.Status, error) { return w.status, nil },
 		note: func(id, text, actor string) (incident.Entry, error) {
@@ -63,8 +87,24 @@ func newEvidenceWorld(t *testing.T) *evidenceWorld {
 			e := w.status.Timeline.Append(now, incident.EntryNote, actor, "", text)
 			return e, nil
 		},
+		anchor: func(in activities.EvidenceInput) (evidence.ServerAnchor, error) {
+			res, err := w.server.AnchorEvidence(context.Background(), in)
+			if err != nil {
+				return evidence.ServerAnchor{}, apperr.New(apperr.Conflict, "the server did not anchor the pack: %v", err)
+			}
+			return res.Anchor, nil
+		},
 	}
 	return w
+}
+
+// serverStatus is the incident as the worker reads it: the same as the
+// CLI's, unless a test has the two disagree.
+func (w *evidenceWorld) serverStatus() incident.Status {
+	if w.recordOverride != nil {
+		return *w.recordOverride
+	}
+	return w.status
 }
 
 func TestEvidenceExportAndVerify(t *testing.T) {
@@ -74,11 +114,8 @@ func TestEvidenceExportAndVerify(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("export: exit %d: %s", code, errOut)
 	}
-	if len(w.notes) != 1 || !strings.HasPrefix(w.notes[0], "Evidence pack exported: chain head sha256:") || !strings.Contains(out, w.notes[0][len("Evidence pack exported: chain head "):]) {
-		t.Fatalf("the head on the timeline: notes %q, output\n%s", w.notes, out)
-	}
-	if !strings.Contains(out, "Not signed") || !strings.Contains(out, "Head recorded on the timeline") {
-		t.Errorf("export output:\n%s", out)
+	if len(w.notes) != 0 || !strings.Contains(out, "Anchored: the server rebuilt the pack from the record and signed its head") {
+		t.Fatalf("export: notes %q, output\n%s", w.notes, out)
 	}
 	zipped, err := os.ReadFile(pack)
 	if err != nil {
@@ -97,12 +134,13 @@ func TestEvidenceExportAndVerify(t *testing.T) {
 	}
 
 	code, out, errOut = run(t, w.svc, w.env, "evidence", "verify", pack)
-	if code != 0 || !strings.Contains(out, "OK") || !strings.Contains(out, "Head recorded on the timeline") {
+	if code != 0 || !strings.Contains(out, "OK") || !strings.Contains(out, "Anchored: the server with the trusted key") ||
+		!strings.Contains(out, "Temporal has the server's record of this export") || !strings.Contains(out, "timeline is the start of the incident's") {
 		t.Fatalf("verify: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = run(t, w.svc, w.env, "evidence", "verify", pack, "-o", "json")
 	var res verifyResult
-	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || !res.OK || res.Anchor == nil || res.Anchor.Entry == nil {
+	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || !res.OK || !res.Anchored || !res.InTemporal || res.Anchor == nil {
 		t.Fatalf("verify -o json: exit %d %v\n%s", code, err, out)
 	}
 
@@ -130,11 +168,50 @@ func TestEvidenceExportAndVerify(t *testing.T) {
 		t.Errorf("edited pack -o json: %+v %v", res, err)
 	}
 
-	// The timeline without the note (another incident's pack passed off,
-	// or a rebuilt one): refused.
-	w.status.Timeline = w.status.Timeline[:len(w.status.Timeline)-1]
-	if code, _, errOut := run(t, w.svc, w.env, "evidence", "verify", pack); code != ExitConflict || !strings.Contains(errOut, "not recorded on the timeline") {
-		t.Errorf("head not on the timeline: exit %d %s", code, errOut)
+	// -o json is a mistake here: no zip called json.
+	if code, _, errOut := run(t, w.svc, w.env, "evidence", w.status.ID, "-o", "json"); code != ExitInvalid || !strings.Contains(errOut, "not a format") {
+		t.Errorf("-o json: exit %d %s", code, errOut)
+	}
+	if _, err := os.Stat("json"); err == nil {
+		t.Error("a zip named json was written")
+	}
+}
+
+// A pack the server's record does not give (someone changed what the CLI
+// reads, or built the pack from files of their own) is not anchored: the
+// worker rebuilds another head and refuses, and no pack is written unless
+// asked for unanchored, which verify then reports as proving only its own
+// consistency, and refuses where the server's key is given.
+func TestEvidenceTheServerDoesNotAnchorAnotherRecord(t *testing.T) {
+	w := newEvidenceWorld(t)
+	record := w.status
+	record.CloseReason = "what the server has"
+	record.Facts.Title = "Database copied, as recorded"
+	w.recordOverride = &record
+	pack := filepath.Join(w.dir, "forged.zip")
+	code, _, errOut := run(t, w.svc, w.env, "evidence", w.status.ID, "-o", pack)
+	if code == 0 || !strings.Contains(errOut, "the one the server builds from the incident's record") || !strings.Contains(errOut, "no pack written") {
+		t.Fatalf("export of a record the server does not have: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(pack); err == nil {
+		t.Fatal("a pack was written")
+	}
+	code, out, errOut := run(t, w.svc, w.env, "evidence", w.status.ID, "-o", pack, "--unanchored")
+	if code != 0 || !strings.Contains(errOut, "warning: the pack is not anchored") || !strings.Contains(out, "NOT ANCHORED") {
+		t.Fatalf("--unanchored: exit %d\n%s%s", code, out, errOut)
+	}
+	noServerKey := map[string]string{}
+	for k, v := range w.env {
+		if k != envEvidenceServerKey {
+			noServerKey[k] = v
+		}
+	}
+	noServerKey["BREACHCTL_DATA_DIR"] = w.dir // no server key file there
+	if code, out, _ := run(t, w.svc, noServerKey, "evidence", "verify", pack); code != 0 || !strings.Contains(out, "NOT ANCHORED") || !strings.Contains(out, "prove only that its files agree") {
+		t.Errorf("an unanchored pack: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := run(t, w.svc, w.env, "evidence", "verify", pack); code != ExitConflict || !strings.Contains(errOut, "not anchored by the server") {
+		t.Errorf("an unanchored pack where the server's key is known: exit %d %s", code, errOut)
 	}
 }
 
@@ -155,11 +232,11 @@ func TestEvidenceSignedAndClosed(t *testing.T) {
 	w.env[envEvidenceSigningKey] = env[envEvidenceSigningKey]
 	pack := filepath.Join(w.dir, "signed.zip")
 	code, out, errOut := run(t, w.svc, w.env, "evidence", w.status.ID, "-o", pack)
-	if code != 0 || len(w.notes) != 0 || !strings.Contains(out, "Signed with Ed25519 key "+env[envEvidencePublicKey]) || !strings.Contains(out, "is closed") {
+	if code != 0 || len(w.notes) != 0 || !strings.Contains(out, "Signed by the exporter with Ed25519 key "+env[envEvidencePublicKey]) || !strings.Contains(out, "Anchored") {
 		t.Fatalf("export of a closed incident: exit %d, notes %q\n%s%s", code, w.notes, out, errOut)
 	}
 	code, out, errOut = run(t, w.svc, w.env, "evidence", "verify", pack, "--public-key", env[envEvidencePublicKey], "--incident")
-	if code != 0 || !strings.Contains(out, "trusted Ed25519 key") || !strings.Contains(out, "is closed and the pack is its record") {
+	if code != 0 || !strings.Contains(out, "trusted Ed25519 key") || !strings.Contains(out, "is closed; the pack's timeline and status.json are its record") {
 		t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
 	}
 	_, other, _ := run(t, nil, nil, "evidence", "keygen")
@@ -172,6 +249,24 @@ func TestEvidenceSignedAndClosed(t *testing.T) {
 	}
 	if code, _, _ := run(t, w.svc, map[string]string{envEvidenceSigningKey: "bm90IGEga2V5"}, "evidence", w.status.ID, "-o", pack); code != ExitInvalid {
 		t.Errorf("a bad signing key: exit %d", code)
+	}
+}
+
+// The server's key: made once in the data directory, printed by
+// `evidence server-key`.
+func TestEvidenceServerKeyIsPrinted(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"BREACHCTL_DATA_DIR": dir}
+	if code, _, errOut := run(t, nil, env, "evidence", "server-key"); code != ExitNotFound || !strings.Contains(errOut, "makes one there on its first start") {
+		t.Fatalf("no key yet: exit %d %s", code, errOut)
+	}
+	key, err := evidence.LoadOrCreateServerKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, nil, env, "evidence", "server-key")
+	if code != 0 || strings.TrimSpace(out) != base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)) {
+		t.Fatalf("server-key: exit %d %q", code, out)
 	}
 }
 

@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 
+	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
+	"github.com/breachctl/breachctl/internal/evidence"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/workflows"
 )
@@ -115,4 +117,11 @@ func (k *keyGuard) Assign(ctx context.Context, id string, req workflows.AssignRe
 		return incident.Status{}, err
 	}
 	return k.Incidents.Assign(ctx, id, req)
+}
+
+func (k *keyGuard) AnchorEvidence(ctx context.Context, in activities.EvidenceInput) (evidence.ServerAnchor, error) {
+	if err := k.check(ctx, in.Incident); err != nil {
+		return evidence.ServerAnchor{}, err
+	}
+	return k.Incidents.AnchorEvidence(ctx, in)
 }

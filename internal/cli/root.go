@@ -15,8 +15,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/config"
+	"github.com/breachctl/breachctl/internal/evidence"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/orchestrator"
 	"github.com/breachctl/breachctl/workflows"
@@ -43,6 +45,10 @@ type Incidents interface {
 	// EncryptionKey is the key an incident (id "": the namespace's latest)
 	// is encrypted under, "" when plain, read without decoding anything.
 	EncryptionKey(ctx context.Context, id string) (string, error)
+	// AnchorEvidence has a worker rebuild an export's pack and sign its
+	// head; EvidenceRecord reads that record back from Temporal.
+	AnchorEvidence(ctx context.Context, in activities.EvidenceInput) (evidence.ServerAnchor, error)
+	EvidenceRecord(ctx context.Context, incidentID, head string) (evidence.ServerAnchor, bool, error)
 }
 
 var _ Incidents = (*orchestrator.Incidents)(nil)

@@ -389,20 +389,6 @@ func TestRegisterLedgerIsTheLedgers(t *testing.T) {
 	}
 }
 
-func TestEvidenceLedgerNoticeKeepsEveryAttempt(t *testing.T) {
-	l := ledgerNotice(store.NoticeReport{Notice: store.NoticeRecord{ID: incID + "/eu-gdpr-art34"},
-		Progress: store.NoticeProgress{Accepted: 1000, Requests: 2, Resent: 1, ResentRecipients: 1000, Twice: 1000, BatchesSending: 0}},
-		[]store.BatchAttempts{resentBatch()})
-	if l.Progress.Twice != 1000 || l.Progress.Requests != 2 || len(l.Resends) != 1 || len(l.Resends[0].Attempts) != 2 ||
-		l.Resends[0].Attempts[0].MessageID != "sg-1a" || l.Resends[0].Attempts[1].Resend != "not confirmed within 2m0s" ||
-		l.Resends[0].Attempts[0].ConfirmedBy != "event" {
-		t.Errorf("ledger notice %+v", l)
-	}
-	if l := ledgerNotice(store.NoticeReport{}, nil); l.Resends == nil {
-		t.Error("no resends must read as [], not be left out")
-	}
-}
-
 // TestWatchWaitsForTheIncidentToHear: the notice's workflow ends, then
 // tells the incident; a watch that reads the incident in between waits for
 // it rather than judging a notice still "sending".

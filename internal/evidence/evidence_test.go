@@ -77,7 +77,7 @@ func build(t testing.TB, key ed25519.PrivateKey) (*Pack, []byte) {
 }
 
 func verifyBytes(zipped []byte, trusted ed25519.PublicKey) (*Pack, Report, error) {
-	return VerifyZip(bytes.NewReader(zipped), int64(len(zipped)), trusted)
+	return VerifyZip(bytes.NewReader(zipped), int64(len(zipped)), trusted, nil)
 }
 
 func TestBuildWriteVerify(t *testing.T) {
@@ -367,30 +367,130 @@ func TestEditInPlaceIsNamed(t *testing.T) {
 	}
 }
 
-func TestRecomputedChainWithoutSignatureFailsTheAnchor(t *testing.T) {
-	p, zipped := build(t, nil)
-	live := fixtureStatus(t)
-	live.Timeline = append(live.Timeline, incident.Entry{Seq: len(live.Timeline) + 1, At: exportedAt, Kind: incident.EntryNote, Actor: "cli:dpo", Text: AnchorText(p.Manifest.Head)})
-	live.State = incident.StateOpen // notes are taken while open
-
+// A note anyone may add ("Evidence pack exported: chain head ...") anchors
+// nothing: a forged pack with one on the timeline is reported unanchored,
+// and fails where the server's key is given.
+func TestAForgedNoteAnchorsNothing(t *testing.T) {
+	_, zipped := build(t, nil)
 	fs := entries(t, zipped)
 	i := index(fs, "notices/02-eu-gdpr-art34/ledger.json")
 	fs[i].Content = bytes.Replace(fs[i].Content, []byte("4990"), []byte("5990"), 1)
 	recompute(t, fs)
-	forged, _, err := verifyBytes(rezip(t, fs), nil)
-	if err != nil {
-		t.Fatalf("a recomputed unsigned chain verifies on its own (that is why the anchor exists): %v", err)
+	forgedZip := rezip(t, fs)
+	forged, rep, err := verifyBytes(forgedZip, nil)
+	if err != nil || rep.Anchored {
+		t.Fatalf("a recomputed chain is consistent, and no more: %+v, %v", rep, err)
 	}
-	if _, err := CheckAnchor(forged, live); err == nil || !strings.Contains(err.Error(), "not recorded on the timeline") {
-		t.Errorf("forged pack against the timeline: %v", err)
+	live := fixtureStatus(t)
+	live.State = incident.StateOpen
+	live.Timeline = append(live.Timeline, incident.Entry{Seq: len(live.Timeline) + 1, At: exportedAt, Kind: incident.EntryNote, Actor: "slack:eve", Text: AnchorText(forged.Manifest.Head)})
+	a, err := CheckAnchor(forged, live)
+	if err != nil || a.Entry == nil {
+		t.Fatalf("consistency against the live incident: %+v, %v", a, err)
 	}
-	orig, _, err := verifyBytes(zipped, nil)
+	// The note is reported as what it is; nothing here says anchored.
+	if _, _, err := VerifyZip(bytes.NewReader(forgedZip), int64(len(forgedZip)), nil, serverKey.Public().(ed25519.PublicKey)); err == nil ||
+		!strings.Contains(err.Error(), "not anchored by the server") {
+		t.Fatalf("a forged pack where the server's key is given: %v", err)
+	}
+}
+
+var serverKey = testKey(9)
+
+// anchored builds the fixture's pack anchored by the server, as an export
+// does.
+func anchored(t testing.TB) []byte {
+	t.Helper()
+	p, err := Build(fixtureInput(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := CheckAnchor(orig, live)
-	if err != nil || a.Entry == nil || a.Entry.Actor != "cli:dpo" {
-		t.Errorf("the real pack against the timeline: %+v, %v", a, err)
+	a, err := SignAnchor(serverKey, p, "cli:dpo", exportedAt.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Manifest.Anchor = &a
+	var b bytes.Buffer
+	if err := p.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// Each edit the issue found passing (ledger.json accepted 4990 -> 7000,
+// content.json, decisions.json, assessment.json), with the chain
+// recomputed to cover it, now fails: the server anchored another head.
+func TestEditsOfAnAnchoredPackFail(t *testing.T) {
+	zipped := anchored(t)
+	server := serverKey.Public().(ed25519.PublicKey)
+	if _, rep, err := VerifyZip(bytes.NewReader(zipped), int64(len(zipped)), nil, server); err != nil || !rep.Anchored || !rep.ServerKeyTrusted {
+		t.Fatalf("the pack as exported: %+v, %v", rep, err)
+	}
+	for _, c := range []struct{ file, from, to string }{
+		{"notices/02-eu-gdpr-art34/ledger.json", `"accepted": 4990`, `"accepted": 7000`},
+		{"notices/02-eu-gdpr-art34/content.json", "customer records", "nothing much"},
+		{"decisions.json", "cli:", "cli:someone-else-"},
+		{"assessment.json", `"high"`, `"low"`},
+	} {
+		fs := entries(t, zipped)
+		i := index(fs, c.file)
+		if i < 0 || !bytes.Contains(fs[i].Content, []byte(c.from)) {
+			t.Fatalf("%s has no %q", c.file, c.from)
+		}
+		fs[i].Content = bytes.Replace(fs[i].Content, []byte(c.from), []byte(c.to), 1)
+		recompute(t, fs)
+		edited := rezip(t, fs)
+		for _, key := range []ed25519.PublicKey{nil, server} {
+			_, _, err := VerifyZip(bytes.NewReader(edited), int64(len(edited)), nil, key)
+			var m *Mismatch
+			if !errors.As(err, &m) || !strings.Contains(m.Reason, "the files were changed after export") {
+				t.Errorf("%s edited (server key %v): %v", c.file, key != nil, err)
+			}
+		}
+		// The anchor re-signed by anyone else's key fails where the
+		// server's key is given.
+		editManifest(t, fs, func(m *Manifest) {
+			p := &Pack{Manifest: *m, Files: fs[:len(fs)-1], ExportedAt: exportedAt}
+			p.Manifest.Anchor = nil
+			a, _ := SignAnchor(testKey(7), p, "cli:dpo", exportedAt)
+			m.Anchor = &a
+		})
+		resigned := rezip(t, fs)
+		if _, _, err := VerifyZip(bytes.NewReader(resigned), int64(len(resigned)), nil, server); err == nil || !strings.Contains(err.Error(), "not by the given server key") {
+			t.Errorf("%s edited and re-anchored by another key: %v", c.file, err)
+		}
+	}
+	// The anchor itself edited (another export time) does not verify.
+	fs := entries(t, zipped)
+	editManifest(t, fs, func(m *Manifest) { m.Anchor.ExportedBy = "cli:eve" })
+	if _, _, err := verifyBytes(rezip(t, fs), nil); err == nil || !strings.Contains(err.Error(), "the anchor was edited") {
+		t.Errorf("anchor edited: %v", err)
+	}
+}
+
+func TestServerKeyIsMadeOnceAndKeptPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	k1, err := LoadOrCreateServerKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, ServerKeyFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v", fi.Mode(), err)
+	}
+	k2, err := LoadOrCreateServerKey(dir)
+	if err != nil || !k1.Equal(k2) {
+		t.Fatalf("second start: another key (%v)", err)
+	}
+	pub, err := ReadServerPublicKey(dir)
+	if err != nil || !pub.Equal(k1.Public()) {
+		t.Fatalf("public key file: %v", err)
+	}
+	if err := os.Chmod(filepath.Join(dir, ServerKeyFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateServerKey(dir); err == nil || !strings.Contains(err.Error(), "readable by others") {
+		t.Fatalf("a key others can read: %v", err)
 	}
 }
 
@@ -433,8 +533,11 @@ func TestOldPacksStillVerify(t *testing.T) {
 	if err != nil {
 		t.Fatalf("an old pack no longer verifies: %v", err)
 	}
-	if rep.Incident != "INC-20260105-7K3QX" || !rep.KeyTrusted || rep.Files != 12 {
-		t.Errorf("report %+v", rep)
+	if rep.Incident != "INC-20260105-7K3QX" || !rep.KeyTrusted || rep.Files != 12 || rep.Anchored {
+		t.Errorf("report %+v (an old pack has no server anchor)", rep)
+	}
+	if _, _, err := VerifyZip(bytes.NewReader(zipped), int64(len(zipped)), nil, serverKey.Public().(ed25519.PublicKey)); err == nil {
+		t.Error("an old pack passed as anchored by the server")
 	}
 	var lf struct {
 		Recorded bool `json:"recorded"`
@@ -468,6 +571,7 @@ func FuzzVerify(f *testing.F) {
 	_, zipped := build(f, testKey(1))
 	_, unsigned := build(f, nil)
 	f.Add(zipped)
+	f.Add(anchored(f))
 	f.Add(unsigned)
 	f.Add([]byte("PK\x03\x04"))
 	f.Add([]byte{})
@@ -482,8 +586,8 @@ func FuzzVerify(f *testing.F) {
 			}
 			return
 		}
-		_, _ = p.Verify(nil)
-		_, _ = p.Verify(trusted)
+		_, _ = p.Verify(nil, nil)
+		_, _ = p.Verify(trusted, serverKey.Public().(ed25519.PublicKey))
 		_, _ = CheckAnchor(p, live)
 	})
 }

@@ -40,6 +40,9 @@ type Manifest struct {
 	Records   []Record   `json:"records"`
 	Head      string     `json:"head"`
 	Signature *Signature `json:"signature,omitempty"`
+	// Anchor is the server's signed record of the export (see
+	// ServerAnchor); packs exported before it have none.
+	Anchor *ServerAnchor `json:"server_anchor,omitempty"`
 }
 
 // Signature is an Ed25519 signature of the head (see signedMessage).
@@ -422,8 +425,8 @@ func (p *Pack) Write(w io.Writer) error {
 	return zw.Close()
 }
 
-// AnchorText is the timeline note that records a pack's head where the
-// pack cannot change it.
+// AnchorText is the timeline note that exports before server anchors
+// added. Anyone who may add a note can add one, so it anchors nothing.
 func AnchorText(head string) string { return "Evidence pack exported: chain head " + head }
 
 func readme(id string) string {
@@ -446,14 +449,18 @@ Files
                     once with each attempt, why it was made and what became of it). No person's
                     address is in the pack.
   manifest.json     every file above, in order, with its SHA-256 and chain value; the chain head;
-                    an Ed25519 signature of the head when the exporter had a signing key
+                    the server's anchor: its Ed25519 signature of the head it rebuilt from the
+                    incident's record and the ledger at export; an Ed25519 signature of the head
+                    when the exporter had a signing key of its own
 
 Verify
-  breachctl evidence verify pack.zip [--public-key BASE64]
+  breachctl evidence verify pack.zip [--server-key BASE64]
 
-  checks every file against its hash, the chain, the manifest, the signature, and (with Temporal
-  reachable) that the head is the one recorded on the incident's timeline when the pack was
-  exported; for a closed incident, that status.json matches Temporal's record. By hand, the chain is:
+  checks every file against its hash, the chain, the manifest, the server's anchor (against the
+  server's public key: breachctl evidence server-key), the signature, and (with Temporal reachable)
+  that the pack's timeline is the incident's. Without the server's anchor the checks prove only
+  that the files agree with each other: whoever edits them can recompute the chain. By hand, the
+  chain is:
 
   prev=$(printf '` + Format + `\n%s\n' ` + id + ` | sha256sum | cut -d' ' -f1)
   for each file in manifest order:

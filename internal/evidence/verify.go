@@ -133,7 +133,20 @@ type Report struct {
 	// KeyTrusted: the signature was checked against a key the verifier
 	// gave, not only the one the pack names.
 	KeyTrusted bool `json:"key_trusted"`
+	// Anchored: the server signed this head at export (ServerAnchor);
+	// ServerKey is the key it signed with, ServerKeyTrusted that the
+	// verifier gave that key. Without an anchor the checks prove only
+	// that the files agree with each other.
+	Anchored         bool          `json:"anchored"`
+	ServerKey        string        `json:"server_key,omitempty"`
+	ServerKeyTrusted bool          `json:"server_key_trusted"`
+	Anchor           *ServerAnchor `json:"server_anchor,omitempty"`
 }
+
+// Unanchored is what a pack without the server's anchor proves, in words
+// a verifier prints.
+const Unanchored = "NOT ANCHORED: no server signed this pack's head, so these checks prove only that its files agree " +
+	"with each other and with the chain; whoever edits the files can recompute the chain (packs exported before server anchors are all so)"
 
 // Verify checks every file against its hash in the manifest, the chain
 // through them in order, the head, pack.json against the manifest, and the
@@ -141,7 +154,12 @@ type Report struct {
 // it), else against the key the pack names, which proves only that the
 // head was not changed after signing. The error is a *Mismatch naming the
 // first file that does not match.
-func (p *Pack) Verify(trusted ed25519.PublicKey) (Report, error) {
+//
+// server, when given, is the server's evidence key: the pack must then be
+// anchored under it. Without it an anchor is checked under the key it
+// names, which proves the head was not changed after the server signed
+// it, by whatever server holds that key.
+func (p *Pack) Verify(trusted, server ed25519.PublicKey) (Report, error) {
 	m := p.Manifest
 	if m.Format != Format {
 		return Report{}, mismatch(ManifestName, "format %q; this breachctl reads %q", m.Format, Format)
@@ -208,6 +226,20 @@ func (p *Pack) Verify(trusted ed25519.PublicKey) (Report, error) {
 	}
 	r := Report{Incident: m.Incident, Head: head, Files: len(p.Files), ExportedAt: info.ExportedAt, ExportedBy: info.ExportedBy}
 
+	switch a := m.Anchor; {
+	case a == nil && server != nil:
+		return r, mismatch(ManifestName, "not anchored by the server, and the server's key was given to check it against: %s", Unanchored)
+	case a != nil:
+		pub, err := a.check(m, len(p.Files), info)
+		if err != nil {
+			return r, err
+		}
+		if server != nil && !bytes.Equal(pub, server) {
+			return r, mismatch(ManifestName, "anchored by server key %s, not by the given server key %s", a.PublicKey, base64.StdEncoding.EncodeToString(server))
+		}
+		r.Anchored, r.ServerKey, r.ServerKeyTrusted, r.Anchor = true, a.PublicKey, server != nil, a
+	}
+
 	s := m.Signature
 	if s == nil {
 		if trusted != nil {
@@ -231,31 +263,33 @@ func (p *Pack) Verify(trusted ed25519.PublicKey) (Report, error) {
 }
 
 // VerifyZip reads and verifies a pack's zip.
-func VerifyZip(r io.ReaderAt, size int64, trusted ed25519.PublicKey) (*Pack, Report, error) {
+func VerifyZip(r io.ReaderAt, size int64, trusted, server ed25519.PublicKey) (*Pack, Report, error) {
 	p, err := Read(r, size)
 	if err != nil {
 		return nil, Report{}, err
 	}
-	rep, err := p.Verify(trusted)
+	rep, err := p.Verify(trusted, server)
 	return p, rep, err
 }
 
-// Anchor is how a pack's head is tied to the incident's record in
-// Temporal, which editing the pack cannot reach.
+// Anchor is what the incident as Temporal has it now says of a verified
+// pack. It is consistency, not an anchor: the server's signature is.
 type Anchor struct {
-	// Entry is the timeline note that recorded the head at export.
-	Entry *incident.Entry `json:"entry,omitempty"`
+	// TimelineMatches: the pack's timeline is the start of the incident's.
+	TimelineMatches bool `json:"timeline_matches"`
 	// MatchesRecord: the incident is closed and status.json is its record
-	// in Temporal exactly (a closed incident's timeline takes no notes, and
-	// its record no longer changes).
+	// in Temporal exactly. The other files are not compared: only the
+	// server's anchor covers them.
 	MatchesRecord bool `json:"matches_record,omitempty"`
+	// Entry is the note that an export before server anchors wrote.
+	// Anyone who may add a note could have written it: it anchors nothing.
+	Entry *incident.Entry `json:"entry,omitempty"`
 }
 
 // CheckAnchor checks a verified pack against the incident as Temporal has
-// it now (live): the pack's timeline must be the start of the live one, and
-// the head must be the one a timeline note recorded at export or, for a
-// closed incident, status.json must be its record. The error is a
-// *Mismatch.
+// it now (live): the pack's timeline must be the start of the live one,
+// and for a closed incident status.json must be its record. The error is
+// a *Mismatch.
 func CheckAnchor(p *Pack, live incident.Status) (Anchor, error) {
 	m := p.Manifest
 	if live.ID != m.Incident {
@@ -273,14 +307,16 @@ func CheckAnchor(p *Pack, live incident.Status) (Anchor, error) {
 			return Anchor{}, mismatch("timeline.json", "entry %d differs from the incident's timeline in Temporal", i+1)
 		}
 	}
+	a := Anchor{TimelineMatches: true}
 	want := AnchorText(m.Head)
 	for i, e := range live.Timeline {
 		if e.Kind == incident.EntryNote && e.Text == want {
-			return Anchor{Entry: &live.Timeline[i]}, nil
+			a.Entry = &live.Timeline[i]
+			break
 		}
 	}
 	if live.State != incident.StateClosed {
-		return Anchor{}, mismatch(ManifestName, "its head %s is not recorded on the timeline of %s: the pack was rebuilt after it was exported, or not exported by breachctl", m.Head, live.ID)
+		return a, nil
 	}
 	// Byte for byte: status.json was written by StatusRecord, and the
 	// record of a closed incident does not change.
@@ -288,7 +324,8 @@ func CheckAnchor(p *Pack, live incident.Status) (Anchor, error) {
 	if !bytes.Equal(p.File("status.json"), record) {
 		return Anchor{}, mismatch("status.json", "differs from the incident's record in Temporal at %s", firstDiff(p.File("status.json"), record))
 	}
-	return Anchor{MatchesRecord: true}, nil
+	a.MatchesRecord = true
+	return a, nil
 }
 
 // firstDiff names the first JSON path at which two documents differ, for a
