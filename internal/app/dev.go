@@ -167,6 +167,11 @@ func (d *Dev) PrintBanner(w io.Writer, cfg config.Config) {
 		fmt.Fprintf(w, "  Temporal Web UI    %s/namespaces/%s/workflows\n", ui, d.Server.Namespace())
 	}
 	fmt.Fprintf(w, "  HTTP               http://%s/healthz\n", d.HTTPAddr)
+	if cfg.SendGrid.APIKey == "" {
+		fmt.Fprintf(w, "  Email              not sent: written as .eml files to %s (breachctl outbox list); set SENDGRID_API_KEY to send\n", cfg.OutboxDir())
+	} else {
+		fmt.Fprintln(w, "  Email              sent through SendGrid (SENDGRID_API_KEY)")
+	}
 	if cfg.Intake.Enabled() {
 		fmt.Fprintf(w, "  Alert intake       http://%s/intake/v1/alerts and /intake/v1/alertmanager\n", d.HTTPAddr)
 	}

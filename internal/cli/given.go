@@ -45,7 +45,7 @@ func notGiven(n incident.Notice) string {
 	if n.Notify == "individuals" {
 		switch {
 		case c.Shortfall() > 0:
-			why = append(why, fmt.Sprintf("%d people in scope not given it (%d refused, %d without a usable address)", c.Shortfall(), c.Failed, c.Unreachable))
+			why = append(why, fmt.Sprintf("%s in scope not given it (%d refused, %d without a usable address)", nPeople(c.Shortfall()), c.Failed, c.Unreachable))
 		case len(why) == 0:
 			why = append(why, "ended "+string(n.State))
 		}

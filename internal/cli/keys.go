@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -33,7 +34,7 @@ With --token it prints a random token for BREACHCTL_CODEC_TOKEN instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return o.run(g) },
 	}
-	cmd.Flags().StringVar(&o.id, "id", "", "the key's ID (default k and today's date, like k20261123)")
+	cmd.Flags().StringVar(&o.id, "id", "", "the key's ID (default k, today's date and a random part, like k20261123-3f9a0c)")
 	cmd.Flags().BoolVar(&o.token, "token", false, "print a codec token instead of a key")
 	return cmd
 }
@@ -56,7 +57,13 @@ func (o *keygenOptions) run(g *globals) error {
 	}
 	id := o.id
 	if id == "" {
-		id = "k" + g.env.Now().UTC().Format("20060102")
+		// The date, and a random part: a key made to rotate one made the
+		// same day must not share its ID.
+		suffix := make([]byte, 3)
+		if _, err := rand.Read(suffix); err != nil {
+			return err
+		}
+		id = "k" + g.env.Now().UTC().Format("20060102") + "-" + hex.EncodeToString(suffix)
 	}
 	entry, err := seal.NewEntry(id)
 	if err != nil {

@@ -168,10 +168,10 @@ func twiceText(c incident.NoticeCounts) string {
 		if c.Retried == 1 {
 			batches = "batch"
 		}
-		parts = append(parts, fmt.Sprintf("%d %s resent (%d people)", c.Retried, batches, c.ResentRecipients))
+		parts = append(parts, fmt.Sprintf("%d %s resent (%s)", c.Retried, batches, nPeople(c.ResentRecipients)))
 	}
 	if c.Twice > 0 {
-		parts = append(parts, fmt.Sprintf("%d people mailed twice", c.Twice))
+		parts = append(parts, nPeople(c.Twice)+" mailed twice")
 	}
 	if c.MaybeTwice > 0 {
 		parts = append(parts, fmt.Sprintf("%d maybe twice (an attempt's fate unknown)", c.MaybeTwice))

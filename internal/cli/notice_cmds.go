@@ -153,7 +153,7 @@ cannot be approved without a draft).`,
 	}
 	f := cmd.Flags()
 	text.bind(f)
-	f.StringVar(&draft, "draft", "", "approve this draft (its hash, from `breachctl draft`) exactly as drafted")
+	f.StringVar(&draft, "draft", "", "approve this draft exactly as drafted: its hash, as breachctl draft prints it")
 	f.BoolVar(&follow, "watch", false, "follow the sending until it is done; exit 7 if the notice was not given to everyone it owes")
 	watch.bind(f, "how often --watch refreshes")
 	return cmd
@@ -335,7 +335,7 @@ func progressLine(p workflows.NoticeProgress, perSecond float64, bar bool) strin
 		fmt.Fprintf(&b, "  requests %d", c.Requests)
 	}
 	if c.Retried > 0 {
-		fmt.Fprintf(&b, "  resent %d (%d people)", c.Retried, c.ResentRecipients)
+		fmt.Fprintf(&b, "  resent %d (%s)", c.Retried, nPeople(c.ResentRecipients))
 	}
 	if c.Twice > 0 {
 		fmt.Fprintf(&b, "  twice %d", c.Twice)
@@ -479,7 +479,7 @@ func deliveryOf(ctx context.Context, ledger Ledger, incidentID string, n inciden
 	if n.Notify == "individuals" {
 		r.NotReached = r.Failed + r.Bounced + r.Dropped + r.Unreachable
 		if r.NotReached > 0 {
-			r.Advice = fmt.Sprintf("%d people not reached: consider a substitute notice (GDPR Art. 34(3)(c) public communication; US substitute notice)", r.NotReached)
+			r.Advice = fmt.Sprintf("%s not reached: consider a substitute notice (GDPR Art. 34(3)(c) public communication; US substitute notice)", nPeople(r.NotReached))
 		}
 		return r, nil
 	}
@@ -516,7 +516,7 @@ func printDeliveries(w, stderr io.Writer, id string, reports []deliveryReport) {
 		}
 		resent := fmt.Sprintf("%d", r.Resent)
 		if r.Resent > 0 {
-			resent += fmt.Sprintf(" (%d people)", r.ResentRecipients)
+			resent += " (" + nPeople(r.ResentRecipients) + ")"
 		}
 		fmt.Fprintf(t, "%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Notice, r.Accepted, r.Requests, resent, r.Twice, r.MaybeTwice,
 			r.Delivered, r.Bounced, r.Dropped, r.Deferred, r.Failed, r.Unreachable, r.NotReached)

@@ -91,3 +91,12 @@ func TestDraftApproveReject(t *testing.T) {
 		t.Fatalf("reject: exit %d %+v", code, gotReject)
 	}
 }
+
+// Flag help names each flag's value plainly: cobra reads a word in
+// backquotes as the value's name ("--draft breachctl draft").
+func TestHelpNamesFlagValuesPlainly(t *testing.T) {
+	code, out, _ := run(t, nil, nil, "approve", "--help")
+	if code != 0 || strings.Contains(out, "--draft breachctl") || !strings.Contains(out, "--draft string") {
+		t.Fatalf("approve --help: exit %d\n%s", code, out)
+	}
+}

@@ -188,7 +188,12 @@ func listOutbox(g *globals, keys *seal.Keyring, files []string) error {
 		if err != nil {
 			subject = m.Header.Get("Subject")
 		}
-		entries = append(entries, outboxEntry{File: filepath.Base(f), To: m.Header.Get("To"), Subject: subject,
+		// Names as a person reads them, not as MIME encodes them.
+		to, err := dec.DecodeHeader(m.Header.Get("To"))
+		if err != nil {
+			to = m.Header.Get("To")
+		}
+		entries = append(entries, outboxEntry{File: filepath.Base(f), To: to, Subject: subject,
 			Date: m.Header.Get("Date"), Sealed: strings.HasSuffix(f, mailer.SealedSuffix)})
 	}
 	if g.json() {

@@ -18,12 +18,18 @@ func TestKeygenPrintsAnEntryTheConfigReads(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	entry := strings.TrimSpace(out)
-	if !strings.HasPrefix(entry, "k20261121:") {
+	if !strings.HasPrefix(entry, "k20261121-") {
 		t.Fatalf("entry %q: want the date's ID", entry)
 	}
 	k, err := seal.Parse(entry)
-	if err != nil || k.PrimaryID() != "k20261121" {
+	if err != nil || !strings.HasPrefix(k.PrimaryID(), "k20261121-") {
 		t.Fatalf("Parse(%q): %v", entry, err)
+	}
+	// The README's rotation recipe, on the day the first key was made: a
+	// second key in front of the first is a keyring the config reads.
+	_, second, _ := run(t, nil, nil, "keygen")
+	if rotated, err := seal.Parse(strings.TrimSpace(second) + "," + entry); err != nil || len(rotated.IDs()) != 2 {
+		t.Fatalf("rotating on the same day: %v", err)
 	}
 	code, out, _ = run(t, nil, nil, "keygen", "--id", "ops-2", "-o", "json")
 	var js map[string]string
@@ -47,7 +53,7 @@ func TestOutboxShowOpensSealedFiles(t *testing.T) {
 	b := mailer.Batch{
 		Key: "INC-1/eu-gdpr-art34/page-0001/part-1", From: mailer.Address{Email: "privacy@example.com", Name: "Privacy"},
 		Subject: "Notice", Text: "Dear {{recipient_name}}",
-		Recipients: []mailer.Recipient{{Email: "ana@example.org", Name: "Ana", ID: "s1"}, {Email: "ben@example.org", Name: "Ben", ID: "s2"}},
+		Recipients: []mailer.Recipient{{Email: "ana@example.org", Name: "Ana", ID: "s1"}, {Email: "ben@example.org", Name: "Zoë Ångström", ID: "s2"}},
 	}
 	if _, err := mailer.NewSealedOutbox(outbox, keys).Send(context.Background(), b); err != nil {
 		t.Fatal(err)
@@ -55,7 +61,7 @@ func TestOutboxShowOpensSealedFiles(t *testing.T) {
 	env := map[string]string{"BREACHCTL_DATA_DIR": dir, "BREACHCTL_ENCRYPTION_KEYS": entry}
 
 	code, out, errOut := run(t, nil, env, "outbox", "list")
-	if code != 0 || !strings.Contains(out, "ana@example.org") || !strings.Contains(out, "ben@example.org") {
+	if code != 0 || !strings.Contains(out, "ana@example.org") || !strings.Contains(out, "Zoë Ångström") || strings.Contains(out, "=?") {
 		t.Fatalf("list: exit %d\n%s%s", code, out, errOut)
 	}
 	file := filepath.Join(outbox, mailer.FileName(b.Key, "s1")+mailer.SealedSuffix)

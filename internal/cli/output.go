@@ -149,7 +149,7 @@ func printStatusWith(w io.Writer, s incident.Status, views map[string]noticeView
 			c := n.Counts
 			resent := fmt.Sprintf("%d", c.Retried)
 			if c.Retried > 0 {
-				resent += fmt.Sprintf(" (%d people)", c.ResentRecipients)
+				resent += " (" + nPeople(c.ResentRecipients) + ")"
 			}
 			fmt.Fprintf(t, "  %s\t%s\t%s\t%s by %s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\n", n.ID, list(n.Rules), n.State, ts(n.ApprovedAt), n.ApprovedBy,
 				tsPtr(n.SentAt), c.Accepted, c.Requests, resent, c.Twice, c.MaybeTwice, c.Failed, c.Unreachable, c.Covered)
@@ -163,8 +163,8 @@ func printStatusWith(w io.Writer, s incident.Status, views map[string]noticeView
 			case incident.NoticeFailed:
 				fmt.Fprintf(w, "  ! %s failed, its clocks stay open: %s\n", n.ID, orText(n.Error, "no reason recorded"))
 			case incident.NoticeIncomplete:
-				fmt.Fprintf(w, "  ! %s incomplete, its clocks stay open: %d people in scope not given it (%d refused, %d without a usable address)",
-					n.ID, n.Counts.Shortfall(), n.Counts.Failed, n.Counts.Unreachable)
+				fmt.Fprintf(w, "  ! %s incomplete, its clocks stay open: %s in scope not given it (%d refused, %d without a usable address)",
+					n.ID, nPeople(n.Counts.Shortfall()), n.Counts.Failed, n.Counts.Unreachable)
 				if n.Error != "" {
 					fmt.Fprintf(w, ": %s", n.Error)
 				}
@@ -195,7 +195,7 @@ func printStatusWith(w io.Writer, s incident.Status, views map[string]noticeView
 			}
 			printResends(w, n.ID, views[n.ID].Resends)
 			if k := n.Counts.SubstituteNeeded(); k > 0 && n.Notify == "individuals" && n.State != incident.NoticeSending {
-				fmt.Fprintf(w, "  ! %s: %d people not reached by email: consider a substitute notice (GDPR Art. 34(3)(c) public communication; US substitute notice)\n", n.ID, k)
+				fmt.Fprintf(w, "  ! %s: %s not reached by email: consider a substitute notice (GDPR Art. 34(3)(c) public communication; US substitute notice)\n", n.ID, nPeople(k))
 			}
 		}
 	}

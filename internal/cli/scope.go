@@ -30,6 +30,8 @@ type scopeOptions struct {
 	window  string
 	rejects string
 	store   string
+	// warn hears what the scoping will miss (stderr).
+	warn io.Writer
 }
 
 func newScopeCmd(g *globals) *cobra.Command {
@@ -59,6 +61,7 @@ $2 its end and $3 the systems).`,
 			if err != nil {
 				return err
 			}
+			o.warn = g.env.Stderr
 			if len(args) == 1 {
 				return o.runIncident(cmd.Context(), g, cfg, args[0])
 			}
@@ -270,7 +273,27 @@ func (o *scopeOptions) openSources(ctx context.Context, cfg config.Config, dm *d
 			return nil, nil, apperr.Invalidf("--source", "%s: a source is .csv, .jsonl or postgres:QUERY.sql", spec)
 		}
 	}
+	o.warnUncovered(ids)
 	return out, closeAll, nil
+}
+
+// warnUncovered says which exposed systems no source reads, when every
+// source names its system (SYSTEM=FILE): their people are not counted. A
+// plain file or a query may hold any system's rows, so then nothing is said.
+func (o *scopeOptions) warnUncovered(ids []string) {
+	covered := map[string]bool{}
+	for _, spec := range o.sources {
+		sys, _, ok := strings.Cut(spec, "=")
+		if strings.HasPrefix(spec, "postgres:") || !ok || strings.ContainsAny(sys, "/\\.") {
+			return
+		}
+		covered[sys] = true
+	}
+	for _, id := range ids {
+		if !covered[id] && o.warn != nil {
+			fmt.Fprintf(o.warn, "warning: no --source reads system %s: its people are not counted (give --source %s=FILE)\n", id, id)
+		}
+	}
 }
 
 func printScope(g *globals, rep scope.Report) error {
@@ -282,7 +305,7 @@ func printScope(g *globals, rep scope.Report) error {
 }
 
 func printScopeReport(w io.Writer, rep scope.Report) {
-	fmt.Fprintf(w, "%d people affected (systems %s, window %s)\n", rep.People, strings.Join(rep.Systems, ", "), rep.Window)
+	fmt.Fprintf(w, "%s affected (systems %s, window %s)\n", nPeople(rep.People), strings.Join(rep.Systems, ", "), rep.Window)
 	if rep.SnapshotID != "" {
 		fmt.Fprintf(w, "Snapshot %s\n", rep.SnapshotID)
 	}
@@ -322,6 +345,9 @@ func printScopeReport(w io.Writer, rep scope.Report) {
 		}
 	}
 }
+
+// nPeople is "1 person", "2 people": every count of people the CLI prints.
+func nPeople(n int) string { return plural(n, "person", "people") }
 
 func plural(n int, one, many string) string {
 	if n == 1 {

@@ -68,3 +68,22 @@ func TestScopeOfflineCountsExactly(t *testing.T) {
 		t.Fatalf("rejects file (%d lines) should list every rejected row without its data: %v", strings.Count(string(rejects), "\n"), err)
 	}
 }
+
+// A system named in --systems that no source reads gives a warning: its
+// people would silently not be counted.
+func TestScopeWarnsOfASystemWithoutSource(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "uploads.csv")
+	if err := os.WriteFile(path, []byte("id,email,name,locale,country,region,uploaded_at\n1,a@example.com,A,en-US,DE,,2026-11-19T23:00:00Z\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"scope", "--datamap", filepath.Join("..", "..", "examples", "datamaps", "image-compression.yaml"),
+		"--source", "uploads=" + path, "--window", "2026-11-19T22:00:00Z/2026-11-20T03:00:00Z"}
+	code, _, errOut := run(t, nil, nil, append(args, "--systems", "uploads,accounts")...)
+	if code != 0 || !strings.Contains(errOut, "warning: no --source reads system accounts") || strings.Contains(errOut, "system uploads") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, _, errOut := run(t, nil, nil, append(args, "--systems", "uploads")...); strings.Contains(errOut, "warning") {
+		t.Fatalf("every system read: %s", errOut)
+	}
+}

@@ -129,7 +129,7 @@ func TestWatchExitsNonZeroUnlessGiven(t *testing.T) {
 		{"failed", people(incident.NoticeFailed, incident.NoticeCounts{}, "render: what_happened is required"), ExitNotGiven,
 			[]string{"eu-gdpr-art34 failed: render: what_happened is required"}},
 		{"sent under the old rules with a shortfall", people(incident.NoticeSent, incident.NoticeCounts{Expected: 4, Accepted: 3, Failed: 1}, ""), ExitNotGiven,
-			[]string{"1 people in scope not given it (1 refused"}},
+			[]string{"1 person in scope not given it (1 refused"}},
 		{"authority emailed", authority(incident.NoticeSent, []incident.OrgDelivery{{Recipient: dpa, MessageID: "sg-1", SentAt: now}}, nil), ExitOK, nil},
 		{"authority refused", authority(incident.NoticeSent, []incident.OrgDelivery{{Recipient: dpa, Error: "401 bad API key", SentAt: now}}, nil), ExitNotGiven,
 			[]string{"the email to " + dpa + " was not accepted: 401 bad API key"}},

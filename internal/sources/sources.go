@@ -152,6 +152,9 @@ type builder struct {
 	source  string
 	locales map[string]localeInfo
 	split   []string // reused: Normalize copies the categories
+	// badSeenAt is the reason for a time that does not parse, naming the
+	// column as the data map does (uploaded_at), not the field (seen_at).
+	badSeenAt string
 }
 
 type localeInfo struct {
@@ -164,7 +167,8 @@ type localeInfo struct {
 const maxCachedLocales = 1024
 
 func newBuilder(source string, f Fields) *builder {
-	return &builder{f: f, source: source, locales: map[string]localeInfo{}}
+	return &builder{f: f, source: source, locales: map[string]localeInfo{},
+		badSeenAt: f.names()[colSeenAt] + " is not an RFC 3339 time such as 2026-03-01T09:00:00Z"}
 }
 
 func (b *builder) locale(l string) localeInfo {
@@ -246,7 +250,7 @@ func (b *builder) build(r *row, line int) (Record, string) {
 	case r.v[colSeenAt] != "":
 		t, err := time.Parse(time.RFC3339, strings.TrimSpace(r.v[colSeenAt]))
 		if err != nil {
-			return Record{}, "seen_at is not an RFC 3339 time such as 2026-03-01T09:00:00Z"
+			return Record{}, b.badSeenAt
 		}
 		rec.SeenAt = t
 	}

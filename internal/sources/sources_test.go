@@ -403,3 +403,12 @@ func FuzzPlainAddress(f *testing.F) {
 		}
 	})
 }
+
+// A time that does not parse is named by its column, as the data map
+// calls it, not by the field it fills.
+func TestBadTimeNamesItsColumn(t *testing.T) {
+	_, rejs := readAll(t, CSV("people.csv", strings.NewReader("id,email,country,uploaded_at\n1,a@example.com,DE,yesterday\n"), Fields{SeenAt: "uploaded_at"}))
+	if len(rejs) != 1 || rejs[0].Reason != "uploaded_at is not an RFC 3339 time such as 2026-03-01T09:00:00Z" {
+		t.Fatalf("rejections %+v", rejs)
+	}
+}
