@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,13 @@ func TestHelpNamesFlagValuesPlainly(t *testing.T) {
 	code, out, _ := run(t, nil, nil, "approve", "--help")
 	if code != 0 || strings.Contains(out, "--draft breachctl") || !strings.Contains(out, "--draft string") {
 		t.Fatalf("approve --help: exit %d\n%s", code, out)
+	}
+}
+
+// The README's first-incident examples read as they are.
+func TestExampleNoticeFileReads(t *testing.T) {
+	nf, err := readNoticeFile(filepath.Join("..", "..", "examples", "notice.yaml"))
+	if err != nil || nf.WhatHappened == "" || nf.LikelyConsequences == "" || nf.MeasuresTaken == "" || nf.WhatYouCanDo == "" || len(nf.SubjectCategories) != 1 {
+		t.Fatalf("examples/notice.yaml: %+v, %v", nf, err)
 	}
 }
