@@ -2,9 +2,11 @@ package e2e_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,8 +20,10 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/breachctl/breachctl/internal/app"
 	"github.com/breachctl/breachctl/internal/cli"
 	"github.com/breachctl/breachctl/internal/codec"
+	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/seal"
 )
@@ -122,12 +126,55 @@ func TestEncryptionLeavesNothingReadable(t *testing.T) {
 	if code, _, errOut := devCLI(t, dev, noKey).run("show", st.ID); code == 0 || !strings.Contains(errOut, `"e2e1"`) {
 		t.Errorf("show without the key: exit %d: %s", code, errOut)
 	}
+	// Nor write to it: the close and its reason are never sent, and the
+	// CLI says why before sending anything.
+	const noKeyReason = "Narwhal-5QX closed without the key"
+	if code, _, errOut := devCLI(t, dev, noKey).run("close", st.ID, "--reason", noKeyReason, "--yes"); code != cli.ExitInvalid ||
+		!strings.Contains(errOut, "this client has no encryption key (BREACHCTL_ENCRYPTION_KEYS)") || !strings.Contains(errOut, `"e2e1"`) {
+		t.Errorf("close without the key: exit %d: %s", code, errOut)
+	}
+	// A client that sends in the clear all the same (no guard: an old
+	// CLI, a script) is refused by the worker, naming the cause.
+	const plainNote = "Walrus-8TB note sent in the clear"
+	plainCfg, err := config.Load(func(k string) string { return noKey[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainCfg.Temporal.Address = dev.Server.FrontendAddress()
+	plain, closePlain, err := app.Connect(context.Background(), plainCfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Note(context.Background(), st.ID, plainNote, "cli:e2e"); err == nil {
+		t.Error("the worker took a note sent in the clear")
+	}
+	closePlain()
+	var still incident.Status
+	c.ok(&still, "show", st.ID)
+	if still.State == incident.StateClosed || hasEntry(still, "note", plainNote) {
+		t.Fatalf("written without the key: state %s", still.State)
+	}
+
+	// The evidence pack is anchored by the worker's key, which it made on
+	// first start, and verifies against it.
+	pack := filepath.Join(work, "evidence.zip")
+	if code, out, errOut := c.run("evidence", st.ID, "-o", pack); code != 0 || !strings.Contains(out, "Anchored: the server rebuilt the pack") {
+		t.Fatalf("evidence: exit %d\n%s%s", code, out, errOut)
+	}
+	serverKey, err := os.ReadFile(filepath.Join(dataDir, "evidence-server.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := c.run("evidence", "verify", pack, "--incident", "--server-key", strings.TrimSpace(string(serverKey))); code != 0 ||
+		!strings.Contains(out, "Anchored: the server with the trusted key") || !strings.Contains(out, "Temporal has the server's record of this export") {
+		t.Fatalf("evidence verify: exit %d\n%s%s", code, out, errOut)
+	}
 
 	checkCodecEndpoint(t, dev.Codec, token, workflowHistoryInput(t, workflowHistory(t, dev, incident.WorkflowID(st.ID))), title)
 
 	dev.Stop()
 	running = false
-	secrets := append([]string{title, description}, emails...)
+	secrets := append([]string{title, description, noKeyReason, plainNote}, emails...)
 	var seen []string
 	err = filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
