@@ -18,6 +18,9 @@ type command struct {
 	Role     string   // assign: one of incident.TeamRoles
 	Person   string   // assign: slack:USERID, an email address or a name
 	State    string   // list: open, overdue, closed or all
+	// Yes: close confirms leaving obligations overdue with no notice
+	// given (`/breach close INC --yes reason`).
+	Yes bool
 }
 
 // Usage is the help text, one line per subcommand.
@@ -28,7 +31,7 @@ const Usage = "*Usage* of `/breach`:\n" +
 	"• `/breach note INC-ID text`: add a note to the timeline\n" +
 	"• `/breach ack INC-ID [RULE] [text]`: you are on it: stops the paging (of one obligation with RULE), never a clock\n" +
 	"• `/breach scope INC-ID`: how to scope the affected people\n" +
-	"• `/breach close INC-ID reason`: close an incident\n" +
+	"• `/breach close INC-ID [--yes] reason`: close an incident (--yes: with obligations overdue and no notice given)\n" +
 	"• `/breach assign INC-ID ROLE @person`: give someone a role: commander, dpo, legal or scribe\n" +
 	"• `/breach approve INC-ID RULE...`: write the notice's texts and approve it under one or more obligations; " +
 	"where two approvers are needed it is recorded as a draft\n" +
@@ -101,10 +104,14 @@ func parseCommand(text string) (command, error) {
 		return withID(command{Action: ActionScope}, id)
 	case "close":
 		id, reason := nextWord(rest)
+		yes := false
+		if first, more := nextWord(reason); first == "--yes" {
+			yes, reason = true, more
+		}
 		if id == "" || reason == "" {
 			return command{}, usagef("`close` needs an incident ID and the reason, which is kept on the timeline")
 		}
-		return withID(command{Action: ActionClose, Text: reason}, id)
+		return withID(command{Action: ActionClose, Text: reason, Yes: yes}, id)
 	case "assign":
 		id, rest := nextWord(rest)
 		if id == "" {

@@ -8,8 +8,10 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/breachctl/breachctl/internal/apperr"
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/orchestrator"
+	"github.com/breachctl/breachctl/workflows"
 )
 
 // command answers a slash command within Slack's 3 s: at once for help,
@@ -78,7 +80,11 @@ func (h *Handler) command(w http.ResponseWriter, s slack.SlashCommand) {
 	case ActionClose:
 		writeEphemeral(w, "Closing "+c.Incident+"…")
 		h.later(s.ResponseURL, c.Action, c.Incident, user, func(ctx context.Context) (*slack.WebhookMessage, error) {
-			if _, err := h.cfg.Incidents.Close(ctx, c.Incident, c.Text, actor(user)); err != nil {
+			req := workflows.CloseRequest{Reason: c.Text, Actor: actor(user), AcknowledgeOpen: c.Yes}
+			if _, err := h.cfg.Incidents.CloseWith(ctx, c.Incident, req); err != nil {
+				if !c.Yes && apperr.KindOf(err) == apperr.Conflict && strings.Contains(err.Error(), "past") {
+					return nil, fmt.Errorf("%w. To close anyway: `%s close %s --yes %s`", err, h.cfg.Command, c.Incident, c.Text)
+				}
 				return nil, err
 			}
 			return inChannel(fmt.Sprintf(":white_check_mark: %s was closed by <@%s>.", c.Incident, user)), nil

@@ -126,8 +126,12 @@ func (f *fakeIncidents) Note(_ context.Context, id, text, actor string) (inciden
 	return incident.Entry{Seq: 7, Text: text, Actor: actor}, err
 }
 
-func (f *fakeIncidents) Close(_ context.Context, id, reason, actor string) (incident.Status, error) {
-	return f.record(call{Op: "close", ID: id, Text: reason, Actor: actor})
+func (f *fakeIncidents) CloseWith(_ context.Context, id string, req workflows.CloseRequest) (incident.Status, error) {
+	op := "close"
+	if req.AcknowledgeOpen {
+		op = "close --yes"
+	}
+	return f.record(call{Op: op, ID: id, Text: req.Reason, Actor: req.Actor})
 }
 
 func (f *fakeIncidents) Approve(_ context.Context, id string, req workflows.ApproveRequest) (incident.Status, error) {

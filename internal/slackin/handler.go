@@ -29,7 +29,7 @@ type Incidents interface {
 	List(ctx context.Context, f orchestrator.ListFilter) ([]incident.Summary, error)
 	Show(ctx context.Context, id string) (incident.Status, error)
 	Note(ctx context.Context, id, text, actor string) (incident.Entry, error)
-	Close(ctx context.Context, id, reason, actor string) (incident.Status, error)
+	CloseWith(ctx context.Context, id string, req workflows.CloseRequest) (incident.Status, error)
 	Approve(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
 	Draft(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
 	Reject(ctx context.Context, id string, req workflows.RejectRequest) (incident.Status, error)
