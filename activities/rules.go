@@ -58,7 +58,9 @@ type Rules struct {
 // Assess works out the obligations for the facts.
 func (r *Rules) Assess(_ context.Context, in AssessInput) (AssessResult, error) {
 	facts := in.Facts.Normalize()
-	if err := facts.Validate(); err != nil {
+	// Facts an incident holds: the text checks are for new facts, at the
+	// ways in, so an incident opened before them is still assessed.
+	if err := facts.ValidateRecorded(); err != nil {
 		return AssessResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidFacts, nil)
 	}
 	s := rules.FromFacts(facts)

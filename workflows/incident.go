@@ -154,7 +154,7 @@ func (r *run) run(ctx workflow.Context) (incident.Status, error) {
 	// Before it, an incident opened overdue paged nobody.
 	early := false
 	if !r.ready {
-		if err := r.status.Facts.Validate(); err != nil {
+		if err := r.status.Facts.ValidateRecorded(); err != nil {
 			return incident.Status{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, nil)
 		}
 		early = workflow.GetVersion(ctx, openEffectsVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion
@@ -246,7 +246,7 @@ func (r *run) archive(ctx workflow.Context) {
 func (r *run) open(ctx workflow.Context) error {
 	now := workflow.Now(ctx).UTC()
 	r.status.OpenedAt = now
-	if err := r.status.Facts.Validate(); err != nil {
+	if err := r.status.Facts.ValidateRecorded(); err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, nil)
 	}
 	r.status.Timeline.Append(now, incident.EntryOpened, r.status.OpenedBy, "", "Incident opened")

@@ -214,3 +214,15 @@ func TestDurations(t *testing.T) {
 		}
 	}
 }
+// TestRecordedFactsKeepRunning: an incident opened before control
+// characters were refused still starts (and replays) and is assessed; only
+// new facts are refused.
+func TestRecordedFactsKeepRunning(t *testing.T) {
+	f := Facts{Title: "Breach \x1b]52;c;aGk=\x07", AwareAt: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC), Severity: SeverityHigh}.Normalize()
+	if err := f.Validate(); err == nil || !strings.Contains(err.Error(), "title") {
+		t.Errorf("new facts with an escape in the title: %v; want refused naming the title", err)
+	}
+	if err := f.ValidateRecorded(); err != nil {
+		t.Errorf("recorded facts with an escape in the title: %v; want them taken", err)
+	}
+}
