@@ -214,6 +214,7 @@ func TestDurations(t *testing.T) {
 		}
 	}
 }
+
 // TestRecordedFactsKeepRunning: an incident opened before control
 // characters were refused still starts (and replays) and is assessed; only
 // new facts are refused.
