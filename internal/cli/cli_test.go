@@ -22,22 +22,23 @@ import (
 
 // fakeIncidents records calls; each field may be set to answer differently.
 type fakeIncidents struct {
-	open        func(incident.Facts, string) (incident.Status, error)
-	list        func(orchestrator.ListFilter) ([]incident.Summary, error)
-	show        func(string) (incident.Status, error)
-	note        func(id, text, actor string) (incident.Entry, error)
-	changeFacts func(id string, c incident.FactsChange, reason string) (incident.Status, error)
-	close       func(id, reason string) (incident.Status, error)
-	closeReq    func(id string, req workflows.CloseRequest) (incident.Status, error)
-	delay       func(id, rule, reasons string) (incident.Status, error)
-	scope       func(id string, sn incident.SnapshotRef) (incident.Status, error)
-	approve     func(id string, req workflows.ApproveRequest) (incident.Status, error)
-	draft       func(id string, req workflows.ApproveRequest) (incident.Status, error)
-	reject      func(id string, req workflows.RejectRequest) (incident.Status, error)
-	filed       func(id string, req workflows.FiledRequest) (incident.Status, error)
-	ack         func(id string, req workflows.AckRequest) (incident.Status, error)
-	assign      func(id string, req workflows.AssignRequest) (incident.Status, error)
-	progress    func(noticeID string) (workflows.NoticeProgress, error)
+	scopeRequests []workflows.ScopeRequest
+	open          func(incident.Facts, string) (incident.Status, error)
+	list          func(orchestrator.ListFilter) ([]incident.Summary, error)
+	show          func(string) (incident.Status, error)
+	note          func(id, text, actor string) (incident.Entry, error)
+	changeFacts   func(id string, c incident.FactsChange, reason string) (incident.Status, error)
+	close         func(id, reason string) (incident.Status, error)
+	closeReq      func(id string, req workflows.CloseRequest) (incident.Status, error)
+	delay         func(id, rule, reasons string) (incident.Status, error)
+	scope         func(id string, sn incident.SnapshotRef) (incident.Status, error)
+	approve       func(id string, req workflows.ApproveRequest) (incident.Status, error)
+	draft         func(id string, req workflows.ApproveRequest) (incident.Status, error)
+	reject        func(id string, req workflows.RejectRequest) (incident.Status, error)
+	filed         func(id string, req workflows.FiledRequest) (incident.Status, error)
+	ack           func(id string, req workflows.AckRequest) (incident.Status, error)
+	assign        func(id string, req workflows.AssignRequest) (incident.Status, error)
+	progress      func(noticeID string) (workflows.NoticeProgress, error)
 	// encryption answers EncryptionKey; nil: plain.
 	encryption func(id string) (string, error)
 	// anchor answers AnchorEvidence, records EvidenceRecord.
@@ -68,8 +69,9 @@ func (f *fakeIncidents) CloseIncident(_ context.Context, id string, req workflow
 	}
 	return f.close(id, req.Reason)
 }
-func (f *fakeIncidents) Scope(_ context.Context, id string, sn incident.SnapshotRef, _ string) (incident.Status, error) {
-	return f.scope(id, sn)
+func (f *fakeIncidents) ScopeWith(_ context.Context, id string, req workflows.ScopeRequest) (incident.Status, error) {
+	f.scopeRequests = append(f.scopeRequests, req)
+	return f.scope(id, req.Snapshot)
 }
 func (f *fakeIncidents) DelayReasons(_ context.Context, id, rule, reasons, _ string) (incident.Status, error) {
 	return f.delay(id, rule, reasons)

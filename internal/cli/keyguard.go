@@ -70,11 +70,11 @@ func (k *keyGuard) DelayReasons(ctx context.Context, id, rule, reasons, actor st
 	return k.Incidents.DelayReasons(ctx, id, rule, reasons, actor)
 }
 
-func (k *keyGuard) Scope(ctx context.Context, id string, sn incident.SnapshotRef, actor string) (incident.Status, error) {
+func (k *keyGuard) ScopeWith(ctx context.Context, id string, req workflows.ScopeRequest) (incident.Status, error) {
 	if err := k.check(ctx, id); err != nil {
 		return incident.Status{}, err
 	}
-	return k.Incidents.Scope(ctx, id, sn, actor)
+	return k.Incidents.ScopeWith(ctx, id, req)
 }
 
 func (k *keyGuard) Approve(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error) {

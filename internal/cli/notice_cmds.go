@@ -35,6 +35,7 @@ type noticeTextFlags struct {
 	file     string
 	texts    activities.NoticeTexts
 	subjects []string
+	fallback string
 }
 
 func (n *noticeTextFlags) bind(f *pflag.FlagSet) {
@@ -45,6 +46,8 @@ func (n *noticeTextFlags) bind(f *pflag.FlagSet) {
 	f.StringVar(&n.texts.WhatYouCanDo, "what-you-can-do", "", "what people can do to protect themselves")
 	f.StringVar(&n.texts.IdentityTheftOffer, "identity-theft-offer", "", "the identity theft protection offered, and how to take it up")
 	f.StringSliceVar(&n.subjects, "subject-categories", nil, "kinds of people concerned, for authorities (customers,employees)")
+	f.StringVar(&n.fallback, "fallback", "", "for languages without texts of their own (draft lists them): "+
+		strings.Join(activities.Fallbacks(), " or ")+" (default "+activities.Fallbacks()[0]+")")
 }
 
 // given reports whether any text was given.
@@ -54,7 +57,7 @@ func (n *noticeTextFlags) given() bool {
 
 // request builds the request for rules from the flags.
 func (n *noticeTextFlags) request(rules []string) (workflows.ApproveRequest, error) {
-	req := workflows.ApproveRequest{Rules: rules, SubjectCategories: n.subjects}
+	req := workflows.ApproveRequest{Rules: rules, SubjectCategories: n.subjects, Fallback: n.fallback}
 	if n.file != "" {
 		nf, err := readNoticeFile(n.file)
 		if err != nil {

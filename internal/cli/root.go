@@ -34,7 +34,7 @@ type Incidents interface {
 	ChangeFacts(ctx context.Context, id string, change incident.FactsChange, reason, actor string) (incident.Status, error)
 	CloseIncident(ctx context.Context, id string, req workflows.CloseRequest) (incident.Status, error)
 	DelayReasons(ctx context.Context, id, rule, reasons, actor string) (incident.Status, error)
-	Scope(ctx context.Context, id string, sn incident.SnapshotRef, actor string) (incident.Status, error)
+	ScopeWith(ctx context.Context, id string, req workflows.ScopeRequest) (incident.Status, error)
 	Approve(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
 	Draft(ctx context.Context, id string, req workflows.ApproveRequest) (incident.Status, error)
 	Reject(ctx context.Context, id string, req workflows.RejectRequest) (incident.Status, error)

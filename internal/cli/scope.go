@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"github.com/breachctl/breachctl/activities"
+	"github.com/breachctl/breachctl/workflows"
 	"io"
 	"os"
 	"path/filepath"
@@ -30,6 +32,7 @@ type scopeOptions struct {
 	window  string
 	rejects string
 	store   string
+	confirm bool
 	// warn hears what the scoping will miss (stderr).
 	warn io.Writer
 }
@@ -79,6 +82,7 @@ $2 its end and $3 the systems).`,
 	f.StringVar(&o.window, "window", "", "the exposure window START/END in RFC 3339 (an incident's occurred_at to aware_at by default)")
 	f.StringVar(&o.rejects, "rejects", "", "write every rejected row (source, row, reason) to this CSV file")
 	f.StringVar(&o.store, "store", "", "the store for the snapshot (default $BREACHCTL_STORE; offline: a temporary one)")
+	f.BoolVar(&o.confirm, "confirm", false, "take a scoping that finds nobody or withdraws an obligation (the incident refuses it otherwise, saying why)")
 	return cmd
 }
 
@@ -120,7 +124,14 @@ func (o *scopeOptions) runIncident(ctx context.Context, g *globals, cfg config.C
 		ID: rep.SnapshotID, At: g.env.Now().UTC(), Systems: rep.Systems, Window: rep.Window.String(),
 		People: rep.People, Affected: rep.Residents(), Categories: rep.Categories(), Rejected: rep.Rejected,
 	}
-	after, err := svc.Scope(ctx, id, ref, actor)
+	rows := 0
+	for _, src := range rep.Sources {
+		rows += src.Rows
+	}
+	// The store is named so the incident can refuse a snapshot its
+	// workers cannot read; the counts say why a scoping found nobody.
+	after, err := svc.ScopeWith(ctx, id, workflows.ScopeRequest{Snapshot: ref, Actor: actor, Store: activities.StoreName(o.store),
+		Confirm: o.confirm, Rows: rows, NotExposed: rep.NotExposed})
 	if err != nil {
 		return fmt.Errorf("snapshot %s is in the store, but the incident did not take it: %w", rep.SnapshotID, err)
 	}

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"time"
+
 	"encoding/json"
 	"fmt"
+	"github.com/breachctl/breachctl/internal/incident"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,5 +88,42 @@ func TestScopeWarnsOfASystemWithoutSource(t *testing.T) {
 	}
 	if _, _, errOut := run(t, nil, nil, append(args, "--systems", "uploads")...); strings.Contains(errOut, "warning") {
 		t.Fatalf("every system read: %s", errOut)
+	}
+}
+
+// TestScopeTellsTheIncidentWhatItNeeds: scoping an incident passes the
+// store it wrote the snapshot to (so the incident can refuse one its
+// workers cannot read), the rows read and those outside the window (so a
+// scoping that finds nobody says why), and --confirm.
+func TestScopeTellsTheIncidentWhatItNeeds(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "uploads.csv")
+	if err := os.WriteFile(path, []byte("id,email,name,locale,country,region,uploaded_at\n1,a@example.com,A,en-US,DE,,2026-11-19T23:00:00Z\n2,b@example.com,B,en-US,DE,,2026-11-21T23:00:00Z\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const id = "INC-20261120-7K3QX"
+	aware := time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC)
+	detected := time.Date(2026, 11, 19, 22, 0, 0, 0, time.UTC)
+	svc := &fakeIncidents{
+		show: func(string) (incident.Status, error) {
+			return incident.Status{ID: id, Facts: incident.Facts{Title: "x", AwareAt: aware, DetectedAt: &detected, Systems: []string{"uploads"}}}, nil
+		},
+		scope: func(string, incident.SnapshotRef) (incident.Status, error) { return incident.Status{ID: id}, nil },
+	}
+	storePath := filepath.Join(dir, "store.db")
+	args := []string{"scope", id, "--datamap", filepath.Join("..", "..", "examples", "datamaps", "image-compression.yaml"),
+		"--source", "uploads=" + path, "--store", "sqlite:" + storePath}
+	for _, confirm := range []bool{false, true} {
+		a := args
+		if confirm {
+			a = append(a, "--confirm")
+		}
+		if code, _, errOut := run(t, svc, nil, a...); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		req := svc.scopeRequests[len(svc.scopeRequests)-1]
+		if req.Store != "sqlite:"+storePath || req.Rows != 2 || req.Confirm != confirm || req.Snapshot.ID == "" {
+			t.Errorf("--confirm %t: the incident was asked %+v", confirm, req)
+		}
 	}
 }
