@@ -117,9 +117,15 @@ func writePeopleCSV(t testing.TB, path string, people []person, seen time.Time) 
 	}
 }
 
-func subjectKey(p person) [16]byte {
-	sum := sha256.Sum256([]byte(subjects.Person{ID: p.id, Email: p.email}.Key()))
-	return [16]byte(sum[:16])
+// subjectKey is the person's key in the incident's ledger: keyed with the
+// store's secret (docs/adr/0006-keyed-subject-keys.md).
+func subjectKey(t testing.TB, st *store.Store, incidentID string, p person) [16]byte {
+	t.Helper()
+	k, err := st.SubjectKeyer(context.Background(), incidentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Key(subjects.Person{ID: p.id, Email: p.email}.Key())
 }
 
 func noticeOf(st incident.Status, id string) *incident.Notice {
@@ -298,7 +304,7 @@ translations:
 		if p.email != "" && !strings.Contains(p.email, "@") {
 			continue // rejected by scoping
 		}
-		rec, err := ledger.Recipient(context.Background(), st.ID, "individuals", subjectKey(p))
+		rec, err := ledger.Recipient(context.Background(), st.ID, "individuals", subjectKey(t, ledger, st.ID, p))
 		if err != nil {
 			t.Fatalf("%s is not in the ledger: %v", p.id, err)
 		}
@@ -332,7 +338,7 @@ translations:
 	}
 	for i, ev := range []string{"delivered", "bounce", "dropped"} {
 		p := reached[i]
-		key := subjectKey(p)
+		key := subjectKey(t, ledger, st.ID, p)
 		events = append(events, map[string]any{"email": p.email, "event": ev, "timestamp": time.Now().Unix(), "sg_event_id": fmt.Sprintf("ev-%d", i),
 			"reason": "550 mailbox unavailable", "breachctl_batch": batchOf[p.email], "breachctl_subject": hex.EncodeToString(key[:])})
 	}
@@ -357,7 +363,7 @@ translations:
 		t.Fatalf("event webhook: %d %s", resp.StatusCode, answer)
 	}
 	for i, want := range []string{"delivered", "bounced", "dropped"} {
-		rec, err := ledger.Recipient(context.Background(), st.ID, "individuals", subjectKey(reached[i]))
+		rec, err := ledger.Recipient(context.Background(), st.ID, "individuals", subjectKey(t, ledger, st.ID, reached[i]))
 		if err != nil || rec.State != want {
 			t.Errorf("%s after a %s event: %+v %v", reached[i].id, want, rec, err)
 		}

@@ -8,7 +8,6 @@ package scope
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -20,7 +19,6 @@ import (
 	"github.com/breachctl/breachctl/internal/incident"
 	"github.com/breachctl/breachctl/internal/sources"
 	"github.com/breachctl/breachctl/internal/store"
-	"github.com/breachctl/breachctl/internal/subjects"
 )
 
 // Window is the time during which the data was exposed.
@@ -105,15 +103,6 @@ type Exclusion struct {
 // CategoryBit is the bit of a data category in a subject's bitmask.
 func CategoryBit(category string) int { return slices.Index(incident.DataCategories, category) }
 
-// SubjectKey hashes a person's identity, so the store never holds an email
-// in a key column.
-func SubjectKey(p subjects.Person) [16]byte {
-	sum := sha256.Sum256([]byte(p.Key()))
-	var k [16]byte
-	copy(k[:], sum[:])
-	return k
-}
-
 // Run scopes the breach into a new snapshot of st and returns the report.
 func Run(ctx context.Context, st *store.Store, req Request, onReject func(sources.Rejection)) (Report, error) {
 	systems, err := req.Map.Systems(req.Systems)
@@ -138,6 +127,9 @@ func Run(ctx context.Context, st *store.Store, req Request, onReject func(source
 		}
 	}()
 	r := newRun(req, systems)
+	// The store keys each person's identity with its secret (HMAC), so
+	// its key columns hold no email and no testable hash of one.
+	r.keyer = w.Keyer()
 	r.report.Rejections = []sources.Rejection{}
 	// Reading and writing overlap: full batches go to a writer goroutine
 	// while the next ones are read and validated. Run alone stops it: on
@@ -195,6 +187,7 @@ type run struct {
 	systems []datamap.System
 	batch   []store.Subject
 	report  Report
+	keyer   *store.SubjectKeyer
 
 	excluded map[[2]string]int // (system, category) -> people whose data retention deleted before the window
 	after    map[[2]string]int // (system, category) -> people whose data was written after the window
@@ -269,7 +262,7 @@ func (r *run) subject(rec sources.Record) (store.Subject, bool) {
 	}
 	payload, _ := json.Marshal(rec.Person)
 	return store.Subject{
-		Key: SubjectKey(rec.Person), Jurisdiction: rec.Person.Jurisdiction(),
+		Key: r.keyer.Key(rec.Person.Key()), Jurisdiction: rec.Person.Jurisdiction(),
 		Categories: bits, Locale: rec.Person.Locale, Payload: payload,
 	}, true
 }

@@ -2,6 +2,7 @@ package scope
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -162,6 +163,7 @@ func (*failingWriter) Commit(context.Context) (store.SnapshotInfo, error) {
 	return store.SnapshotInfo{}, nil
 }
 func (*failingWriter) Abort(context.Context) error { return nil }
+func (*failingWriter) Keyer() *store.SubjectKeyer  { return nil }
 
 func TestWriterFailsFastAndStopsOnce(t *testing.T) {
 	wr := startWriter(context.Background(), &failingWriter{})
@@ -193,5 +195,30 @@ func TestWriterStoppedAtOnce(t *testing.T) {
 		if _, err := wr.stop(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// The snapshot knows people by their keyed hash: not the SHA-256 of
+// "id:<id>" that anyone holding the database could compute and test.
+func TestScopeKeysPeopleWithTheStoreSecret(t *testing.T) {
+	dm, fields := scopeMap(t)
+	st := openStore(t)
+	ctx := context.Background()
+	rep, err := runWithin(t, st, Request{Map: dm, Systems: []string{"uploads"}, Window: window, IncidentID: "INC-20261120-AAAAA",
+		Sources: []sources.Source{sources.CSV("affected.csv", strings.NewReader("id,email,name,locale,country,region,seen_at\nu1,ana@example.com,Ana,pt-BR,BR,,2026-11-19T23:00:00Z\n"), fields)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	people, err := st.ReadSnapshot(ctx, rep.SnapshotID, [16]byte{}, 10)
+	if err != nil || len(people) != 1 {
+		t.Fatalf("%d people, %v", len(people), err)
+	}
+	plain := sha256.Sum256([]byte("id:u1"))
+	if people[0].Key == [16]byte(plain[:16]) {
+		t.Fatal("the snapshot holds the unkeyed SHA-256 of the person's identity")
+	}
+	k, err := st.SubjectKeyer(ctx, "INC-20261120-AAAAA")
+	if err != nil || people[0].Key != k.Key("id:u1") {
+		t.Fatalf("the key is not the store's keyed hash of id:u1 (%v)", err)
 	}
 }

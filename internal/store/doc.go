@@ -5,10 +5,13 @@
 //
 // What it guarantees, and why:
 //
-//   - No personal data outside the payload. A person is a 16-byte key the
-//     caller derived (a hash: the store never sees an email address), a
+//   - No personal data outside the payload. A person is a 16-byte key, a
 //     jurisdiction, a category bit set, a locale and an opaque payload.
-//     Nothing else about a person is stored, logged or put in an error.
+//     Nothing else about a person is stored, logged or put in an error. The
+//     key is a keyed hash of the person's identity (HMAC-SHA-256 under the
+//     store's own secret, sealed under the keyring: subjectkeys.go), made by
+//     SnapshotWriter.Keyer, so the database alone cannot tell whether a
+//     given address was affected.
 //
 //   - Sealed at rest. Opened WithKeys, the store seals (AES-256-GCM, the
 //     key's ID in each value) every column that holds incident text or

@@ -111,11 +111,11 @@ func (m pgMigrationTx) rollback(ctx context.Context) error { return m.tx.Rollbac
 
 // --- snapshots
 
-func (d *pgDB) createSnapshot(ctx context.Context, id, incidentID, description string, createdAt time.Time) (int64, error) {
+func (d *pgDB) createSnapshot(ctx context.Context, id, incidentID, description string, keyScheme int, createdAt time.Time) (int64, error) {
 	var seq int64
 	err := d.pool.QueryRow(ctx,
-		`INSERT INTO snapshots (id, incident_id, description, created_at) VALUES ($1, $2, $3, $4) RETURNING seq`,
-		id, incidentID, description, createdAt).Scan(&seq)
+		`INSERT INTO snapshots (id, incident_id, description, key_scheme, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq`,
+		id, incidentID, description, keyScheme, createdAt).Scan(&seq)
 	return seq, err
 }
 

@@ -26,7 +26,8 @@ import (
 // no plain value has, so rows written before encryption are read as they
 // are. Keys, IDs, jurisdictions, categories, counts and states stay plain:
 // the store queries and counts by them, and none holds personal data (a
-// subject key is a hash).
+// subject key is a keyed hash, subjectkeys.go). The subject-key secret itself
+// is sealed too (store_secrets.value).
 
 // seal replaces the rows' payloads with sealed copies in w.sealed, one
 // buffer for the batch: sealing a million payloads costs a copy each, not

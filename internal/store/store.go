@@ -34,6 +34,10 @@ type Store struct {
 	// keys seal the columns that hold incident text or personal data
 	// (sealed.go); nil stores them plain.
 	keys *seal.Keyring
+	// subjectSecret keys the subject keys (subjectkeys.go); nil, with
+	// secretErr saying why, when it cannot be opened.
+	subjectSecret []byte
+	secretErr     error
 }
 
 // Option configures Open.
@@ -48,7 +52,7 @@ func WithKeys(keys *seal.Keyring) Option { return func(s *Store) { s.keys = keys
 
 // Subject is one affected person in a snapshot.
 type Subject struct {
-	Key          [16]byte // identity across sources (the caller hashes the person's key; never all zero)
+	Key          [16]byte // identity across sources (SnapshotWriter.Keyer's key of the person; never all zero)
 	Jurisdiction string   // "DE", "US-CA"
 	Categories   uint64   // bit i set = data category i (the caller defines the bit order)
 	Locale       string   // BCP 47, for the notice language
@@ -87,6 +91,9 @@ type SnapshotWriter interface {
 	Commit(ctx context.Context) (SnapshotInfo, error)
 	// Abort drops everything written.
 	Abort(ctx context.Context) error
+	// Keyer returns a new keyer of the snapshot's people (a Subject's
+	// Key), for one goroutine: it may be used while Add runs in another.
+	Keyer() *SubjectKeyer
 }
 
 // engine is one dialect's SQL. The Store validates arguments and keeps the
@@ -96,7 +103,7 @@ type engine interface {
 	beginMigration(ctx context.Context) (migrationTx, error)
 	// prepare runs once the schema is migrated.
 	prepare(ctx context.Context) error
-	createSnapshot(ctx context.Context, id, incidentID, description string, createdAt time.Time) (seq int64, err error)
+	createSnapshot(ctx context.Context, id, incidentID, description string, keyScheme int, createdAt time.Time) (seq int64, err error)
 	// upsert stores rows, whose keys are distinct and ascending, and returns
 	// how many were not in the snapshot before.
 	upsert(ctx context.Context, seq int64, rows []Subject) (added int, err error)
@@ -111,6 +118,14 @@ type engine interface {
 	close() error
 
 	ledgerEngine // ledger.go
+
+	// The subject-key secret and schemes (subjectkeys.go).
+	secret(ctx context.Context, name string) (value []byte, keyID string, found bool, err error)
+	addSecret(ctx context.Context, name string, value []byte, keyID string, at time.Time) error // unless there is one
+	swapSecret(ctx context.Context, name string, old, value []byte, keyID string, at time.Time) error
+	// legacyKeyed reports whether the incident has a committed snapshot
+	// keyed before keyed keys.
+	legacyKeyed(ctx context.Context, incidentID string) (bool, error)
 }
 
 // Open opens "sqlite:/path/to/breachctl.db" (or a bare path) or
@@ -146,6 +161,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	if err := s.loadSubjectSecret(ctx); err != nil {
+		_ = e.close()
+		return nil, fmt.Errorf("open %s store: %w", e.dialect(), err)
+	}
 	return s, nil
 }
 
@@ -160,12 +179,16 @@ func (s *Store) NewSnapshot(ctx context.Context, incidentID, description string)
 	if incidentID == "" {
 		return nil, apperr.Invalidf("incident", "required")
 	}
-	w := &snapshotWriter{db: s.db, now: s.now, keys: s.keys, id: "snap_" + uuid.NewString()}
+	scheme, err := s.keyScheme(ctx, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("create snapshot for %s: %w", incidentID, err)
+	}
+	w := &snapshotWriter{db: s.db, now: s.now, keys: s.keys, id: "snap_" + uuid.NewString(), scheme: scheme, secret: s.subjectSecret}
 	sealed, err := s.keys.SealStringFor(description, descriptionContext(w.id))
 	if err != nil {
 		return nil, fmt.Errorf("create snapshot for %s: %w", incidentID, err)
 	}
-	seq, err := s.db.createSnapshot(ctx, w.id, incidentID, sealed, s.now())
+	seq, err := s.db.createSnapshot(ctx, w.id, incidentID, sealed, scheme, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("create snapshot for %s: %w", incidentID, err)
 	}
@@ -243,6 +266,8 @@ type snapshotWriter struct {
 	seq    int64
 	state  writerState
 	merged int
+	scheme int    // how its people are keyed (subjectkeys.go)
+	secret []byte // the store's subject-key secret
 
 	// Reused from batch to batch, so memory follows the batch size.
 	order  []int32
@@ -337,6 +362,8 @@ func (w *snapshotWriter) Abort(ctx context.Context) error {
 	w.state = aborted
 	return nil
 }
+
+func (w *snapshotWriter) Keyer() *SubjectKeyer { return newKeyer(w.scheme, w.secret) }
 
 func (w *snapshotWriter) stateName() string {
 	switch w.state {
