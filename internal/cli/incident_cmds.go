@@ -419,14 +419,14 @@ func confirmClose(g *globals, id string, open []string) error {
 	list := "  " + strings.Join(open, "\n  ")
 	refused := func(why string) error {
 		return apperr.New(apperr.Conflict, "%s: closing %s leaves %s unmet on the record:\n%s\nGive the notice first, or close anyway with --yes",
-			why, id, plural(len(open), "an obligation", fmt.Sprintf("%d obligations", len(open))), list)
+			why, id, plural(len(open), "obligation", "obligations"), list)
 	}
 	in := g.env.Stdin
 	if in == nil || !isTerminalReader(in) {
 		return refused("not closed")
 	}
 	fmt.Fprintf(g.env.Stderr, "%s has %s open, which the close leaves unmet on the record:\n%s\nClose anyway? [y/N] ",
-		id, plural(len(open), "an obligation", fmt.Sprintf("%d obligations", len(open))), list)
+		id, plural(len(open), "obligation", "obligations"), list)
 	answer, _ := bufio.NewReader(in).ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(answer)) {
 	case "y", "yes":

@@ -232,7 +232,12 @@ func TestIncidentLifeSurvivesARestart(t *testing.T) {
 	t.Logf("clock due %s fired %s after it (the server was down at the due time)", due.Format(time.RFC3339), c0.OverdueAt.Sub(due))
 
 	var closed incident.Status
-	c.ok(&closed, "close", id, "--reason", "Notified; contained")
+	// Its clock is overdue with no notice: closing says so, and --yes
+	// confirms it.
+	if code, _, errOut := c.run("close", id, "--reason", "Notified; contained"); code == 0 || !strings.Contains(errOut, "eu-gdpr-art33") {
+		t.Errorf("closing with an obligation overdue and no notice: exit %d: %s", code, errOut)
+	}
+	c.ok(&closed, "close", id, "--yes", "--reason", "Notified; contained")
 	if closed.State != incident.StateClosed || closed.CloseReason != "Notified; contained" {
 		t.Fatalf("closed = %+v", closed)
 	}
@@ -393,7 +398,9 @@ func TestScopingAnIncidentKeepsPeopleOutOfTheHistory(t *testing.T) {
 	dir := t.TempDir()
 	dev := startDev(t, dir, freePort(t))
 	defer dev.Stop()
-	env := map[string]string{"BREACHCTL_ACTOR": "cli:e2e", "BREACHCTL_STORE": "sqlite:" + filepath.Join(dir, "store.db"), "BREACHCTL_LOG_LEVEL": "warn"}
+	// The store dev's workers read: the incident refuses a snapshot
+	// written anywhere else.
+	env := map[string]string{"BREACHCTL_ACTOR": "cli:e2e", "BREACHCTL_STORE": "sqlite:" + filepath.Join(dir, "breachctl.db"), "BREACHCTL_LOG_LEVEL": "warn"}
 	c := cliRunner{t: t, address: dev.Server.FrontendAddress(), env: env}
 
 	aware := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
@@ -413,8 +420,14 @@ func TestScopingAnIncidentKeepsPeopleOutOfTheHistory(t *testing.T) {
 	var out struct {
 		Incident incident.Status `json:"incident"`
 	}
+	// The people found live outside the EU the facts named: the scoping
+	// would withdraw the GDPR obligations, so it waits for a person's word.
+	if code, _, errOut := c.run("scope", st.ID, "--datamap", filepath.Join("..", "..", "examples", "datamaps", "image-compression.yaml"),
+		"--source", "accounts="+csvPath); code != cli.ExitConflict || !strings.Contains(errOut, "would withdraw eu-gdpr-art33") {
+		t.Fatalf("a scoping that withdraws obligations: exit %d: %s", code, errOut)
+	}
 	c.ok(&out, "scope", st.ID, "--datamap", filepath.Join("..", "..", "examples", "datamaps", "image-compression.yaml"),
-		"--source", "accounts="+csvPath)
+		"--source", "accounts="+csvPath, "--confirm")
 	f := out.Incident.Facts
 	if f.AffectedTotal() != 2 || len(out.Incident.Snapshots) != 1 || out.Incident.Snapshots[0].Rejected != 1 {
 		t.Fatalf("facts after scoping: %+v; snapshots %+v", f, out.Incident.Snapshots)

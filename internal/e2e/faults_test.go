@@ -355,7 +355,7 @@ func slackOutage(t *testing.T, downAt, upAt time.Duration) {
 		}, at)
 	}
 	update(4*time.Minute, workflows.UpdateNote, workflows.NoteRequest{Text: "Access logs pulled", Actor: "cli:e2e"})
-	update(30*time.Minute, workflows.UpdateClose, workflows.CloseRequest{Reason: "Notified; contained", Actor: "cli:e2e"})
+	update(30*time.Minute, workflows.UpdateClose, workflows.CloseRequest{Reason: "Notified; contained", Actor: "cli:e2e", AcknowledgeOpen: true})
 	// Due 8 minutes in: reminders at 3 and 6 minutes, overdue at 8.
 	const id = "INC-20261123-FAULT"
 	env.ExecuteWorkflow(workflows.IncidentWorkflow, workflows.IncidentInput{ID: id, OpenedBy: "cli:e2e", Facts: incident.Facts{

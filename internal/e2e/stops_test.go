@@ -266,7 +266,7 @@ func runStops(t testing.TB, run stopRun) stopResult {
 			}
 		}()
 	}
-	workerEnv := map[string]string{"TEMPORAL_ADDRESS": addr}
+	workerEnv := map[string]string{"TEMPORAL_ADDRESS": addr, "BREACHCTL_DATA_DIR": dir}
 	for k, v := range env {
 		workerEnv[k] = v
 	}
