@@ -75,7 +75,7 @@ func Deps(ctx context.Context, cfg config.Config, logger *slog.Logger) (deps wor
 			return worker.Deps{}, nil, err
 		}
 	}
-	st, err = openStore(ctx, cfg)
+	st, err = openStore(ctx, cfg, logger)
 	if err != nil {
 		return worker.Deps{}, nil, err
 	}
@@ -170,7 +170,7 @@ func RunServe(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 	// The store holds the replay marks every signed endpoint shares (and
 	// the intake's keys, and the ledger the webhook writes).
 	if verifier != nil || cfg.Intake.Enabled() || cfg.Slack.SigningSecret != "" {
-		if st, err = openStore(ctx, cfg); err != nil {
+		if st, err = openStore(ctx, cfg, logger); err != nil {
 			return err
 		}
 		defer st.Close()

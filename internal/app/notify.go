@@ -7,6 +7,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
@@ -153,12 +156,37 @@ func sending(nc *notifyconfig.Config) activities.Sending {
 }
 
 // openStore opens the store the worker and the webhook share.
-func openStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
+func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*store.Store, error) {
+	watchLegacySeals(cfg, logger)
 	st, err := store.Open(ctx, cfg.StoreDSN(), store.WithKeys(cfg.Keys))
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Unavailable, err, "open the store (BREACHCTL_STORE)")
 	}
 	return st, nil
+}
+
+// watchLegacySeals logs, once per kind of place (a table, the outbox),
+// that a value sealed before seal contexts was opened: it still opens, but
+// is not bound to where it is kept until it is written again.
+func watchLegacySeals(cfg config.Config, logger *slog.Logger) {
+	var seen sync.Map
+	cfg.Keys.OnLegacy(func(context string) {
+		kind := legacyKind(context)
+		if _, dup := seen.LoadOrStore(kind, true); !dup {
+			logger.Warn("opened a value sealed before it was bound to its place; it is read, and bound when written again", "kind", kind)
+		}
+	})
+}
+
+// legacyKind is the first part of a seal context ("5:notes;..." -> notes):
+// the table or directory, never a row's key.
+func legacyKind(context string) string {
+	n, rest, ok := strings.Cut(context, ":")
+	size, err := strconv.Atoi(n)
+	if !ok || err != nil || size < 0 || size > len(rest) {
+		return "unknown"
+	}
+	return rest[:size]
 }
 
 // webhookVerifier checks the Event Webhook's signatures, when a key is set.

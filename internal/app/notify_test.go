@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/breachctl/breachctl/internal/seal"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,5 +91,17 @@ func TestOutboxMustBeWritable(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Errorf("the writability check left %d files in the outbox", len(entries))
+	}
+}
+
+func TestLegacyKindNamesOnlyThePlace(t *testing.T) {
+	for in, want := range map[string]string{
+		seal.Context("notices", "content", "INC-1/eu-gdpr-art34"): "notices",
+		seal.Context("/var/lib/breachctl/outbox", "x.eml.sealed"): "/var/lib/breachctl/outbox",
+		"": "unknown", "9:ab": "unknown", "x:y": "unknown",
+	} {
+		if got := legacyKind(in); got != want {
+			t.Errorf("legacyKind(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
