@@ -114,7 +114,7 @@ func (m pgMigrationTx) rollback(ctx context.Context) error { return m.tx.Rollbac
 func (d *pgDB) createSnapshot(ctx context.Context, id, incidentID, description string, keyScheme int, createdAt time.Time) (int64, error) {
 	var seq int64
 	err := d.pool.QueryRow(ctx,
-		`INSERT INTO snapshots (id, incident_id, description, key_scheme, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq`,
+		`INSERT INTO snapshots (id, incident_id, description, key_scheme, created_at, written_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING seq`,
 		id, incidentID, description, keyScheme, createdAt).Scan(&seq)
 	return seq, err
 }

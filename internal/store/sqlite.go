@@ -161,8 +161,8 @@ func (m sqliteMigrationTx) rollback(context.Context) error { return m.tx.Rollbac
 
 func (d *sqliteDB) createSnapshot(ctx context.Context, id, incidentID, description string, keyScheme int, createdAt time.Time) (int64, error) {
 	res, err := d.w.ExecContext(ctx,
-		`INSERT INTO snapshots (id, incident_id, description, key_scheme, created_at) VALUES (?, ?, ?, ?, ?)`,
-		id, incidentID, description, keyScheme, createdAt.Format(sqliteTime))
+		`INSERT INTO snapshots (id, incident_id, description, key_scheme, created_at, written_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		id, incidentID, description, keyScheme, createdAt.Format(sqliteTime), createdAt.Format(sqliteTime))
 	if err != nil {
 		return 0, err
 	}

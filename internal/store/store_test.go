@@ -681,13 +681,14 @@ type fakeEngine struct {
 
 func (f *fakeEngine) upsert(context.Context, int64, []Subject) (int, error) { return 0, f.upsertErr }
 func (f *fakeEngine) abort(context.Context, int64) error                    { f.aborted = true; return nil }
+func (f *fakeEngine) touchSnapshot(context.Context, int64, time.Time) error { return nil }
 
 var _ engine = (*fakeEngine)(nil)
 
 func TestWriterAfterAPartialBatchCanOnlyAbort(t *testing.T) {
 	ctx := context.Background()
 	f := &fakeEngine{upsertErr: fmt.Errorf("%w: connection lost", errPartialBatch)}
-	w := &snapshotWriter{db: f, id: "snap_x"}
+	w := &snapshotWriter{db: f, now: time.Now, id: "snap_x"}
 	if _, _, err := w.Add(ctx, []Subject{subject(1, "DE", 1)}); err == nil {
 		t.Fatal("Add succeeded")
 	}
@@ -703,7 +704,7 @@ func TestWriterAfterAPartialBatchCanOnlyAbort(t *testing.T) {
 
 	// Any other error leaves the writer usable: the batch was rolled back.
 	f = &fakeEngine{upsertErr: errors.New("deadline exceeded")}
-	w = &snapshotWriter{db: f, id: "snap_y"}
+	w = &snapshotWriter{db: f, now: time.Now, id: "snap_y"}
 	_, _, _ = w.Add(ctx, []Subject{subject(1, "DE", 1)})
 	f.upsertErr = nil
 	if _, _, err := w.Add(ctx, []Subject{subject(1, "DE", 1)}); err != nil {
