@@ -24,6 +24,8 @@ import (
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/breachctl/breachctl/internal/perm"
 )
 
 // Defaults for Options.
@@ -149,14 +151,29 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if strings.ContainsAny(dataDir, "?#%") {
 		return nil, fmt.Errorf("data dir %q: the path must not contain '?', '#' or '%%'", dataDir)
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	// The directory and the database hold incident text (in the clear when
+	// encryption is off): only their owner may read them, whatever the
+	// umask, and whatever an older release left (logged when changed).
+	dirFixed, err := perm.PrivateDir(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	dbPath := filepath.Join(dataDir, DBFileName)
 	markerPath := filepath.Join(dataDir, MarkerFileName)
-	dbExists, err := fileExists(dbPath)
+	// An empty file is what a start cut off before the schema left: new.
+	dbExists, err := nonEmptyFile(dbPath)
 	if err != nil {
 		return nil, err
+	}
+	filesFixed, err := perm.PrivateFiles(append(perm.SQLite(dbPath), markerPath)...)
+	if err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if dirFixed != nil {
+		filesFixed = append([]perm.Fixed{*dirFixed}, filesFixed...)
+	}
+	for _, f := range filesFixed {
+		logger.Warn("made private what other users could read", "path", f.Path, "was", fmt.Sprintf("%04o", f.Was))
 	}
 	if dbExists {
 		if err := checkMarker(dbPath, markerPath); err != nil {
@@ -195,6 +212,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		},
 	}
 	if !dbExists {
+		// Made 0600 before SQLite opens it, so the -wal and -shm files
+		// SQLite makes beside it take the same mode.
+		if err := perm.CreatePrivate(dbPath); err != nil {
+			return nil, fmt.Errorf("create %s: %w", dbPath, err)
+		}
 		if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
 			return nil, fmt.Errorf("create schema in %s: %w", dbPath, err)
 		}
@@ -406,11 +428,11 @@ func dynamicConfig() dynamicconfig.StaticClient {
 	}
 }
 
-func fileExists(path string) (bool, error) {
-	_, err := os.Stat(path)
+func nonEmptyFile(path string) (bool, error) {
+	fi, err := os.Stat(path)
 	switch {
 	case err == nil:
-		return true, nil
+		return fi.Size() > 0, nil
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
 	default:

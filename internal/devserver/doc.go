@@ -12,6 +12,11 @@
 //     fires when it comes back. A dev server that forgot them on restart
 //     would teach people to trust clocks that are not there.
 //
+//   - Private. DataDir is 0700 and temporal.db, its -wal and -shm files and
+//     the marker 0600, whatever the umask: the database is made 0600 before
+//     SQLite opens it, and a looser directory or file an older release left
+//     is tightened at Start, with a warning in the log (internal/perm).
+//
 //   - Version-pinned. The SQLite schema has no upgrade path of its own (the
 //     server creates it whole on an empty file and never migrates it), so a
 //     database made by one Temporal release may not work with the next. Start

@@ -5,13 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/breachctl/breachctl/internal/perm"
 )
 
 // sqliteChunk is how many rows go into one INSERT statement. Measured with
@@ -42,6 +43,8 @@ type sqliteDB struct {
 
 	mu     sync.Mutex
 	ranges map[int64]rowidRange // by snapshot seq: where its rows were appended
+
+	fixed []perm.Fixed // files and directory made private on open, for Open to log
 }
 
 // rowidRange holds every rowid a snapshot's writer appended. Rows of other
@@ -57,16 +60,26 @@ func openSQLite(ctx context.Context, path string) (*sqliteDB, error) {
 		return nil, fmt.Errorf("sqlite store %q: the path may not contain ? or #", path)
 	}
 	// The file holds personal data (encrypted payloads, and who is affected
-	// by what): only its owner may read it. SQLite gives the -wal and -shm
-	// files the same mode.
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("sqlite store: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// by what): only its owner may read it, or list its directory. An
+	// existing directory or file others could read is made private (Open
+	// logs it); a new file is made 0600 before SQLite opens it, and SQLite
+	// gives the -wal and -shm files it creates the main file's mode.
+	var fixed []perm.Fixed
+	dirFixed, err := perm.PrivateDir(filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite store: %w", err)
 	}
-	_ = f.Close()
+	if dirFixed != nil {
+		fixed = append(fixed, *dirFixed)
+	}
+	if err := perm.CreatePrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	files, err := perm.PrivateFiles(perm.SQLite(path)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	fixed = append(fixed, files...)
 
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 	// The writer: WAL, so readers never wait for it; synchronous NORMAL, so a
@@ -97,7 +110,7 @@ func openSQLite(ctx context.Context, path string) (*sqliteDB, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	return &sqliteDB{w: w, r: r, ranges: map[int64]rowidRange{}}, nil
+	return &sqliteDB{w: w, r: r, ranges: map[int64]rowidRange{}, fixed: fixed}, nil
 }
 
 // prepare prepares the statements Add and Claim use again and again. The

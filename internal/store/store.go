@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -38,6 +39,7 @@ type Store struct {
 	// secretErr saying why, when it cannot be opened.
 	subjectSecret []byte
 	secretErr     error
+	log           *slog.Logger
 }
 
 // Option configures Open.
@@ -49,6 +51,10 @@ type Option func(*Store)
 // (plain) are still read as they are; a sealed value read without its key
 // is an error naming the key. Nil keys store everything plain.
 func WithKeys(keys *seal.Keyring) Option { return func(s *Store) { s.keys = keys } }
+
+// WithLogger logs what Open had to fix (a data directory or database file
+// others could read, made private). Without it nothing is logged.
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
 // Subject is one affected person in a snapshot.
 type Subject struct {
@@ -165,6 +171,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	s := &Store{db: e, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 	for _, o := range opts {
 		o(s)
+	}
+	if d, ok := e.(*sqliteDB); ok && s.log != nil {
+		for _, f := range d.fixed {
+			s.log.Warn("store: made private what others could read", "path", f.Path, "was", fmt.Sprintf("%04o", f.Was))
+		}
 	}
 	if err := s.loadSubjectSecret(ctx); err != nil {
 		_ = e.close()

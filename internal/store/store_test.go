@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/url"
 	"os"
@@ -760,5 +761,57 @@ func TestPostgresSmallPool(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A data directory and database files others could read, as an older
+// release (or a loose umask) left them, are made private on open and the
+// fix is logged; the -wal and -shm files SQLite makes are private too.
+func TestSQLiteOpenMakesAnExistingDataDirPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "breachctl.db")
+	s, err := Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := s.NewSnapshot(context.Background(), "INC-1", "x")
+	_, _, _ = w.Add(context.Background(), []Subject{subject(1, "DE", 1)})
+	_ = s.Close()
+	mustChmod := func(p string, m os.FileMode) {
+		if err := os.Chmod(p, m); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	mustChmod(dir, 0o755)
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		mustChmod(p, 0o644)
+	}
+	var logged strings.Builder
+	s, err = Open(context.Background(), "sqlite:"+path, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w, err = s.NewSnapshot(context.Background(), "INC-1", "y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.Add(context.Background(), []Subject{subject(2, "DE", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data directory %v, %v; want 0700", fi.Mode().Perm(), err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %04o, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+	if !strings.Contains(logged.String(), "made private") || !strings.Contains(logged.String(), "was=0755") {
+		t.Errorf("log = %q", logged.String())
 	}
 }
