@@ -122,6 +122,9 @@ func RunWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 		return err
 	}
 	defer st.Close()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	sweepSnapshots(sweepCtx, st, logger)
 	c, err := orchestrator.Dial(ctx, cfg.Temporal, sdkLogger(logger, cfg.LogLevel))
 	if err != nil {
 		return err

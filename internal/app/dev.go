@@ -46,6 +46,9 @@ func StartDev(ctx context.Context, cfg config.Config, opts config.Dev, logger *s
 	}
 	d := &Dev{}
 	d.stop = append(d.stop, func() { _ = st.Close() })
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	d.stop = append(d.stop, stopSweep)
+	sweepSnapshots(sweepCtx, st, logger)
 	// Listening first tells the Web UI where the codec endpoint is.
 	ln, err := listen(opts.HTTPAddr)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/breachctl/breachctl/activities"
 	"github.com/breachctl/breachctl/internal/apperr"
@@ -163,6 +164,19 @@ func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*st
 		return nil, apperr.Wrap(apperr.Unavailable, err, "open the store (BREACHCTL_STORE)")
 	}
 	return st, nil
+}
+
+// sweepSnapshots deletes, now and every hour until ctx ends, the
+// snapshots a killed or failed `scope` left uncommitted (people's rows and
+// all), logging counts only.
+func sweepSnapshots(ctx context.Context, st *store.Store, logger *slog.Logger) {
+	go st.SweepEvery(ctx, time.Hour, store.SnapshotGrace, func(sw store.Swept, err error) {
+		if err != nil {
+			logger.Warn("sweep of unfinished snapshots failed", "error", err)
+			return
+		}
+		logger.Info("swept unfinished snapshots", "snapshots", sw.Snapshots, "people", sw.People)
+	})
 }
 
 // watchLegacySeals logs, once per kind of place (a table, the outbox),
