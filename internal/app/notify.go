@@ -159,7 +159,7 @@ func sending(nc *notifyconfig.Config) activities.Sending {
 // openStore opens the store the worker and the webhook share.
 func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*store.Store, error) {
 	watchLegacySeals(cfg, logger)
-	st, err := store.Open(ctx, cfg.StoreDSN(), store.WithKeys(cfg.Keys))
+	st, err := store.Open(ctx, cfg.StoreDSN(), store.WithKeys(cfg.Keys), store.WithLogger(logger))
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Unavailable, err, "open the store (BREACHCTL_STORE)")
 	}
