@@ -1,16 +1,13 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +25,6 @@ import (
 	"github.com/breachctl/breachctl/internal/cli"
 	"github.com/breachctl/breachctl/internal/config"
 	"github.com/breachctl/breachctl/internal/incident"
-	"github.com/breachctl/breachctl/internal/mailer"
 	"github.com/breachctl/breachctl/internal/orchestrator"
 	"github.com/breachctl/breachctl/internal/rules"
 	"github.com/breachctl/breachctl/internal/sendgridtest"
@@ -343,24 +338,9 @@ translations:
 			"reason": "550 mailbox unavailable", "breachctl_batch": batchOf[p.email], "breachctl_subject": hex.EncodeToString(key[:])})
 	}
 	events = append(events, map[string]any{"email": "someone@else.example", "event": "delivered", "timestamp": time.Now().Unix()})
-	body, _ := json.Marshal(events)
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	digest := sha256.Sum256(append([]byte(ts), body...))
-	sig, err := ecdsa.SignASN1(rand.Reader, webhookKey, digest[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodPost, "http://"+dev.HTTPAddr+"/sendgrid/events", bytes.NewReader(body))
-	req.Header.Set(mailer.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
-	req.Header.Set(mailer.TimestampHeader, ts)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), `"skipped":1`) {
-		t.Fatalf("event webhook: %d %s", resp.StatusCode, answer)
+	code, answer, err := postEvents(webhookKey, "http://"+dev.HTTPAddr+"/sendgrid/events", events)
+	if err != nil || code != http.StatusOK || !strings.Contains(answer, `"skipped":1`) {
+		t.Fatalf("event webhook: %d %s %v", code, answer, err)
 	}
 	for i, want := range []string{"delivered", "bounced", "dropped"} {
 		rec, err := ledger.Recipient(context.Background(), st.ID, "individuals", subjectKey(t, ledger, st.ID, reached[i]))
